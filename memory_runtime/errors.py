@@ -1,0 +1,107 @@
+"""Typed errors of the memory runtime. Every message says what went wrong and what to do."""
+
+
+class AgentMemoryError(Exception):
+    """Base class of every error the runtime raises on purpose."""
+
+
+class ConfigurationError(AgentMemoryError):
+    """A setting is missing or invalid; the message names the environment variable to fix."""
+
+
+class StoreUnavailableError(AgentMemoryError):
+    """A store cannot be reached or rejected our credentials; names the store and the setting."""
+
+    def __init__(self, store: str, setting: str, detail: str) -> None:
+        self.store = store
+        self.setting = setting
+        super().__init__(
+            f"{store} is unavailable ({detail}). Check {setting} and that the server is running."
+        )
+
+
+class SchemaError(AgentMemoryError):
+    """The database schema is missing, outdated or incompatible with the settings."""
+
+
+class EmbeddingDimensionMismatch(SchemaError):
+    """The configured embedding dimension differs from the dimension of the existing indexes."""
+
+    def __init__(self, configured: int, existing: int, where: str) -> None:
+        self.configured = configured
+        self.existing = existing
+        super().__init__(
+            f"MEMORY_EMBEDDING_DIMENSIONS={configured} but the {where} was built for {existing} dimensions. "
+            f"Set MEMORY_EMBEDDING_DIMENSIONS={existing}, or re-embed into a fresh store."
+        )
+
+
+class ValidationError(AgentMemoryError, ValueError):
+    """Input rejected before anything was written (empty or oversized content, bad vectors, ...)."""
+
+
+class InvalidEmbedding(ValidationError):
+    """A vector with the wrong dimension or non-finite values."""
+
+
+class InvalidRelationshipType(ValidationError):
+    """A relationship type that is not on the whitelist."""
+
+
+class InvalidLabel(ValidationError):
+    """A node label or entity type that is not on the whitelist."""
+
+
+class NotFoundError(AgentMemoryError, KeyError):
+    """An id that does not exist for this user."""
+
+    def __str__(self) -> str:  # KeyError quotes its argument; keep the message readable
+        return str(self.args[0]) if self.args else "not found"
+
+
+class TurnConflictError(AgentMemoryError):
+    """A turn index that already holds different content in this conversation."""
+
+    def __init__(self, conversation_id: str, index: int) -> None:
+        self.conversation_id = conversation_id
+        self.index = index
+        super().__init__(
+            f"turn {index} of conversation {conversation_id!r} already exists with different content; "
+            f"turns are append-only — store the new content under a new index."
+        )
+
+
+class ConversationOwnershipError(AgentMemoryError):
+    """A conversation id that belongs to another user."""
+
+
+class ProjectionError(AgentMemoryError):
+    """The turns are durable in Postgres but a derived store (graph or Redis) was not updated.
+
+    Nothing is lost: the `episodic_graph` asset (or `AgentMemory.reproject`) re-projects them.
+    """
+
+    def __init__(self, store: str, turn_ids: list[str], detail: str) -> None:
+        self.store = store
+        self.turn_ids = turn_ids
+        super().__init__(
+            f"{len(turn_ids)} turn(s) are stored durably in PostgreSQL but the {store} update failed "
+            f"({detail}); they will be re-projected by the episodic_graph asset or AgentMemory.reproject()."
+        )
+
+
+class RateLimited(AgentMemoryError):
+    """A per-user rate limit was hit; `retry_after_s` says when to try again."""
+
+    def __init__(self, operation: str, retry_after_s: float) -> None:
+        self.operation = operation
+        self.retry_after_s = retry_after_s
+        super().__init__(f"rate limit for {operation} exceeded; retry after {retry_after_s:.2f} s")
+
+
+class GraphQueryError(AgentMemoryError):
+    """The graph backend rejected a statement (a bug or a violated constraint); carries the statement."""
+
+    def __init__(self, detail: str, statement: str) -> None:
+        self.statement = statement
+        super().__init__(f"graph query failed: {detail}")

@@ -1,0 +1,182 @@
+"""Pydantic v2 models of the public API: what agents pass in and get back."""
+
+import math
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from memory_runtime import ids
+from memory_runtime.stores.graph.cypher import entity_type as _canonical_entity_type
+
+Role = Literal["user", "assistant", "system", "tool"]
+FactSource = Literal["user_stated", "extraction", "inferred"]
+GoalStatus = Literal["active", "completed", "abandoned", "blocked"]
+
+MAX_ID_CHARS = 256
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """An aware UTC datetime (naive values are taken as UTC)."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def now() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+def to_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds (the graph's time representation)."""
+    return None if value is None else int(utc(value).timestamp() * 1000)  # type: ignore[union-attr]
+
+
+def from_ms(value: int | float | None) -> datetime | None:
+    """Aware UTC datetime from epoch milliseconds."""
+    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+
+
+def _non_blank(value: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    if "\x00" in value:
+        raise ValueError(f"{what} must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode text (it contains lone surrogates)") from None
+    return value
+
+
+def _check_id(value: str, what: str) -> str:
+    _non_blank(value, what)
+    if len(value) > MAX_ID_CHARS:
+        raise ValueError(f"{what} is longer than {MAX_ID_CHARS} characters")
+    return value
+
+
+def check_vector(vec: list[float] | None, what: str = "embedding") -> list[float] | None:
+    """Reject NaN/inf and empty vectors (dimension is checked against the settings by the writer)."""
+    if vec is None:
+        return None
+    out = [float(x) for x in vec]
+    if not out:
+        raise ValueError(f"{what} is empty")
+    if not all(math.isfinite(x) for x in out):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return out
+
+
+def _non_blank_text(value: str) -> str:
+    return _non_blank(value, "text")
+
+
+def _identifier(value: str) -> str:
+    return _check_id(value.strip(), "identifier")
+
+
+Text = Annotated[str, AfterValidator(_non_blank_text)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
+Vector = Annotated[list[float], AfterValidator(check_vector)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Turn(_Model):
+    """One message of a conversation. `timestamp` is when it was said (defaults to now)."""
+
+    conversation_id: Identifier
+    index: int = Field(ge=0, le=2**31 - 1)
+    role: Role
+    content: Text
+    timestamp: UtcDatetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    embedding: Vector | None = None
+
+    @property
+    def id(self) -> str:
+        """Deterministic turn id: uuid5(conversation_id, index)."""
+        return ids.turn_id(self.conversation_id, self.index)
+
+
+class Entity(_Model):
+    """A person, organisation, place, thing or concept the user talks about."""
+
+    name: Identifier
+    type: Annotated[str, AfterValidator(_canonical_entity_type)] = "Concept"
+    aliases: list[str] = Field(default_factory=list)
+    description: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    salience: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("aliases")
+    @classmethod
+    def _v_aliases(cls, v: list[str]) -> list[str]:
+        seen: dict[str, str] = {}
+        for alias in v:
+            _identifier(alias)
+            seen.setdefault(ids.normalize_name(alias), alias.strip())
+        return list(seen.values())
+
+
+class Fact(_Model):
+    """A claim believed about the world, bi-temporal, with provenance."""
+
+    claim: Text
+    confidence: float = Field(0.8, ge=0.0, le=1.0)
+    source: FactSource = "user_stated"
+    entity_ids: list[str] = Field(default_factory=list)
+    source_turn_ids: list[str] = Field(default_factory=list)
+    valid_at: UtcDatetime | None = None
+    invalid_at: UtcDatetime | None = None
+    extractor_version: str | None = None
+    # Optional structure: a fact about `subject` with a single-valued `predicate` (lives_in, works_for,
+    # name_is, ...) supersedes the user's older valid facts with the same subject and predicate.
+    subject: str | None = None
+    predicate: str | None = None
+    object: str | None = None
+
+    @model_validator(mode="after")
+    def _v_window(self) -> "Fact":
+        if self.valid_at and self.invalid_at and self.invalid_at < self.valid_at:
+            raise ValueError("invalid_at must not be before valid_at")
+        return self
+
+
+class Goal(_Model):
+    """Something the user or agent is working towards."""
+
+    description: Text
+    priority: int = Field(3, ge=1, le=5)
+    status: GoalStatus = "active"
+    parent_id: str | None = None
+    deadline: UtcDatetime | None = None
+
+
+class Strategy(_Model):
+    """A way of solving a kind of task, with its track record."""
+
+    description: Text
+    task_type: Identifier
+    tool_sequence: list[str] = Field(default_factory=list)
+    success_count: int = Field(0, ge=0)
+    failure_count: int = Field(0, ge=0)
+
+    @property
+    def success_rate(self) -> float:
+        """Laplace-smoothed success rate in (0, 1)."""
+        return (self.success_count + 1) / (self.success_count + self.failure_count + 2)
+
+
+class Reflection(_Model):
+    """An outcome to reflect on; `reflect()` queues it for the reflections asset."""
+
+    outcome: Text
+    success: bool | None = None
+    conversation_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,50 @@
+"""`Stores`: the open store clients and the embedder, shared by every memory component of a process."""
+
+from dataclasses import dataclass
+
+from memory_runtime.config import Settings
+from memory_runtime.embeddings import make_embedder
+from memory_runtime.embeddings.cache import CachedEmbedder
+from memory_runtime.stores.graph import GraphStore, open_graph
+from memory_runtime.stores.postgres import PostgresStore
+from memory_runtime.stores.redis import RedisStore
+
+
+@dataclass
+class Stores:
+    """PostgreSQL, graph and Redis clients plus the cached embedder, built from one Settings."""
+
+    settings: Settings
+    pg: PostgresStore
+    graph: GraphStore
+    redis: RedisStore
+    embedder: CachedEmbedder
+
+    @classmethod
+    def open(cls, settings: Settings) -> "Stores":
+        """Clients for every configured store (connections open lazily)."""
+        pg = PostgresStore(
+            settings.require("postgres_uri"),
+            settings.postgres_schema,
+            min_size=settings.postgres_pool_min,
+            max_size=settings.postgres_pool_max,
+            connect_timeout_s=settings.connect_timeout_s,
+        )
+        redis_store = RedisStore(
+            settings.require("redis_uri"), settings.redis_prefix, connect_timeout_s=settings.connect_timeout_s
+        )
+        graph = open_graph(settings)
+        embedder = CachedEmbedder(make_embedder(settings), redis_store, settings.embedding_cache_ttl_s)
+        return cls(settings, pg, graph, redis_store, embedder)
+
+    def close(self) -> None:
+        """Close every client."""
+        self.pg.close()
+        self.graph.close()
+        self.redis.close()
+
+    def __enter__(self) -> "Stores":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

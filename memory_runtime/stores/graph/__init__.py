@@ -1,0 +1,26 @@
+"""Graph stores: one GraphStore interface, Neo4j and FalkorDB backends, shared Cypher."""
+
+from memory_runtime.config import Settings
+from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport
+
+
+def open_graph(settings: Settings) -> GraphStore:
+    """The GraphStore that MEMORY_GRAPH_URI selects (connections open lazily on first query)."""
+    uri = settings.require("graph_uri")
+    if settings.graph_backend == "neo4j":
+        from memory_runtime.stores.graph.neo4j import Neo4jGraphStore
+
+        password = settings.neo4j_password.get_secret_value() if settings.neo4j_password else None
+        return Neo4jGraphStore(
+            uri,
+            settings.neo4j_user,
+            password,
+            settings.neo4j_database,
+            connect_timeout_s=settings.connect_timeout_s,
+        )
+    from memory_runtime.stores.graph.falkordb import FalkorGraphStore
+
+    return FalkorGraphStore(uri, settings.graph_name, connect_timeout_s=settings.connect_timeout_s)
+
+
+__all__ = ["GraphStore", "Row", "SchemaReport", "open_graph"]

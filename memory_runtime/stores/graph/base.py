@@ -1,0 +1,80 @@
+"""The GraphStore seam: a narrow query executor per backend plus schema management."""
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from memory_runtime.stores.graph.dialect import Dialect
+from memory_runtime.stores.graph.schema import SCHEMA, GraphSchema
+
+Row = dict[str, Any]
+
+
+def plain(value: Any) -> Any:
+    """Parameters as plain Python values (numpy arrays and tuples become lists)."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Mapping):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+@dataclass
+class SchemaReport:
+    """What ensure_schema did: statements run and elements that already existed."""
+
+    created: list[str] = field(default_factory=list)
+    existing: int = 0
+
+
+class GraphStore(ABC):
+    """One graph backend. Queries return rows as plain dicts of scalars, lists and maps."""
+
+    dialect: Dialect
+    backend: str
+
+    @abstractmethod
+    def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run a read-only statement."""
+
+    @abstractmethod
+    def write(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Run one write statement atomically (one logical write = one statement)."""
+
+    @abstractmethod
+    def vector_dimensions(self) -> dict[str, int]:
+        """Dimension of each existing vector index, keyed by label."""
+
+    @abstractmethod
+    def _apply_schema(self, schema: GraphSchema, dims: int) -> SchemaReport:
+        """Create whatever part of the schema is missing."""
+
+    @abstractmethod
+    def server_version(self) -> str:
+        """Backend name and version, e.g. 'FalkorDB 4.16.3'."""
+
+    @abstractmethod
+    def drop_all(self) -> None:
+        """Delete every node, relationship and index of this graph (tests and `reset` only)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections."""
+
+    def ensure_schema(self, dims: int, schema: GraphSchema = SCHEMA) -> SchemaReport:
+        """Idempotently create the schema; refuse if existing vector indexes have another dimension."""
+        from memory_runtime.errors import EmbeddingDimensionMismatch
+
+        for lbl, existing in sorted(self.vector_dimensions().items()):
+            if existing != dims:
+                raise EmbeddingDimensionMismatch(dims, existing, f"{self.backend} vector index on :{lbl}")
+        return self._apply_schema(schema, dims)
+
+    def __enter__(self) -> "GraphStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,192 @@
+"""The few places where Neo4j and FalkorDB Cypher differ: index DDL, vector and full-text search.
+
+Everything else is shared text built in `queries/`. Scores leave this module normalised to the Neo4j
+convention — similarity in [0, 1], higher is better — so ranking code never knows the backend.
+"""
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from memory_runtime.stores.graph.cypher import ident
+from memory_runtime.stores.graph.schema import FulltextIndex, GraphSchema, VectorIndex
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+MAX_QUERY_TERMS = 32
+
+
+@dataclass(frozen=True)
+class DDL:
+    """One schema element: what it is (for existence checks) and the statement that creates it."""
+
+    kind: Literal["unique", "range", "vector", "fulltext"]
+    label: str
+    props: tuple[str, ...]
+    statement: str
+
+
+def query_terms(text: str) -> list[str]:
+    """Lower-cased word tokens of a search text, deduplicated, at most MAX_QUERY_TERMS."""
+    seen: dict[str, None] = {}
+    for tok in _WORD.findall(text.lower()):
+        if tok not in seen and tok.replace("_", ""):
+            seen[tok] = None
+    return list(seen)[:MAX_QUERY_TERMS]
+
+
+class Dialect:
+    """Interface of a Cypher dialect."""
+
+    name: str
+
+    def schema_ddl(self, schema: GraphSchema, dims: int) -> list[DDL]:
+        """DDL for every element of the schema, in dependency order."""
+        raise NotImplementedError
+
+    def vector_expr(self, expr: str) -> str:
+        """Expression storing the list expression `expr` (e.g. `r.embedding`) as an indexed vector."""
+        raise NotImplementedError
+
+    def vector_value(self, param: str) -> str:
+        """Expression storing the list parameter `$param` as an indexed vector."""
+        return self.vector_expr(f"${param}")
+
+    def vector_search(self, index: VectorIndex, k: str = "$k", vec: str = "$vec") -> str:
+        """Fragment binding `node, score` (cosine similarity in [0, 1], best first)."""
+        raise NotImplementedError
+
+    def fulltext_search(self, index: FulltextIndex, q: str = "$q") -> str:
+        """Fragment binding `node, score` (relevance, higher is better, backend-specific scale)."""
+        raise NotImplementedError
+
+    def fulltext_query(self, text: str) -> str:
+        """A safe any-term query string for `text` in this backend's syntax ('' if no terms)."""
+        raise NotImplementedError
+
+
+class Neo4jDialect(Dialect):
+    """Neo4j 5.15+ (Lucene full-text, HNSW vector indexes with similarity scores)."""
+
+    name = "neo4j"
+
+    def schema_ddl(self, schema: GraphSchema, dims: int) -> list[DDL]:
+        """Idempotent DDL (`IF NOT EXISTS`); uniqueness constraints bring their own index."""
+        out = [
+            DDL(
+                "unique",
+                lbl,
+                ("id",),
+                f"CREATE CONSTRAINT {ident(lbl.lower() + '_id')} IF NOT EXISTS "
+                f"FOR (n:{ident(lbl)}) REQUIRE n.id IS UNIQUE",
+            )
+            for lbl in schema.unique
+        ]
+        out += [
+            DDL(
+                "range",
+                lbl,
+                (prop,),
+                f"CREATE INDEX {ident(f'{lbl.lower()}_{prop}')} IF NOT EXISTS "
+                f"FOR (n:{ident(lbl)}) ON (n.{ident(prop)})",
+            )
+            for lbl, prop in schema.ranges
+        ]
+        out += [
+            DDL(
+                "vector",
+                v.label,
+                (v.prop,),
+                f"CREATE VECTOR INDEX {ident(v.name)} IF NOT EXISTS FOR (n:{ident(v.label)}) "
+                f"ON n.{ident(v.prop)} OPTIONS {{indexConfig: {{`vector.dimensions`: {int(dims)}, "
+                f"`vector.similarity_function`: 'cosine'}}}}",
+            )
+            for v in schema.vectors
+        ]
+        out += [
+            DDL(
+                "fulltext",
+                f.label,
+                f.props,
+                f"CREATE FULLTEXT INDEX {ident(f.name)} IF NOT EXISTS FOR (n:{ident(f.label)}) "
+                f"ON EACH [{', '.join('n.' + ident(p) for p in f.props)}]",
+            )
+            for f in schema.fulltext
+        ]
+        return out
+
+    def vector_expr(self, expr: str) -> str:
+        return expr
+
+    def vector_search(self, index: VectorIndex, k: str = "$k", vec: str = "$vec") -> str:
+        return f"CALL db.index.vector.queryNodes('{index.name}', {k}, {vec}) YIELD node, score"
+
+    def fulltext_search(self, index: FulltextIndex, q: str = "$q") -> str:
+        return f"CALL db.index.fulltext.queryNodes('{index.name}', {q}) YIELD node, score"
+
+    def fulltext_query(self, text: str) -> str:
+        # Word tokens only: Lucene operators and special characters can never reach the parser.
+        return " OR ".join(query_terms(text))
+
+
+class FalkorDialect(Dialect):
+    """FalkorDB 4.x (RediSearch full-text, HNSW vector indexes returning cosine *distance*)."""
+
+    name = "falkordb"
+
+    def schema_ddl(self, schema: GraphSchema, dims: int) -> list[DDL]:
+        """Plain DDL; FalkorDB has no IF NOT EXISTS, so the store skips elements that exist.
+
+        Uniqueness is the Redis command GRAPH.CONSTRAINT (not Cypher): its `statement` is the
+        argument list after the graph name, and it needs the range index on `id` created first.
+        """
+        out = [
+            DDL("range", lbl, ("id",), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.id)")
+            for lbl in schema.unique
+        ]
+        out += [
+            DDL("range", lbl, (prop,), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.{ident(prop)})")
+            for lbl, prop in schema.ranges
+        ]
+        out += [DDL("unique", lbl, ("id",), f"UNIQUE NODE {lbl} PROPERTIES 1 id") for lbl in schema.unique]
+        out += [
+            DDL(
+                "vector",
+                v.label,
+                (v.prop,),
+                f"CREATE VECTOR INDEX FOR (n:{ident(v.label)}) ON (n.{ident(v.prop)}) "
+                f"OPTIONS {{dimension: {int(dims)}, similarityFunction: 'cosine', efRuntime: 100}}",
+            )
+            for v in schema.vectors
+        ]
+        out += [
+            DDL(
+                "fulltext",
+                f.label,
+                f.props,
+                f"CREATE FULLTEXT INDEX FOR (n:{ident(f.label)}) "
+                f"ON ({', '.join('n.' + ident(p) for p in f.props)})",
+            )
+            for f in schema.fulltext
+        ]
+        return out
+
+    def vector_expr(self, expr: str) -> str:
+        # A plain list is stored but silently not indexed on FalkorDB.
+        return f"vecf32({expr})"
+
+    def vector_search(self, index: VectorIndex, k: str = "$k", vec: str = "$vec") -> str:
+        # FalkorDB returns cosine distance (1 - cos, in [0, 2]); Neo4j's similarity is (1 + cos) / 2.
+        return (
+            f"CALL db.idx.vector.queryNodes('{index.label}', '{index.prop}', {k}, vecf32({vec})) "
+            f"YIELD node, score AS distance WITH node, 1.0 - distance / 2.0 AS score"
+        )
+
+    def fulltext_search(self, index: FulltextIndex, q: str = "$q") -> str:
+        return f"CALL db.idx.fulltext.queryNodes('{index.label}', {q}) YIELD node, score"
+
+    def fulltext_query(self, text: str) -> str:
+        # RediSearch: space means AND, `|` means OR. Word tokens only, so no syntax can be injected.
+        return "|".join(query_terms(text))
+
+
+DIALECTS: dict[str, Dialect] = {"neo4j": Neo4jDialect(), "falkordb": FalkorDialect()}

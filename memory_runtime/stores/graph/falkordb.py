@@ -1,0 +1,176 @@
+"""FalkorDB backend: a Redis server with the FalkorDB module (the embedded default)."""
+
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
+
+from memory_runtime.errors import GraphQueryError, StoreUnavailableError
+from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
+from memory_runtime.stores.graph.dialect import FalkorDialect
+from memory_runtime.stores.graph.schema import GraphSchema
+
+_SETTING = "MEMORY_GRAPH_URI"
+
+
+def _redis_url(uri: str) -> str:
+    """Translate falkor://, falkors://, falkor+unix:// into the redis-py URL forms."""
+    parts = urlsplit(uri)
+    if parts.scheme == "falkor+unix":
+        return "unix://" + uri[len("falkor+unix://") :]
+    if parts.scheme == "falkors":
+        return "rediss://" + uri[len("falkors://") :]
+    return "redis://" + uri[len("falkor://") :]
+
+
+def _row_value(value: Any) -> Any:
+    """Result values as plain dicts/lists (FalkorDB returns OrderedDicts)."""
+    if isinstance(value, Mapping):
+        return {k: _row_value(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_row_value(v) for v in value]
+    return value
+
+
+class FalkorGraphStore(GraphStore):
+    """GraphStore over one FalkorDB graph key."""
+
+    backend = "falkordb"
+
+    def __init__(
+        self, uri: str, graph_name: str, *, connect_timeout_s: float = 5.0, max_connections: int = 16
+    ):
+        from falkordb import FalkorDB
+
+        self.dialect = FalkorDialect()
+        self.graph_name = graph_name
+        url = _redis_url(uri)
+        query = parse_qs(urlsplit(url).query)
+        if "graph" in query:  # falkor+unix:///path?graph=name overrides MEMORY_GRAPH_NAME
+            self.graph_name = query["graph"][0]
+        self._pool = redis.BlockingConnectionPool.from_url(
+            url.split("?")[0],
+            max_connections=max_connections,
+            timeout=connect_timeout_s,
+            socket_connect_timeout=connect_timeout_s,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            decode_responses=True,
+        )
+        self._db = FalkorDB(connection_pool=self._pool)
+        self._graph = self._db.select_graph(self.graph_name)
+
+    def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
+        try:
+            fn = self._graph.ro_query if read_only else self._graph.query
+            result = fn(cypher, plain(dict(params)) if params else None)
+        except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
+            raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
+        except redis.ResponseError as exc:
+            raise GraphQueryError(str(exc), cypher) from exc
+        names = [h[1] for h in result.header]
+        return [{n: _row_value(v) for n, v in zip(names, row, strict=True)} for row in result.result_set]
+
+    def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return self._run(cypher, params, read_only=True)
+
+    def write(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return self._run(cypher, params, read_only=False)
+
+    def _indexes(self) -> list[Row]:
+        try:
+            return self.read("CALL db.indexes()")
+        except GraphQueryError:  # the graph key does not exist yet
+            return []
+
+    def vector_dimensions(self) -> dict[str, int]:
+        dims: dict[str, int] = {}
+        for row in self._indexes():
+            for prop, types in (row.get("types") or {}).items():
+                if "VECTOR" in types:
+                    dims[row["label"]] = int(row["options"][prop]["dimension"])
+        return dims
+
+    def _existing(self) -> set[tuple[str, str, str]]:
+        have: set[tuple[str, str, str]] = set()
+        for row in self._indexes():
+            for prop, types in (row.get("types") or {}).items():
+                for t in types:
+                    have.add((t.lower(), row["label"], prop))
+        try:
+            for row in self.read("CALL db.constraints()"):
+                if row["type"] == "UNIQUE":
+                    have.add(("unique", row["label"], ",".join(row["properties"])))
+        except GraphQueryError:
+            pass
+        return have
+
+    def _apply_schema(self, schema: GraphSchema, dims: int) -> SchemaReport:
+        report = SchemaReport()
+        have = self._existing()
+        pending: list[str] = []
+        for ddl in self.dialect.schema_ddl(schema, dims):
+            key_props = ",".join(ddl.props) if ddl.kind == "unique" else None
+            exists = (
+                ("unique", ddl.label, key_props) in have
+                if ddl.kind == "unique"
+                else all((ddl.kind, ddl.label, p) in have for p in ddl.props)
+            )
+            if exists:
+                report.existing += 1
+                continue
+            if ddl.kind == "unique":
+                try:
+                    self._db.connection.execute_command(
+                        "GRAPH.CONSTRAINT", "CREATE", self.graph_name, *ddl.statement.split()
+                    )
+                except redis.ResponseError as exc:
+                    if "already exists" not in str(exc):
+                        raise GraphQueryError(str(exc), ddl.statement) from exc
+                pending.append(ddl.label)
+            else:
+                try:
+                    self.write(ddl.statement)
+                except GraphQueryError as exc:
+                    if "already indexed" not in str(exc):
+                        raise
+            report.created.append(ddl.statement)
+            have.update((ddl.kind, ddl.label, p) for p in ddl.props)
+        self._await_constraints(pending)
+        return report
+
+    def _await_constraints(self, labels: list[str], timeout_s: float = 30.0) -> None:
+        """Unique constraints build asynchronously; wait until none is PENDING."""
+        deadline = time.monotonic() + timeout_s
+        while labels and time.monotonic() < deadline:
+            rows = self.read("CALL db.constraints()")
+            if all(r["status"] == "OPERATIONAL" for r in rows if r["label"] in labels):
+                return
+            failed = [r for r in rows if r["status"] == "FAILED"]
+            if failed:
+                raise GraphQueryError(f"unique constraint failed to build: {failed}", "GRAPH.CONSTRAINT")
+            time.sleep(0.02)
+
+    def server_version(self) -> str:
+        try:
+            modules = self._db.connection.execute_command("MODULE", "LIST")
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailableError("FalkorDB", _SETTING, str(exc)) from exc
+        for mod in modules:
+            info = dict(zip(mod[::2], mod[1::2], strict=False))
+            if info.get("name") == "graph":
+                ver = int(info["ver"])
+                return f"FalkorDB {ver // 10000}.{ver // 100 % 100}.{ver % 100}"
+        raise StoreUnavailableError("FalkorDB", _SETTING, "the server has no FalkorDB (graph) module loaded")
+
+    def drop_all(self) -> None:
+        try:
+            self._graph.delete()
+        except redis.ResponseError:
+            pass  # graph key did not exist
+
+    def close(self) -> None:
+        self._pool.disconnect()

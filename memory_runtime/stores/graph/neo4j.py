@@ -1,0 +1,127 @@
+"""Neo4j backend (production): the official driver over Bolt.
+
+No Neo4j server runs on our CI machines: every statement this module and `queries/` emit in the Neo4j
+dialect is checked by Neo4j's own parser (tests/test_neo4j_lint.py), and the GraphStore contract tests
+run against a real server whenever NEO4J_URI is set.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from memory_runtime.errors import ConfigurationError, GraphQueryError, StoreUnavailableError
+from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
+from memory_runtime.stores.graph.dialect import Neo4jDialect
+from memory_runtime.stores.graph.schema import GraphSchema
+
+_SETTING = "MEMORY_GRAPH_URI / MEMORY_NEO4J_USER / MEMORY_NEO4J_PASSWORD"
+
+# Administrative statements (schema introspection and reset), kept here so the linter sees them.
+SHOW_VECTOR_INDEXES = (
+    "SHOW INDEXES YIELD name, type, labelsOrTypes, options WHERE type = 'VECTOR' "
+    "RETURN name, labelsOrTypes AS labels, options"
+)
+SHOW_SCHEMA_NAMES = "SHOW INDEXES YIELD name, owningConstraint RETURN name, owningConstraint"
+SHOW_CONSTRAINT_NAMES = "SHOW CONSTRAINTS YIELD name RETURN name"
+VERSION = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"
+DELETE_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+
+
+def drop_index(name: str) -> str:
+    """DROP INDEX statement for a (validated) index name."""
+    from memory_runtime.stores.graph.cypher import ident
+
+    return f"DROP INDEX {ident(name)} IF EXISTS"
+
+
+def drop_constraint(name: str) -> str:
+    """DROP CONSTRAINT statement for a (validated) constraint name."""
+    from memory_runtime.stores.graph.cypher import ident
+
+    return f"DROP CONSTRAINT {ident(name)} IF EXISTS"
+
+
+class Neo4jGraphStore(GraphStore):
+    """GraphStore over a Neo4j 5.15+ database."""
+
+    backend = "neo4j"
+
+    def __init__(
+        self,
+        uri: str,
+        user: str | None,
+        password: str | None,
+        database: str | None = None,
+        *,
+        connect_timeout_s: float = 5.0,
+        max_connections: int = 16,
+    ):
+        import neo4j
+
+        if not user or not password:
+            raise ConfigurationError(
+                "a Neo4j graph URI needs credentials: set MEMORY_NEO4J_USER and MEMORY_NEO4J_PASSWORD"
+            )
+        self._neo4j = neo4j
+        self.dialect = Neo4jDialect()
+        self.database = database
+        self._driver = neo4j.GraphDatabase.driver(
+            uri,
+            auth=(user, password),
+            connection_timeout=connect_timeout_s,
+            max_connection_pool_size=max_connections,
+        )
+
+    def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
+        exc_mod = self._neo4j.exceptions
+        routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
+        try:
+            records, _, _ = self._driver.execute_query(
+                cypher, plain(dict(params or {})), routing_=routing, database_=self.database
+            )
+        except (exc_mod.ServiceUnavailable, exc_mod.SessionExpired) as exc:
+            raise StoreUnavailableError("Neo4j", _SETTING, str(exc)) from exc
+        except exc_mod.AuthError as exc:
+            raise StoreUnavailableError("Neo4j", _SETTING, f"authentication failed: {exc}") from exc
+        except exc_mod.Neo4jError as exc:
+            raise GraphQueryError(str(exc), cypher) from exc
+        return [r.data() for r in records]
+
+    def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return self._run(cypher, params, read_only=True)
+
+    def write(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        return self._run(cypher, params, read_only=False)
+
+    def vector_dimensions(self) -> dict[str, int]:
+        dims: dict[str, int] = {}
+        for row in self.read(SHOW_VECTOR_INDEXES):
+            config = (row.get("options") or {}).get("indexConfig") or {}
+            if "vector.dimensions" in config and row.get("labels"):
+                dims[row["labels"][0]] = int(config["vector.dimensions"])
+        return dims
+
+    def _apply_schema(self, schema: GraphSchema, dims: int) -> SchemaReport:
+        report = SchemaReport()
+        before = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
+        for ddl in self.dialect.schema_ddl(schema, dims):
+            self.write(ddl.statement)
+        after = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
+        report.created = sorted(after - before)
+        report.existing = len(before)
+        return report
+
+    def server_version(self) -> str:
+        rows = self.read(VERSION)
+        return ", ".join(f"{r['name']} {r['versions'][0]} ({r['edition']})" for r in rows)
+
+    def drop_all(self) -> None:
+        while self.write(DELETE_BATCH)[0]["deleted"]:
+            pass
+        for row in self.read(SHOW_CONSTRAINT_NAMES):
+            self.write(drop_constraint(row["name"]))
+        for row in self.read(SHOW_SCHEMA_NAMES):
+            if not row.get("owningConstraint"):
+                self.write(drop_index(row["name"]))
+
+    def close(self) -> None:
+        self._driver.close()

@@ -1,0 +1,1 @@
+"""Cypher builders per aggregate, shared by both dialects (see registry.py)."""

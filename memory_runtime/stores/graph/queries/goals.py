@@ -1,0 +1,1 @@
+"""Cypher builders: goals memory (shared by both dialects)."""

@@ -1,0 +1,1 @@
+"""Cypher builders: procedural memory (shared by both dialects)."""

@@ -1,0 +1,1 @@
+"""Cypher builders: semantic memory (shared by both dialects)."""

@@ -1,0 +1,1 @@
+"""Cypher builders: users memory (shared by both dialects)."""

@@ -1,0 +1,61 @@
+"""The graph schema as data: what every backend must index. Dialects render it to DDL."""
+
+from dataclasses import dataclass
+
+from memory_runtime.stores.graph.cypher import NODE_LABELS
+
+
+@dataclass(frozen=True)
+class VectorIndex:
+    """A cosine vector index over `label.prop`."""
+
+    label: str
+    prop: str = "embedding"
+
+    @property
+    def name(self) -> str:
+        """Index name (Neo4j needs one; FalkorDB identifies indexes by label)."""
+        return f"{self.label.lower()}_{self.prop}"
+
+
+@dataclass(frozen=True)
+class FulltextIndex:
+    """A full-text index over string properties of one label."""
+
+    label: str
+    props: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        """Index name (Neo4j); FalkorDB's full-text index is named by its label."""
+        return f"{self.label.lower()}_text"
+
+
+@dataclass(frozen=True)
+class GraphSchema:
+    """Uniqueness on `id` for every label, range indexes, vector and full-text indexes."""
+
+    unique: tuple[str, ...]
+    ranges: tuple[tuple[str, str], ...]
+    vectors: tuple[VectorIndex, ...]
+    fulltext: tuple[FulltextIndex, ...]
+
+
+SCHEMA = GraphSchema(
+    unique=NODE_LABELS,
+    ranges=tuple((lbl, "user_id") for lbl in NODE_LABELS)
+    + (
+        ("Turn", "conversation_id"),
+        ("Turn", "timestamp"),
+        ("Entity", "norm_name"),
+        ("Fact", "invalid_at"),
+        ("Goal", "status"),
+        ("Tool", "name"),
+    ),
+    vectors=tuple(VectorIndex(lbl) for lbl in ("Turn", "Entity", "Fact", "Strategy", "Goal")),
+    fulltext=(
+        FulltextIndex("Entity", ("name", "aliases_text", "description")),
+        FulltextIndex("Fact", ("claim",)),
+        FulltextIndex("Turn", ("content",)),
+    ),
+)

@@ -1,0 +1,162 @@
+"""Fixtures: one embedded stack per test session, a clean namespace per test.
+
+Each test gets its own Postgres schema, FalkorDB graph key and Redis key prefix on the shared
+servers, so tests never see each other's data and the suite needs no per-test server start.
+Graph contract tests also run against Neo4j when NEO4J_URI (+ NEO4J_USER, NEO4J_PASSWORD) is set;
+they wipe that database, so point it at a disposable instance.
+"""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from memory_runtime.services import EmbeddedStack, StackEnv
+
+from memory_runtime.config import Settings, load_settings
+
+DIMS = 64  # small vectors keep the suite fast; the production default is 384
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell that ran `eval "$(agent-memory up)"` must not steer the tests to its stores.
+    for name in list(os.environ):
+        if name.startswith("MEMORY_"):
+            del os.environ[name]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnv]:
+    """The embedded PostgreSQL + FalkorDB/Redis servers for this test session."""
+    embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"))
+    env = embedded.up()
+    try:
+        yield env
+    finally:
+        embedded.down()
+
+
+def make_settings(stack: StackEnv, namespace: str, **overrides: object) -> Settings:
+    """Settings pointing at the session stack, isolated under `namespace`."""
+    values: dict[str, object] = {
+        "postgres_uri": stack.postgres_uri,
+        "postgres_schema": namespace,
+        "graph_uri": stack.graph_uri,
+        "graph_name": namespace,
+        "redis_uri": stack.redis_uri,
+        "redis_prefix": namespace,
+        "embedding_dimensions": DIMS,
+        "_env_file": None,
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+def drop_namespace(settings: Settings) -> None:
+    """Remove everything a test wrote under its namespace."""
+    import psycopg
+    import redis
+    from psycopg import sql
+
+    from memory_runtime.stores.graph import open_graph
+
+    with psycopg.connect(settings.require("postgres_uri"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.postgres_schema))
+        )
+    if settings.graph_backend == "falkordb":
+        with open_graph(settings) as graph:
+            graph.drop_all()
+    client = redis.Redis.from_url(settings.require("redis_uri"))
+    try:
+        batch = list(client.scan_iter(match=f"{settings.redis_prefix}:*", count=1000))
+        if batch:
+            client.delete(*batch)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def namespace() -> str:
+    """A fresh namespace name for one test."""
+    return "t_" + uuid.uuid4().hex[:12]
+
+
+@pytest.fixture
+def settings(stack: StackEnv, namespace: str) -> Iterator[Settings]:
+    """Settings for one test on FalkorDB; its namespace is dropped afterwards."""
+    s = make_settings(stack, namespace)
+    try:
+        yield s
+    finally:
+        drop_namespace(s)
+
+
+def _neo4j_settings(stack: StackEnv, namespace: str) -> Settings:
+    return make_settings(
+        stack,
+        namespace,
+        graph_uri=os.environ["NEO4J_URI"],
+        neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
+        neo4j_password=os.environ.get("NEO4J_PASSWORD"),
+        neo4j_database=os.environ.get("NEO4J_DATABASE"),
+    )
+
+
+GRAPH_BACKENDS = [
+    "falkordb",
+    pytest.param(
+        "neo4j",
+        marks=[
+            pytest.mark.neo4j,
+            pytest.mark.skipif(not os.environ.get("NEO4J_URI"), reason="NEO4J_URI not set (no Neo4j server)"),
+        ],
+    ),
+]
+
+
+@pytest.fixture(params=GRAPH_BACKENDS)
+def backend_settings(request: pytest.FixtureRequest, stack: StackEnv, namespace: str) -> Iterator[Settings]:
+    """Settings for one test, once per graph backend (Neo4j only when NEO4J_URI is set)."""
+    if request.param == "neo4j":
+        s = _neo4j_settings(stack, namespace)
+        from memory_runtime.stores.graph import open_graph
+
+        with open_graph(s) as graph:
+            graph.drop_all()
+    else:
+        s = make_settings(stack, namespace)
+    try:
+        yield s
+    finally:
+        drop_namespace(s)
+
+
+def open_migrated(settings: Settings):  # -> Stores
+    """Open Stores for `settings` and apply the schema."""
+    from memory_runtime.migrations import migrate
+    from memory_runtime.stores.bundle import Stores
+
+    stores = Stores.open(settings)
+    migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+    return stores
+
+
+@pytest.fixture
+def stores(settings: Settings):
+    """Migrated Stores for one test on FalkorDB."""
+    s = open_migrated(settings)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def backend_stores(backend_settings: Settings):
+    """Migrated Stores for one test, once per graph backend."""
+    s = open_migrated(backend_settings)
+    try:
+        yield s
+    finally:
+        s.close()
