@@ -74,9 +74,34 @@ class Settings(BaseSettings):
 
     # --- runtime behaviour ----------------------------------------------------------------------
     default_top_k: int = Field(10, ge=1, le=200, description="Default top_k of remember().")
+    max_query_chars: int = Field(
+        4000, ge=16, description="remember() queries longer than this are truncated (not rejected)."
+    )
     max_content_chars: int = Field(100_000, ge=1, description="Largest accepted turn/fact content.")
     working_memory_turns: int = Field(20, ge=1, description="Recent turns kept in working memory.")
     working_memory_ttl_s: int = Field(86_400, ge=1, description="TTL of working-memory keys.")
+
+    # --- rate limits and metrics (off by default) -------------------------------------------------
+    rate_limit_writes_per_minute: int | None = Field(
+        None, ge=1, description="Per-user write limit (store_turn(s), learn_*, ...); unset = unlimited."
+    )
+    rate_limit_reads_per_minute: int | None = Field(
+        None, ge=1, description="Per-user read limit (remember, get_*); unset = unlimited."
+    )
+    rate_limit_burst: int = Field(20, ge=1, description="Token-bucket burst size of both limits.")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset = off."
+    )
+
+    # --- consolidation (Dagster) ------------------------------------------------------------------
+    partitions_start_date: str = Field("2024-01-01", description="First day partition of the assets (UTC).")
+    sensor_commit_lag_s: int = Field(
+        30, ge=0, description="The turn sensor ignores turns ingested less than this many seconds ago."
+    )
+    sensor_max_turns_per_tick: int = Field(5000, ge=1, description="Turns the sensor reads per tick.")
+    archive_min_salience: float = Field(
+        0.2, ge=0, le=1, description="Entities below this salience with no facts are removed on archival."
+    )
 
     @field_validator("postgres_uri")
     @classmethod

@@ -180,3 +180,98 @@ class Reflection(_Model):
     success: bool | None = None
     conversation_id: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokenizer-free token estimate: one token per 4 characters, rounded up (≈ GPT-style BPE on English)."""
+    return -(-len(text) // 4)
+
+
+class MemoryBundle(BaseModel):
+    """What remember() returns: ranked sections of plain dicts (see DESIGN.md for their keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    relevant_turns: list[dict[str, Any]] = Field(default_factory=list)
+    facts: list[dict[str, Any]] = Field(default_factory=list)
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    strategies: list[dict[str, Any]] = Field(default_factory=list)
+    active_goals: list[dict[str, Any]] = Field(default_factory=list)
+    user_context: dict[str, Any] = Field(default_factory=dict)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """True when no section has anything."""
+        return not (
+            self.relevant_turns or self.facts or self.entities or self.strategies or self.active_goals
+        ) and not any(self.user_context.get(k) for k in ("preferences", "expertise", "interests"))
+
+    def _sections(self) -> list[tuple[str, list[str]]]:
+        def when(value: Any) -> str:
+            return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value or "")
+
+        goals = [f"- [P{g.get('priority')}] {g.get('description')}" for g in self.active_goals]
+        facts = [
+            f"- {f.get('claim')} (confidence {float(f.get('confidence') or 0):.2f}"
+            + (f", since {when(f['valid_at'])[:10]}" if f.get("valid_at") else "")
+            + (f", until {when(f['invalid_at'])[:10]}" if f.get("invalid_at") else "")
+            + ")"
+            for f in self.facts
+        ]
+        entities = [
+            f"- {e.get('name')} ({e.get('type')})" + (f": {e['description']}" if e.get("description") else "")
+            for e in self.entities
+        ]
+        turns = [
+            f"- [{when(t.get('timestamp'))}] {t.get('role')}: {t.get('content')}" for t in self.relevant_turns
+        ]
+        strategies = [
+            f"- {s.get('description')} (tools: {', '.join(s.get('tool_sequence') or []) or 'none'}; "
+            f"success {float(s.get('success_rate') or 0):.0%})"
+            for s in self.strategies
+        ]
+        ctx = self.user_context
+        profile = [f"- prefers {k}: {v}" for k, v in (ctx.get("preferences") or {}).items()]
+        profile += [f"- expertise in {k}: {v}" for k, v in (ctx.get("expertise") or {}).items()]
+        profile += [f"- interested in {i}" for i in (ctx.get("interests") or [])]
+        return [
+            ("Active goals", goals),
+            ("Known facts", facts),
+            ("User profile", profile),
+            ("Relevant past conversation", turns),
+            ("Entities", entities),
+            ("Strategies that worked", strategies),
+        ]
+
+    def to_context_string(self, max_tokens: int = 1500) -> str:
+        """Pack the best items of each section into `max_tokens` (estimated by `estimate_tokens`).
+
+        Items are taken round-robin across sections in rank order, so one long section cannot starve
+        the others; an item that does not fit is skipped, and the result never exceeds the budget.
+        """
+        if max_tokens <= 0:
+            return ""
+        sections = [(title, items) for title, items in self._sections() if items]
+        chosen: dict[str, list[str]] = {title: [] for title, _ in sections}
+        used = 0
+        cursors = {title: 0 for title, _ in sections}
+        progress = True
+        while progress:
+            progress = False
+            for title, items in sections:
+                i = cursors[title]
+                if i >= len(items):
+                    continue
+                cursors[title] = i + 1
+                progress = True
+                header = 0 if chosen[title] else estimate_tokens(f"## {title}\n") + 1
+                cost = estimate_tokens(items[i] + "\n") + header
+                if used + cost <= max_tokens:
+                    chosen[title].append(items[i])
+                    used += cost
+        blocks = [f"## {t}\n" + "\n".join(lines) for t, lines in chosen.items() if lines]
+        text = "\n\n".join(blocks)
+        while text and estimate_tokens(text) > max_tokens:  # separators can tip it over by a token
+            text = text.rsplit("\n", 1)[0]
+        return text

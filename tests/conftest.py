@@ -11,9 +11,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from memory_runtime.services import EmbeddedStack, StackEnv
 
 from memory_runtime.config import Settings, load_settings
+from memory_runtime.services import EmbeddedStack, StackEnv
 
 DIMS = 64  # small vectors keep the suite fast; the production default is 384
 

@@ -4,7 +4,6 @@ Each test module run uses its own data directories from `tmp_path_factory`, so i
 session stack of `conftest.py` or the servers of another test session.
 """
 
-import importlib.resources
 import os
 import signal
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from memory_runtime import services
 from memory_runtime.services import EmbeddedStack, StackEnv, StoreStatus
 
 EXPORT_KEYS = {
@@ -108,7 +108,7 @@ def test_up_starts_healthy_stores_and_writes_dagster_home(embedded: EmbeddedStac
     assert env.dagster_pg_url.startswith("postgresql+psycopg2://") and "/dagster?" in env.dagster_pg_url
     assert env.graph_uri == "falkor+" + env.redis_uri
     assert env.dagster_home.is_absolute()
-    expected = importlib.resources.files("memory_runtime").joinpath("dagster_instance.yaml").read_text()
+    expected = Path(services.__file__).with_name("dagster_instance.yaml").read_text()
     assert (env.dagster_home / "dagster.yaml").read_text() == expected
     assert "QueuedRunCoordinator" in expected
 

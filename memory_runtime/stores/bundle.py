@@ -1,6 +1,8 @@
 """`Stores`: the open store clients and the embedder, shared by every memory component of a process."""
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 
 from memory_runtime.config import Settings
 from memory_runtime.embeddings import make_embedder
@@ -37,8 +39,15 @@ class Stores:
         embedder = CachedEmbedder(make_embedder(settings), redis_store, settings.embedding_cache_ttl_s)
         return cls(settings, pg, graph, redis_store, embedder)
 
+    @cached_property
+    def executor(self) -> ThreadPoolExecutor:
+        """Threads for concurrent retrieval strategies and deferred bookkeeping."""
+        return ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-memory")
+
     def close(self) -> None:
         """Close every client."""
+        if "executor" in self.__dict__:
+            self.executor.shutdown(wait=True, cancel_futures=False)
         self.pg.close()
         self.graph.close()
         self.redis.close()

@@ -4,14 +4,13 @@ Everything else is shared text built in `queries/`. Scores leave this module nor
 convention — similarity in [0, 1], higher is better — so ranking code never knows the backend.
 """
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 from memory_runtime.stores.graph.cypher import ident
 from memory_runtime.stores.graph.schema import FulltextIndex, GraphSchema, VectorIndex
+from memory_runtime.text import STOPWORDS, tokens
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 MAX_QUERY_TERMS = 32
 
 
@@ -26,12 +25,12 @@ class DDL:
 
 
 def query_terms(text: str) -> list[str]:
-    """Lower-cased word tokens of a search text, deduplicated, at most MAX_QUERY_TERMS."""
-    seen: dict[str, None] = {}
-    for tok in _WORD.findall(text.lower()):
-        if tok not in seen and tok.replace("_", ""):
-            seen[tok] = None
-    return list(seen)[:MAX_QUERY_TERMS]
+    """Folded word tokens of a search text without stopwords, deduplicated, at most MAX_QUERY_TERMS.
+
+    Only letters and digits survive, so no query syntax of either backend can be injected.
+    """
+    terms = [t for t in tokens(text) if t not in STOPWORDS]
+    return list(dict.fromkeys(terms))[:MAX_QUERY_TERMS]
 
 
 class Dialect:

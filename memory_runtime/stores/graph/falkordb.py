@@ -60,7 +60,11 @@ class FalkorGraphStore(GraphStore):
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
             decode_responses=True,
         )
-        self._db = FalkorDB(connection_pool=self._pool)
+        try:  # the client talks to the server while it is constructed
+            self._db = FalkorDB(connection_pool=self._pool)
+        except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
+            self._pool.disconnect()
+            raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
         self._graph = self._db.select_graph(self.graph_name)
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:

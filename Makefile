@@ -1,0 +1,46 @@
+# Two commands from a fresh clone (only Python 3.11+ needed): `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install demo test lint format bench dev up down clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project with its dev tools
+
+demo: install  ## start the embedded stores, migrate, store a conversation, print what remember() returns
+	$(BIN)/agent-memory demo
+
+test: install  ## run the whole test suite on real embedded stores (and the Neo4j Cypher lint)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+lint: install  ## ruff
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install  ## all benchmarks (writes benchmarks/results/)
+	$(BIN)/python benchmarks/bench_write.py
+
+dev: install  ## embedded stores + Dagster UI on http://127.0.0.1:3000
+	$(BIN)/agent-memory dev
+
+up: install
+	@$(BIN)/agent-memory up
+
+down: install
+	$(BIN)/agent-memory down
+
+clean:
+	-$(BIN)/agent-memory down 2>/dev/null
+	rm -rf $(VENV) .stack .pytest_cache .ruff_cache

@@ -1,0 +1,209 @@
+"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill.
+
+Every failure the user can fix is one line on stderr naming what to fix, with exit status 1.
+"""
+
+import argparse
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from memory_runtime.errors import AgentMemoryError
+
+if TYPE_CHECKING:
+    from memory_runtime.config import Settings
+
+DEFAULT_DATA_DIR = ".stack"
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from memory_runtime.config import load_settings
+
+    return Path(args.data_dir or load_settings().data_dir).resolve()
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Start (or reuse) the embedded stores and print `export` lines for `eval`."""
+    from memory_runtime.services import EmbeddedStack
+
+    env = EmbeddedStack(_data_dir(args)).up()
+    for key, value in env.exports().items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    """Stop the embedded stores of the data directory."""
+    from memory_runtime.services import EmbeddedStack
+
+    EmbeddedStack(_data_dir(args)).down()
+    print(f"stopped the embedded stores in {_data_dir(args)}", file=sys.stderr)
+    return 0
+
+
+def _configured_status() -> list[tuple[str, bool, str, str]]:
+    """Health of the stores the MEMORY_* settings point at."""
+    from memory_runtime.config import load_settings
+    from memory_runtime.stores.graph import open_graph
+    from memory_runtime.stores.postgres import PostgresStore
+    from memory_runtime.stores.redis import RedisStore
+
+    settings = load_settings()
+    checks: list[tuple[str, str, Callable[[], object]]] = [
+        (
+            "postgres",
+            "MEMORY_POSTGRES_URI",
+            lambda: PostgresStore(settings.require("postgres_uri"), settings.postgres_schema),
+        ),
+        (
+            "redis",
+            "MEMORY_REDIS_URI",
+            lambda: RedisStore(settings.require("redis_uri"), settings.redis_prefix),
+        ),
+        ("graph", "MEMORY_GRAPH_URI", lambda: open_graph(settings)),
+    ]
+    out = []
+    for name, setting, make in checks:
+        try:
+            store = make()
+            try:
+                out.append((name, True, store.server_version(), setting))  # type: ignore[attr-defined]
+            finally:
+                store.close()  # type: ignore[attr-defined]
+        except AgentMemoryError as exc:
+            out.append((name, False, "", str(exc)))
+    return out
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Report health and version of each store (configured URIs, else the embedded stack)."""
+    from memory_runtime.config import load_settings
+
+    settings = load_settings()
+    if settings.postgres_uri or settings.redis_uri or settings.graph_uri:
+        rows = _configured_status()
+    else:
+        from memory_runtime.services import EmbeddedStack
+
+        rows = [(s.name, s.healthy, s.version, s.detail) for s in EmbeddedStack(_data_dir(args)).status()]
+    width = max(len(r[0]) for r in rows)
+    for name, healthy, version, detail in rows:
+        state = "healthy" if healthy else "DOWN"
+        print(f"{name:<{width}}  {state:<7}  {version or '-'}  ({detail})")
+    return 0 if all(r[1] for r in rows) else 1
+
+
+def _settings_with_stack(args: argparse.Namespace) -> tuple["Settings", bool]:
+    """Settings from env/.env; without store URIs, the embedded stack of the data dir is used.
+
+    Returns the settings and whether this call started the embedded stores (so the caller may stop them).
+    """
+    import os
+
+    from memory_runtime.config import load_settings
+
+    settings = load_settings()
+    if settings.postgres_uri and settings.redis_uri and settings.graph_uri:
+        return settings, False
+    from memory_runtime.services import EmbeddedStack
+
+    stack = EmbeddedStack(_data_dir(args))
+    was_running = all(s.healthy for s in stack.status())
+    os.environ.update(stack.up().exports())
+    return load_settings(), not was_running
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Apply the SQL migrations and the graph schema (idempotent)."""
+    from memory_runtime.migrations import migrate
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    with Stores.open(settings) as stores:
+        report = migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+    if report.changed:
+        print(f"applied {len(report.applied)} SQL migration(s) {report.applied or ''} and "
+              f"{len(report.graph.created)} graph schema element(s)")  # fmt: skip
+    else:
+        print("schema is up to date; nothing to do")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start the embedded stores, migrate, store a multi-session conversation, and recall from it."""
+    from memory_runtime.demo import run_demo
+    from memory_runtime.services import EmbeddedStack
+
+    settings, started = _settings_with_stack(args)
+    try:
+        return run_demo(settings)
+    finally:
+        if started and not args.keep:
+            EmbeddedStack(_data_dir(args)).down()
+            print("stopped the embedded stores (pass --keep to leave them running)", file=sys.stderr)
+
+
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Embedded stores + `dagster dev` (webserver and daemon) on them."""
+    from memory_runtime.devserver import run_dev
+
+    return run_dev(_data_dir(args), host=args.host, port=args.port)
+
+
+def cmd_reproject(args: argparse.Namespace) -> int:
+    """Project into the graph every turn of the log that the graph is missing."""
+    from memory_runtime.episodic import reproject
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    with Stores.open(settings) as stores:
+        report = reproject(stores, user_id=args.user)
+    print(f"checked {report.checked} turn(s); projected {report.projected} missing turn(s)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `agent-memory`."""
+    parser = argparse.ArgumentParser(prog="agent-memory", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument(
+            "--data-dir", help=f"embedded store directory (default: MEMORY_DATA_DIR or {DEFAULT_DATA_DIR})"
+        )
+        p.set_defaults(func=fn)
+        return p
+
+    add("up", cmd_up, 'start the embedded stores and print export lines: eval "$(agent-memory up)"')
+    add("down", cmd_down, "stop the embedded stores")
+    add("status", cmd_status, "health and version of each store")
+    add("migrate", cmd_migrate, "apply the schema to PostgreSQL and the graph (idempotent)")
+    demo = add("demo", cmd_demo, "store a sample multi-session conversation and show what remember() returns")
+    demo.add_argument("--keep", action="store_true", help="leave the embedded stores running afterwards")
+    dev = add("dev", cmd_dev, "embedded stores + the Dagster UI, daemon, sensors and schedules")
+    dev.add_argument("--host", default="127.0.0.1")
+    dev.add_argument("--port", type=int, default=3000)
+    rep = add("reproject", cmd_reproject, "re-project turns the graph is missing (after a graph outage)")
+    rep.add_argument("--user", help="only this user's turns")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `agent-memory` console script."""
+    from memory_runtime.services import EmbeddedStackError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (AgentMemoryError, EmbeddedStackError) as exc:
+        print(f"agent-memory {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

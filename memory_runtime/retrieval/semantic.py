@@ -1,0 +1,86 @@
+"""Fact and entity search: vector + full-text over the graph, then expansion from the top entities."""
+
+from typing import Any
+
+from memory_runtime.models import from_ms
+from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.graph.queries import retrieval as q
+
+_TIMES = ("valid_at", "invalid_at", "created_at", "expired_at")
+
+
+def _overfetch(limit: int) -> int:
+    return min(max(limit * 10, 100), 1000)
+
+
+def _facts(rows: list[dict[str, Any]], key: str = "fact") -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        fact = dict(r[key])
+        for t in _TIMES:
+            fact[t] = from_ms(fact.get(t))
+        fact["source_turn_ids"] = list(fact.get("source_turn_ids") or [])
+        fact["score"] = r.get("score")
+        out.append(fact)
+    return out
+
+
+def _entities(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r["entity"], "score": r.get("score", r.get("dist"))} for r in rows]
+
+
+def fact_vector(
+    stores: Stores, user_id: str, vec: list[float], limit: int, as_of_ms: int | None
+) -> list[dict]:
+    """Valid facts nearest to the query vector."""
+    g = stores.graph
+    params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms}
+    return _facts(g.read(q.fact_vector(g.dialect), params))
+
+
+def fact_fulltext(stores: Stores, user_id: str, text: str, limit: int, as_of_ms: int | None) -> list[dict]:
+    """Valid facts whose claims match the query terms."""
+    g = stores.graph
+    query = g.dialect.fulltext_query(text)
+    if not query:
+        return []
+    params = {"q": query, "limit": limit, "user_id": user_id, "as_of": as_of_ms}
+    return _facts(g.read(q.fact_fulltext(g.dialect), params))
+
+
+def entity_vector(stores: Stores, user_id: str, vec: list[float], limit: int) -> list[dict]:
+    """Entities nearest to the query vector."""
+    g = stores.graph
+    params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id}
+    return _entities(g.read(q.entity_vector(g.dialect), params))
+
+
+def entity_fulltext(stores: Stores, user_id: str, text: str, limit: int) -> list[dict]:
+    """Entities whose name, aliases or description match the query terms."""
+    g = stores.graph
+    query = g.dialect.fulltext_query(text)
+    if not query:
+        return []
+    return _entities(g.read(q.entity_fulltext(g.dialect), {"q": query, "limit": limit, "user_id": user_id}))
+
+
+def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int) -> list[dict]:
+    """Entities within `depth` hops of the seeds, nearest first."""
+    if not seeds:
+        return []
+    g = stores.graph
+    rows = g.read(
+        q.expand_entities(g.dialect, depth=depth), {"seeds": seeds, "user_id": user_id, "limit": limit}
+    )
+    return _entities(rows)
+
+
+def facts_about(
+    stores: Stores, user_id: str, entity_ids: list[str], limit: int, as_of_ms: int | None
+) -> list[dict]:
+    """Valid facts about any of the entities."""
+    if not entity_ids:
+        return []
+    g = stores.graph
+    params = {"entity_ids": entity_ids, "limit": limit, "user_id": user_id, "as_of": as_of_ms}
+    return _facts(g.read(q.facts_about(g.dialect), params))

@@ -1,0 +1,139 @@
+"""Cypher builders: retrieval (vector, full-text, graph expansion), shared by both dialects.
+
+Vector and full-text indexes span all users, so every search over-fetches and then filters on
+`user_id` before LIMIT; scores come out of the dialect normalised (vector) or backend-specific but
+rank-only (full-text).
+"""
+
+from memory_runtime.stores.graph.cypher import ENTITY_RELATIONSHIPS, hops, ident
+from memory_runtime.stores.graph.dialect import Dialect
+from memory_runtime.stores.graph.registry import cypher
+from memory_runtime.stores.graph.schema import SCHEMA
+
+_VECTOR = {v.label: v for v in SCHEMA.vectors}
+_FULLTEXT = {f.label: f for f in SCHEMA.fulltext}
+
+TURN = (
+    "node {.id, .conversation_id, .index, .role, .content, .timestamp, "
+    "salience: coalesce(node.salience, 0.5)} AS turn, score"
+)
+_TURN_WINDOW = "($since IS NULL OR node.timestamp >= $since) AND ($until IS NULL OR node.timestamp <= $until)"
+
+FACT = (
+    "node {.id, .claim, .confidence, .source, .source_turn_ids, .valid_at, .invalid_at, .created_at, "
+    ".expired_at, .extractor_version, salience: coalesce(node.salience, 0.5)} AS fact, score"
+)
+# Currently believed facts, or (with $as_of) facts whose validity interval contains $as_of.
+FACT_VALID = (
+    "(($as_of IS NULL AND node.invalid_at IS NULL AND node.expired_at IS NULL) OR "
+    "($as_of IS NOT NULL AND coalesce(node.valid_at, node.created_at) <= $as_of "
+    "AND (node.invalid_at IS NULL OR node.invalid_at > $as_of)))"
+)
+ENTITY = (
+    "node {.id, .name, .type, .description, .aliases, salience: coalesce(node.salience, 0.5)} "
+    "AS entity, score"
+)
+
+
+@cypher("retrieval.turn_fulltext")
+def turn_fulltext(d: Dialect) -> str:
+    """The user's turns matching $q, best first ($k of them, optionally in a time window)."""
+    return f"""
+{d.fulltext_search(_FULLTEXT["Turn"])}
+WHERE node.user_id = $user_id AND {_TURN_WINDOW}
+RETURN {TURN} ORDER BY score DESC LIMIT $k
+"""
+
+
+@cypher("retrieval.turn_vector")
+def turn_vector(d: Dialect) -> str:
+    """The user's turns nearest to $vec (index over-fetch $k, $limit returned)."""
+    return f"""
+{d.vector_search(_VECTOR["Turn"])}
+WHERE node.user_id = $user_id AND {_TURN_WINDOW}
+RETURN {TURN} ORDER BY score DESC LIMIT $limit
+"""
+
+
+@cypher("retrieval.fact_vector")
+def fact_vector(d: Dialect) -> str:
+    """The user's valid facts nearest to $vec."""
+    return f"""
+{d.vector_search(_VECTOR["Fact"])}
+WHERE node.user_id = $user_id AND {FACT_VALID}
+RETURN {FACT} ORDER BY score DESC LIMIT $limit
+"""
+
+
+@cypher("retrieval.fact_fulltext")
+def fact_fulltext(d: Dialect) -> str:
+    """The user's valid facts whose claim matches $q."""
+    return f"""
+{d.fulltext_search(_FULLTEXT["Fact"])}
+WHERE node.user_id = $user_id AND {FACT_VALID}
+RETURN {FACT} ORDER BY score DESC LIMIT $limit
+"""
+
+
+@cypher("retrieval.entity_vector")
+def entity_vector(d: Dialect) -> str:
+    """The user's entities nearest to $vec."""
+    return f"""
+{d.vector_search(_VECTOR["Entity"])}
+WHERE node.user_id = $user_id
+RETURN {ENTITY} ORDER BY score DESC LIMIT $limit
+"""
+
+
+@cypher("retrieval.entity_fulltext")
+def entity_fulltext(d: Dialect) -> str:
+    """The user's entities whose name, aliases or description match $q."""
+    return f"""
+{d.fulltext_search(_FULLTEXT["Entity"])}
+WHERE node.user_id = $user_id
+RETURN {ENTITY} ORDER BY score DESC LIMIT $limit
+"""
+
+
+def _expansion_types() -> str:
+    return "|".join(ident(t).strip("`") for t in (*ENTITY_RELATIONSHIPS, "ABOUT"))
+
+
+@cypher("retrieval.expand_entities", variants=[{"depth": 1}, {"depth": 2}])
+def expand_entities(d: Dialect, depth: int) -> str:
+    """Entities within `depth` hops of the seed entities (through entity relations or shared facts)."""
+    return f"""
+MATCH (s:Entity) WHERE s.id IN $seeds AND s.user_id = $user_id
+MATCH p = (s)-[:{_expansion_types()}{hops(1, 2 * depth)}]-(n:Entity)
+WHERE n.user_id = $user_id AND NOT n.id IN $seeds
+WITH n, min(length(p)) AS dist
+RETURN n {{.id, .name, .type, .description, .aliases, salience: coalesce(n.salience, 0.5)}} AS entity, dist
+ORDER BY dist, entity.salience DESC LIMIT $limit
+"""
+
+
+@cypher("retrieval.facts_about")
+def facts_about(d: Dialect) -> str:
+    """Valid facts about any of $entity_ids, most confident first."""
+    return f"""
+MATCH (node:Fact)-[:ABOUT]->(e:Entity)
+WHERE e.id IN $entity_ids AND node.user_id = $user_id AND {FACT_VALID}
+WITH DISTINCT node, 1.0 AS score
+RETURN {FACT} ORDER BY node.confidence DESC LIMIT $limit
+"""
+
+
+@cypher(
+    "retrieval.touch", variants=[{"node_label": "Turn"}, {"node_label": "Fact"}, {"node_label": "Entity"}]
+)
+def touch(d: Dialect, node_label: str) -> str:
+    """Record an access to each of $ids (last_accessed, access_count)."""
+    from memory_runtime.stores.graph.cypher import label
+
+    return f"""
+UNWIND $ids AS id
+MATCH (n:{label(node_label)} {{id: id}})
+WHERE n.user_id = $user_id
+SET n.last_accessed = $now, n.access_count = coalesce(n.access_count, 0) + 1
+RETURN count(n) AS touched
+"""

@@ -1,0 +1,101 @@
+"""GraphStore contract: the same behaviour on FalkorDB and (with NEO4J_URI) on Neo4j."""
+
+import math
+
+import pytest
+
+from memory_runtime.errors import GraphQueryError, StoreUnavailableError
+from memory_runtime.stores.graph import open_graph
+from memory_runtime.stores.graph.queries import retrieval as q
+from memory_runtime.stores.graph.schema import VectorIndex
+
+DIMS = 64
+
+
+def _unit(i: int, j: int | None = None) -> list[float]:
+    v = [0.0] * DIMS
+    v[i] = 1.0
+    if j is not None:
+        v[j] = 1.0
+    n = math.sqrt(sum(x * x for x in v))
+    return [x / n for x in v]
+
+
+def _turn(stores, tid: str, user: str, content: str, vec: list[float]) -> None:
+    d = stores.graph.dialect
+    stores.graph.write(
+        f"CREATE (t:Turn {{id: $id, user_id: $user, conversation_id: 'c', index: 0, role: 'user', "
+        f"content: $content, timestamp: 1}}) SET t.embedding = {d.vector_value('vec')}",
+        {"id": tid, "user": user, "content": content, "vec": vec},
+    )
+
+
+def test_rows_come_back_as_plain_dicts_of_scalars_lists_and_maps(backend_stores):
+    rows = backend_stores.graph.read("RETURN 1 AS n, 'x' AS s, [1, 2] AS l, {a: 1, b: 'two'} AS m, null AS z")
+    assert rows == [{"n": 1, "s": "x", "l": [1, 2], "m": {"a": 1, "b": "two"}, "z": None}]
+
+
+def test_parameters_are_data_never_cypher(backend_stores):
+    evil = "x'}) DETACH DELETE n //"
+    backend_stores.graph.write("CREATE (:Entity {id: $id, user_id: 'u', name: $name})", {"id": "e1", "name": evil})
+    assert backend_stores.graph.read("MATCH (e:Entity {id: 'e1'}) RETURN e.name AS name") == [{"name": evil}]
+
+
+def test_vector_scores_are_similarities_in_zero_one_best_first(backend_stores):
+    _turn(backend_stores, "same", "u", "a", _unit(0))
+    _turn(backend_stores, "near", "u", "b", _unit(0, 1))
+    _turn(backend_stores, "orth", "u", "c", _unit(5))
+    rows = backend_stores.graph.read(
+        q.turn_vector(backend_stores.graph.dialect),
+        {"vec": _unit(0), "k": 10, "limit": 10, "user_id": "u", "since": None, "until": None},
+    )
+    scores = {r["turn"]["id"]: r["score"] for r in rows}
+    assert [r["turn"]["id"] for r in rows] == ["same", "near", "orth"]
+    assert scores["same"] == pytest.approx(1.0, abs=1e-3)
+    assert scores["near"] == pytest.approx((1 + math.cos(math.pi / 4)) / 2, abs=1e-3)
+    assert scores["orth"] == pytest.approx(0.5, abs=1e-3)
+
+
+def test_vector_search_never_returns_another_users_nodes(backend_stores):
+    _turn(backend_stores, "mine", "u1", "a", _unit(1))
+    _turn(backend_stores, "theirs", "u2", "a", _unit(0))
+    rows = backend_stores.graph.read(
+        q.turn_vector(backend_stores.graph.dialect),
+        {"vec": _unit(0), "k": 10, "limit": 10, "user_id": "u1", "since": None, "until": None},
+    )
+    assert [r["turn"]["id"] for r in rows] == ["mine"]
+
+
+def test_fulltext_search_matches_any_term_and_is_scoped(backend_stores):
+    _turn(backend_stores, "t1", "u1", "We compiled the parser with Cython", _unit(0))
+    _turn(backend_stores, "t2", "u1", "Lisbon is sunny", _unit(1))
+    _turn(backend_stores, "t3", "u2", "Cython for another user", _unit(2))
+    d = backend_stores.graph.dialect
+    rows = backend_stores.graph.read(
+        q.turn_fulltext(d),
+        {"q": d.fulltext_query("what about cython?"), "k": 10, "user_id": "u1", "since": None, "until": None},
+    )
+    assert [r["turn"]["id"] for r in rows] == ["t1"]
+
+
+def test_fulltext_query_strips_every_operator(backend_stores):
+    d = backend_stores.graph.dialect
+    query = d.fulltext_query('cats* AND (dogs) -birds "fish" @name:ferret | mice~ [owls] {bats} the')
+    terms = ["cats", "dogs", "birds", "fish", "name", "ferret", "mice", "owls", "bats"]
+    assert query in (" OR ".join(terms), "|".join(terms))  # operators and stopwords gone
+
+
+def test_invalid_cypher_is_a_typed_error_carrying_the_statement(backend_stores):
+    with pytest.raises(GraphQueryError) as err:
+        backend_stores.graph.read("MATCH (n RETURN n")
+    assert err.value.statement == "MATCH (n RETURN n"
+
+
+def test_unreachable_falkordb_names_the_setting(settings, tmp_path):
+    broken = settings.model_copy(update={"graph_uri": f"falkor+unix://{tmp_path}/nothing.sock"})
+    with pytest.raises(StoreUnavailableError, match="MEMORY_GRAPH_URI"), open_graph(broken) as graph:
+        graph.read("RETURN 1")
+
+
+def test_vector_index_names_are_stable():
+    assert VectorIndex("Turn").name == "turn_embedding"
