@@ -9,6 +9,7 @@ logged warning (working memory is a cache rebuilt from the log).
 
 import json
 import logging
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import psycopg
+from psycopg.types.json import Jsonb
 
 from memory_runtime import ids
 from memory_runtime.embeddings.base import check_dimensions
@@ -42,6 +44,7 @@ _STAGE_COLUMNS = (
     "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, "
     "salience, created_at"
 )
+_STAGE_TYPES = ["uuid", "text", "text", "int4", "text", "text", "text", "vector", "jsonb", "float4", "timestamptz"]
 _TURN_COLUMNS = (
     "id::text AS id, user_id, conversation_id, turn_index, role, content, embedding, salience, created_at"
 )
@@ -72,12 +75,14 @@ class _Row:
     hash: str
     timestamp: datetime
     embedding: list[float]
-    metadata: str
+    metadata: Any
 
 
-def _metadata_json(turn: Turn) -> str:
+def _checked_metadata(turn: Turn) -> Any:
+    """The metadata, checked to be JSON (no NaN/inf, no objects json cannot encode)."""
     try:
-        return json.dumps(turn.metadata, allow_nan=False, ensure_ascii=False)
+        json.dumps(turn.metadata, allow_nan=False)
+        return turn.metadata
     except (TypeError, ValueError, RecursionError) as exc:
         raise ValidationError(
             f"metadata of turn {turn.index} in conversation {turn.conversation_id!r} is not JSON "
@@ -110,7 +115,7 @@ class EpisodicMemory:
                 check_dimensions(
                     turn.embedding, settings.embedding_dimensions, f"embedding of turn {turn.index}"
                 )
-            pending.append((turn, ids.content_hash(turn.content), _metadata_json(turn)))
+            pending.append((turn, ids.content_hash(turn.content), _checked_metadata(turn)))
         missing = [t.content for t, _, _ in pending if t.embedding is None]
         vectors = iter(self.stores.embedder.embed(missing))
         stamp = now()
@@ -157,11 +162,12 @@ class EpisodicMemory:
         with self.stores.pg.connection() as conn:
             self._claim_conversations(conn, rows)
             conn.execute(_STAGE)
-            with conn.cursor().copy(f"COPY turn_stage ({_STAGE_COLUMNS}) FROM STDIN") as copy:
+            with conn.cursor().copy(f"COPY turn_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_STAGE_TYPES)
                 for r in rows:
                     copy.write_row(
                         (
-                            r.id,
+                            uuid.UUID(r.id),
                             self.user_id,
                             r.turn.conversation_id,
                             r.turn.index,
@@ -169,7 +175,7 @@ class EpisodicMemory:
                             r.turn.content,
                             r.hash,
                             np.asarray(r.embedding, dtype=np.float32),
-                            r.metadata,
+                            Jsonb(r.metadata),
                             0.5,
                             r.timestamp,
                         )

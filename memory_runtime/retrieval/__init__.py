@@ -2,7 +2,8 @@
 
 One query embedding (cached), then every strategy runs concurrently on the store thread pool:
 
-- episodic: turn vector search (pgvector) + turn full-text (graph index), RRF-fused, plus a recency
+- episodic: turn vector search (graph HNSW, exact Postgres scan when under-filled) + turn full-text
+  (graph index), RRF-fused, plus a recency
   signal, salience as tie-breaker, the next/previous turn of the strongest hits, and a diversity
   penalty per conversation;
 - semantic: fact vector + full-text, entity vector + full-text, then graph expansion (depth ≤ 2) from
@@ -95,7 +96,7 @@ class Retriever:
         jobs: dict[str, Future] = {}
         if mode in ("hybrid", "vector"):
             jobs["vector"] = pool.submit(
-                episodic.with_fallback, episodic.vector_pg, episodic.vector_graph, *args, vec, k, since, until
+                episodic.with_fallback, episodic.vector, episodic.vector_exact_pg, *args, vec, k, since, until
             )
         if mode in ("hybrid", "fulltext"):
             jobs["fulltext"] = pool.submit(
@@ -181,9 +182,7 @@ class Retriever:
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
         seeds = [e.id for e in entities[: t.expansion_seeds]]
         expanded = semantic.expand(self.stores, self.user_id, seeds, depth=2, limit=k)
-        graph_facts = semantic.facts_about(
-            self.stores, self.user_id, seeds + [e["id"] for e in expanded], k, as_of_ms
-        )
+        graph_facts = semantic.facts_about(self.stores, self.user_id, seeds + [e["id"] for e in expanded], k, as_of_ms)
         facts = fuse(
             {"vector": res["fact_vector"], "fulltext": res["fact_fulltext"], "graph": graph_facts},
             {"vector": 1.0, "fulltext": 1.0, "graph": 0.5},

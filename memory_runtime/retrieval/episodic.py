@@ -1,8 +1,10 @@
-"""Turn search: dense (pgvector, scoped and time-filtered in SQL) and full-text (graph index).
+"""Turn search: dense and full-text, each with a fallback in the other store.
 
-Each strategy has a fallback in the other store, so recall degrades instead of failing when the graph
-or Postgres is down: full-text falls back to Postgres `tsvector` ranking, vector search to the graph's
-vector index.
+Vector tiers (see schema/postgres/0001_initial.sql): hot turns are found through the graph's HNSW index,
+over-fetched and filtered to the user. When that leaves fewer than k hits — a user with few turns among
+many, or a narrow time window — or the graph is down, an exact scan of the user's rows in Postgres
+answers instead (cheap exactly when the index is under-filled). Full-text uses the graph's index
+(RediSearch TF-IDF / Lucene BM25) and falls back to Postgres `tsvector` ranking.
 """
 
 import logging
@@ -37,20 +39,15 @@ def _filters(user_id: str, since: datetime | None, until: datetime | None) -> tu
     return sql.SQL(" AND ").join(parts), params
 
 
-def vector_pg(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
-    """Nearest turns by cosine similarity in Postgres (HNSW with iterative scans, exact filters)."""
+def vector_exact_pg(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
+    """The user's nearest hot turns by exact cosine similarity in Postgres (scores as the graph's)."""
     where, params = _filters(user_id, since, until)
     params.update(vec=np.asarray(vec, dtype=np.float32), k=k)
     query = sql.SQL(
         "SELECT {cols}, (2 - (embedding <=> %(vec)s)) / 2 AS score FROM conversation_logs "
         "WHERE {where} AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
     ).format(cols=_COLUMNS, where=where)
-    with stores.pg.connection() as conn:
-        conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        conn.execute("SET LOCAL hnsw.ef_search = 100")
-        rows = conn.execute(query, params).fetchall()
-    rows.sort(key=lambda r: -r["score"])  # relaxed order: re-sort the (exactly scored) page
-    return rows
+    return stores.pg.fetch(query, params)
 
 
 def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -> list[dict[str, Any]]:
@@ -69,9 +66,7 @@ def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -
 
 
 def _graph_turns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    for r in rows:
-        r["timestamp"] = from_ms(r["timestamp"])
-    return rows
+    return [{**r["turn"], "timestamp": from_ms(r["turn"]["timestamp"]), "score": r["score"]} for r in rows]
 
 
 def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> list[dict[str, Any]]:
@@ -87,9 +82,7 @@ def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until
     return _graph_turns(rows)
 
 
-def vector_graph(
-    stores: Stores, user_id: str, vec: list[float], k: int, since, until
-) -> list[dict[str, Any]]:
+def vector_graph(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
     """Nearest turns from the graph's vector index (over-fetched, then filtered to the user)."""
     graph = stores.graph
     rows = graph.read(
@@ -100,20 +93,22 @@ def vector_graph(
     return _graph_turns(rows)
 
 
+def vector(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
+    """Hot-tier ANN in the graph; the exact Postgres scan when the index is under-filled for this user."""
+    rows = vector_graph(stores, user_id, vec, k, since, until)
+    return rows if len(rows) >= k else vector_exact_pg(stores, user_id, vec, k, since, until)
+
+
 def with_fallback(primary, fallback, *args: Any) -> tuple[list[dict[str, Any]], str | None]:
     """Run `primary`; if its store is down, run `fallback` and say so."""
     try:
         return primary(*args), None
     except StoreUnavailableError as exc:
         log.warning("%s unavailable, using %s: %s", primary.__name__, fallback.__name__, exc)
-        return fallback(
-            *args
-        ), f"{exc.store} unavailable: {primary.__name__} fell back to {fallback.__name__}"
+        return fallback(*args), f"{exc.store} unavailable: {primary.__name__} fell back to {fallback.__name__}"
 
 
-def neighbours(
-    stores: Stores, user_id: str, keys: list[tuple[str, int]], since, until
-) -> list[dict[str, Any]]:
+def neighbours(stores: Stores, user_id: str, keys: list[tuple[str, int]], since, until) -> list[dict[str, Any]]:
     """Turns at the given (conversation_id, index) positions, within the same filters."""
     if not keys:
         return []

@@ -61,9 +61,7 @@ def recency_boost(when: datetime | None, reference: datetime, half_life_days: fl
     return math.pow(0.5, age_days / half_life_days)
 
 
-def diversify(
-    cands: Iterable[Candidate], group: Callable[[Candidate], Any], penalty: float = 0.85
-) -> list[Candidate]:
+def diversify(cands: Iterable[Candidate], group: Callable[[Candidate], Any], penalty: float = 0.85) -> list[Candidate]:
     """Re-rank so that the n-th item of the same group (conversation) is damped by penalty**n."""
     seen: dict[Any, int] = {}
     out = []

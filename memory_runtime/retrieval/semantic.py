@@ -29,9 +29,7 @@ def _entities(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r["entity"], "score": r.get("score", r.get("dist"))} for r in rows]
 
 
-def fact_vector(
-    stores: Stores, user_id: str, vec: list[float], limit: int, as_of_ms: int | None
-) -> list[dict]:
+def fact_vector(stores: Stores, user_id: str, vec: list[float], limit: int, as_of_ms: int | None) -> list[dict]:
     """Valid facts nearest to the query vector."""
     g = stores.graph
     params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms}
@@ -69,15 +67,11 @@ def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: in
     if not seeds:
         return []
     g = stores.graph
-    rows = g.read(
-        q.expand_entities(g.dialect, depth=depth), {"seeds": seeds, "user_id": user_id, "limit": limit}
-    )
+    rows = g.read(q.expand_entities(g.dialect, depth=depth), {"seeds": seeds, "user_id": user_id, "limit": limit})
     return _entities(rows)
 
 
-def facts_about(
-    stores: Stores, user_id: str, entity_ids: list[str], limit: int, as_of_ms: int | None
-) -> list[dict]:
+def facts_about(stores: Stores, user_id: str, entity_ids: list[str], limit: int, as_of_ms: int | None) -> list[dict]:
     """Valid facts about any of the entities."""
     if not entity_ids:
         return []

@@ -1,0 +1,98 @@
+"""The `openai` embedder: OpenAI's embeddings API, or any OpenAI-compatible server through a base URL.
+
+Requests carry at most `batch_size` (≤ 256) inputs and go out in order. Rate limits (429), timeouts and
+server errors are retried by the official client with exponential backoff, honouring `Retry-After`.
+`text-embedding-3-*` models are asked for the configured dimension (`dimensions=`); other models must
+produce it natively, which every returned vector is checked against.
+"""
+
+from collections.abc import Sequence
+
+import httpx
+import openai
+
+from memory_runtime.config import Settings
+from memory_runtime.embeddings.base import check_dimensions
+from memory_runtime.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError, ValidationError
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+MAX_BATCH = 256
+_SETTING = "MEMORY_OPENAI_BASE_URL"
+
+
+class OpenAIEmbedder:
+    """Embeddings from an OpenAI(-compatible) `/v1/embeddings` endpoint."""
+
+    def __init__(
+        self,
+        model: str = "text-embedding-3-small",
+        dimensions: int = 1536,
+        *,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        max_retries: int = 5,
+        timeout_s: float = 30.0,
+        batch_size: int = MAX_BATCH,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        if not api_key and not base_url:
+            raise ConfigurationError(
+                "the openai embedder needs MEMORY_OPENAI_API_KEY (or MEMORY_OPENAI_BASE_URL for an "
+                "OpenAI-compatible server); set it, or use MEMORY_EMBEDDING_PROVIDER=hashing"
+            )
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be between 1 and {MAX_BATCH}")
+        self.model = model
+        self.dimensions = dimensions
+        self.model_id = f"openai:{model}:{dimensions}"
+        self.batch_size = batch_size
+        # Explicit base URL and key: the client must not fall back to OPENAI_* variables of the environment.
+        self._client = openai.OpenAI(
+            api_key=api_key or "unused",  # compatible servers without auth still need a non-empty key
+            base_url=base_url or OPENAI_BASE_URL,
+            max_retries=max_retries,
+            timeout=timeout_s,
+            http_client=http_client,
+        )
+        self._dimensions_param = model.startswith("text-embedding-3")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, http_client: httpx.Client | None = None) -> "OpenAIEmbedder":
+        """The embedder MEMORY_EMBEDDING_MODEL / _DIMENSIONS / MEMORY_OPENAI_* describe."""
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        return cls(
+            settings.embedding_model,
+            settings.embedding_dimensions,
+            api_key=key,
+            base_url=settings.openai_base_url,
+            http_client=http_client,
+        )
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order (empty texts are sent as a single space, which the API accepts)."""
+        texts = [t if t.strip() else " " for t in texts]
+        out: list[list[float]] = []
+        for start in range(0, len(texts), self.batch_size):
+            out += self._request(texts[start : start + self.batch_size])
+        return out
+
+    def _request(self, batch: list[str]) -> list[list[float]]:
+        extra = {"dimensions": self.dimensions} if self._dimensions_param else {}
+        try:
+            response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="float", **extra)
+        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+            raise ConfigurationError(f"the embeddings endpoint rejected MEMORY_OPENAI_API_KEY: {exc.message}") from exc
+        except openai.NotFoundError as exc:
+            raise ConfigurationError(
+                f"embedding model {self.model!r} is not served at {self._client.base_url} "
+                f"(MEMORY_EMBEDDING_MODEL): {exc.message}"
+            ) from exc
+        except (openai.BadRequestError, openai.UnprocessableEntityError) as exc:
+            raise ValidationError(f"the embeddings endpoint rejected the request: {exc.message}") from exc
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:  # after the client's retries
+            detail = exc.message if isinstance(exc, openai.APIStatusError) else str(exc)
+            raise StoreUnavailableError(f"embeddings endpoint {self._client.base_url}", _SETTING, detail) from exc
+        data = sorted(response.data, key=lambda d: d.index)
+        if [d.index for d in data] != list(range(len(batch))):
+            raise InvalidEmbedding(f"the embeddings endpoint returned {len(data)} vectors for {len(batch)} inputs")
+        return [check_dimensions(d.embedding, self.dimensions, f"{self.model_id} embedding") for d in data]

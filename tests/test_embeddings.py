@@ -1,0 +1,253 @@
+"""Embedders: the hashing default, OpenAI at its HTTP boundary (httpx.MockTransport), sentence-transformers extra."""
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from memory_runtime.config import load_settings
+from memory_runtime.embeddings import make_embedder
+from memory_runtime.embeddings.cache import CachedEmbedder
+from memory_runtime.embeddings.hashing import HashingEmbedder
+from memory_runtime.embeddings.openai import OpenAIEmbedder
+from memory_runtime.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "openai"
+DIMS = 64
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
+class EmbeddingsServer:
+    """Answers POST /v1/embeddings like the API (hashing vectors in the recorded payload's shape).
+
+    `failures` are HTTP statuses returned, in order, before it starts answering; `requests` records
+    every request body it received.
+    """
+
+    def __init__(self, dims: int = DIMS, failures: list[int] | None = None, reply_dims: int | None = None):
+        self.vectors = HashingEmbedder(reply_dims or dims)
+        self.failures = list(failures or [])
+        self.requests: list[dict] = []
+        self.headers: list[httpx.Headers] = []
+        self.urls: list[httpx.URL] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        assert request.method == "POST" and request.url.path.endswith("/embeddings")
+        body = json.loads(request.content)
+        self.requests.append(body)
+        self.headers.append(request.headers)
+        self.urls.append(request.url)
+        if self.failures:
+            return httpx.Response(
+                self.failures.pop(0), json=fixture("rate_limit_error.json"), headers={"retry-after-ms": "1"}
+            )
+        payload = fixture("embeddings_response.json")
+        item = payload["data"][0]
+        payload["data"] = [
+            {**item, "index": i, "embedding": vec} for i, vec in enumerate(self.vectors.embed(body["input"]))
+        ]
+        payload["model"] = body["model"]
+        return httpx.Response(200, json=payload)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(transport=httpx.MockTransport(self))
+
+
+def openai_embedder(server, model: str = "text-embedding-3-small", dims: int = DIMS, **kwargs) -> OpenAIEmbedder:
+    return OpenAIEmbedder(model, dims, api_key="sk-test", http_client=server.client(), **kwargs)
+
+
+# ---- hashing ---------------------------------------------------------------------------------------
+TEXTS = ["Ada Lovelace wrote the first program", "We compiled the extension with Cython", "?!"]
+
+
+def test_hashing_embedder_is_deterministic_across_instances():
+    assert HashingEmbedder(DIMS).embed(TEXTS) == HashingEmbedder(DIMS).embed(TEXTS)
+
+
+def test_hashing_embedder_is_deterministic_across_processes():
+    code = (
+        "import json; from memory_runtime.embeddings.hashing import HashingEmbedder; "
+        f"print(json.dumps(HashingEmbedder({DIMS}).embed({TEXTS!r})))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": "123"}
+    )
+    assert json.loads(out.stdout) == HashingEmbedder(DIMS).embed(TEXTS)
+
+
+def test_hashing_vectors_have_unit_norm():
+    for vec in HashingEmbedder(DIMS).embed(TEXTS):
+        assert math.isclose(math.fsum(x * x for x in vec), 1.0, rel_tol=1e-5)
+
+
+def test_hashing_embedder_places_related_texts_closer_than_unrelated_ones():
+    question, related, unrelated = HashingEmbedder(DIMS).embed(
+        [
+            "How do I compile a Python extension with Cython?",
+            "compiling Cython extensions for Python",
+            "the weather in Paris is sunny today",
+        ]
+    )
+    assert cosine(question, related) > cosine(question, unrelated) + 0.3
+
+
+def test_hashing_embedder_gives_punctuation_only_text_a_finite_vector():
+    [vec] = HashingEmbedder(DIMS).embed(["?!... --- ;;"])
+
+    assert len(vec) == DIMS and all(math.isfinite(x) for x in vec)
+    assert math.isclose(math.fsum(x * x for x in vec), 1.0, rel_tol=1e-5)
+
+
+# ---- openai ----------------------------------------------------------------------------------------
+def test_openai_embedder_parses_a_recorded_response():
+    recorded = fixture("embeddings_response.json")
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=recorded)))
+    embedder = OpenAIEmbedder("text-embedding-3-small", 8, api_key="sk-test", http_client=client)
+
+    vectors = embedder.embed(["first text", "second text"])
+
+    assert vectors == [pytest.approx(item["embedding"]) for item in recorded["data"]]
+
+
+def test_openai_embedder_orders_vectors_by_their_index():
+    recorded = fixture("embeddings_response.json")
+    shuffled = {**recorded, "data": list(reversed(recorded["data"]))}
+    client = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json=shuffled)))
+    embedder = OpenAIEmbedder("text-embedding-3-small", 8, api_key="sk-test", http_client=client)
+
+    vectors = embedder.embed(["first text", "second text"])
+
+    assert vectors == [pytest.approx(item["embedding"]) for item in recorded["data"]]
+
+
+def test_openai_embedder_batches_requests():
+    server = EmbeddingsServer()
+    texts = [f"text number {i}" for i in range(600)]
+
+    vectors = openai_embedder(server).embed(texts)
+
+    assert [len(r["input"]) for r in server.requests] == [256, 256, 88]
+    assert [t for r in server.requests for t in r["input"]] == texts
+    assert vectors == [pytest.approx(v) for v in HashingEmbedder(DIMS).embed(texts)]
+
+
+def test_openai_embedder_requests_the_configured_dimensions_as_floats():
+    server = EmbeddingsServer()
+
+    openai_embedder(server).embed(["hello"])
+
+    assert server.requests[0] == {
+        "model": "text-embedding-3-small",
+        "input": ["hello"],
+        "dimensions": DIMS,
+        "encoding_format": "float",
+    }
+
+
+def test_openai_embedder_omits_dimensions_for_models_without_them():
+    server = EmbeddingsServer()
+
+    openai_embedder(server, model="text-embedding-ada-002").embed(["hello"])
+
+    assert "dimensions" not in server.requests[0]
+
+
+def test_openai_embedder_sends_blank_texts_as_a_space():
+    server = EmbeddingsServer()
+
+    openai_embedder(server).embed(["", "  "])
+
+    assert server.requests[0]["input"] == [" ", " "]
+
+
+def test_openai_embedder_retries_a_rate_limited_request():
+    server = EmbeddingsServer(failures=[429])
+
+    [vec] = openai_embedder(server).embed(["hello"])
+
+    assert len(server.requests) == 2
+    assert vec == pytest.approx(HashingEmbedder(DIMS).embed(["hello"])[0])
+
+
+def test_openai_embedder_reports_an_unavailable_endpoint_after_its_retries():
+    server = EmbeddingsServer(failures=[503, 503, 503])
+
+    with pytest.raises(StoreUnavailableError, match="MEMORY_OPENAI_BASE_URL"):
+        openai_embedder(server, max_retries=2).embed(["hello"])
+    assert len(server.requests) == 3
+
+
+def test_openai_embedder_reports_a_rejected_key_as_configuration_error():
+    server = EmbeddingsServer(failures=[401])
+
+    with pytest.raises(ConfigurationError, match="MEMORY_OPENAI_API_KEY"):
+        openai_embedder(server).embed(["hello"])
+    assert len(server.requests) == 1
+
+
+def test_wrong_dimension_response_raises_invalid_embedding():
+    server = EmbeddingsServer(dims=DIMS, reply_dims=DIMS + 1)
+    embedder = CachedEmbedder(openai_embedder(server), None, 0)
+
+    with pytest.raises(InvalidEmbedding, match=f"{DIMS + 1} dimensions"):
+        embedder.embed(["hello"])
+
+
+def test_embedding_cache_avoids_a_second_request(stores):
+    server = EmbeddingsServer()
+    embedder = CachedEmbedder(openai_embedder(server), stores.redis, ttl_s=60)
+
+    first = embedder.embed(["alpha", "beta"])
+    second = embedder.embed(["alpha", "beta"])
+    embedder.embed(["alpha", "gamma"])
+
+    assert second == first
+    assert [r["input"] for r in server.requests] == [["alpha", "beta"], ["gamma"]]
+
+
+def test_openai_embedder_model_id_names_model_and_dimensions():
+    assert openai_embedder(EmbeddingsServer()).model_id == f"openai:text-embedding-3-small:{DIMS}"
+
+
+def test_openai_embedder_from_settings_calls_the_configured_server_with_the_key():
+    settings = load_settings(
+        _env_file=None,
+        embedding_provider="openai",
+        embedding_dimensions=DIMS,
+        openai_api_key="sk-settings",
+        openai_base_url="http://embeddings.internal:8000/v1",
+    )
+    server = EmbeddingsServer()
+
+    OpenAIEmbedder.from_settings(settings, http_client=server.client()).embed(["hello"])
+
+    assert str(server.urls[0]) == "http://embeddings.internal:8000/v1/embeddings"
+    assert server.headers[0]["authorization"] == "Bearer sk-settings"
+
+
+def test_openai_embedder_without_key_or_base_url_is_a_configuration_error():
+    settings = load_settings(_env_file=None, embedding_provider="openai", embedding_dimensions=DIMS)
+
+    with pytest.raises(ConfigurationError, match="MEMORY_OPENAI_API_KEY"):
+        make_embedder(settings)
+
+
+# ---- sentence-transformers -------------------------------------------------------------------------
+def test_missing_sentence_transformers_is_a_configuration_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)  # as if not installed
+    settings = load_settings(_env_file=None, embedding_provider="sentence-transformers")
+
+    with pytest.raises(ConfigurationError, match="pip install sentence-transformers"):
+        make_embedder(settings)
