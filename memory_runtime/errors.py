@@ -15,9 +15,7 @@ class StoreUnavailableError(AgentMemoryError):
     def __init__(self, store: str, setting: str, detail: str) -> None:
         self.store = store
         self.setting = setting
-        super().__init__(
-            f"{store} is unavailable ({detail}). Check {setting} and that the server is running."
-        )
+        super().__init__(f"{store} is unavailable ({detail}). Check {setting} and that the server is running.")
 
 
 class SchemaError(AgentMemoryError):
@@ -105,3 +103,22 @@ class GraphQueryError(AgentMemoryError):
     def __init__(self, detail: str, statement: str) -> None:
         self.statement = statement
         super().__init__(f"graph query failed: {detail}")
+
+
+class ToolProjectionError(ProjectionError):
+    """A tool invocation is audited in PostgreSQL but the graph's Tool statistics were not updated.
+
+    `invocation_ids` (also `turn_ids`, as for every ProjectionError) name the durable audit rows;
+    `ProceduralMemory.reproject_tools()` rebuilds the Tool statistics from `tool_invocations`.
+    """
+
+    def __init__(self, store: str, invocation_ids: list[str], detail: str) -> None:
+        self.store = store
+        self.turn_ids = invocation_ids
+        self.invocation_ids = invocation_ids
+        AgentMemoryError.__init__(
+            self,
+            f"{len(invocation_ids)} tool invocation(s) are recorded durably in PostgreSQL (tool_invocations) "
+            f"but the {store} update failed ({detail}); ProceduralMemory.reproject_tools() rebuilds the Tool "
+            f"statistics from the audit log.",
+        )

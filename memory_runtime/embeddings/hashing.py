@@ -9,10 +9,18 @@ import hashlib
 import math
 from collections import Counter
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
 from memory_runtime.text import content_terms, tokens
+
+
+@lru_cache(maxsize=1 << 18)
+def _slot(feature: str, dimensions: int) -> tuple[int, float]:
+    """(index, sign) of a feature; cached because chat vocabulary repeats (bounded memory)."""
+    h = int.from_bytes(hashlib.blake2b(feature.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    return (h >> 1) % dimensions, (1.0 if h & 1 else -1.0)
 
 
 class HashingEmbedder:
@@ -42,10 +50,8 @@ class HashingEmbedder:
         vec = np.zeros(self.dimensions, dtype=np.float64)
         weights = {"w": 1.0, "b": 0.7, "c": 0.25}
         for feat, count in self._features(text).items():
-            digest = hashlib.blake2b(feat.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-            h = int.from_bytes(digest, "little")
-            sign = 1.0 if h & 1 else -1.0
-            vec[(h >> 1) % self.dimensions] += sign * weights[feat[0]] * (1.0 + math.log(count))
+            index, sign = _slot(feat, self.dimensions)
+            vec[index] += sign * weights[feat[0]] * (1.0 + math.log(count))
         norm = float(np.linalg.norm(vec))
         if norm == 0.0:  # no features (punctuation only): a fixed unit vector, never NaN
             vec[0] = 1.0

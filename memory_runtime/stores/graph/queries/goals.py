@@ -70,7 +70,7 @@ RETURN g.id AS id
 
 @cypher("goals.update_status")
 def update_status(d: Dialect) -> str:
-    """Set a goal's status; completing records completed_at (kept if already completed), reopening clears it."""
+    """Set a goal's status; completing records completed_at (kept if already set), reopening clears it."""
     return """
 MATCH (g:Goal {id: $id}) WHERE g.user_id = $user_id
 SET g.status = $status, g.updated_at = $now,

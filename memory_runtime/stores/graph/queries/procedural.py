@@ -1,7 +1,10 @@
-"""Cypher builders: procedural memory (Tool, Strategy, TaskType; USED_TOOL, FOR_TASK), shared by both dialects.
+"""Cypher builders: procedural memory (Tool, Strategy, TaskType; USED_TOOL, FOR_TASK), shared by both
+dialects.
 
 Counters are read into variables with WITH before they are SET, so every running statistic is computed from
-the values before the update on both backends (SET item order semantics differ between engines).
+the values before the update on both backends (SET item order semantics differ between engines). A plain
+`SET x.updated_at = $now` comes first: on Neo4j that write takes the node's lock before the counters are
+read, so concurrent calls cannot lose updates (Neo4j's documented lost-update idiom).
 """
 
 from memory_runtime.stores.graph.dialect import Dialect
@@ -33,6 +36,7 @@ MERGE (tool:Tool {id: $tool_id})
   ON CREATE SET tool.user_id = $user_id, tool.name = $name, tool.created_at = $now,
                 tool.usage_count = 0, tool.success_count = 0, tool.failure_count = 0,
                 tool.mean_latency_ms = 0.0
+SET tool.updated_at = $now
 WITH tool, coalesce(tool.usage_count, 0) AS n, coalesce(tool.success_count, 0) AS ok,
      coalesce(tool.failure_count, 0) AS failed, coalesce(tool.mean_latency_ms, 0.0) AS mean,
      coalesce(tool.last_used_at, 0) AS last
@@ -40,8 +44,7 @@ SET tool.usage_count = n + 1,
     tool.success_count = ok + CASE WHEN $success THEN 1 ELSE 0 END,
     tool.failure_count = failed + CASE WHEN $success THEN 0 ELSE 1 END,
     tool.mean_latency_ms = mean + ($latency_ms - mean) / (n + 1),
-    tool.last_used_at = CASE WHEN $used_at > last THEN $used_at ELSE last END,
-    tool.updated_at = $now
+    tool.last_used_at = CASE WHEN $used_at > last THEN $used_at ELSE last END
 WITH tool
 OPTIONAL MATCH (t:Turn {id: $turn_id}) WHERE t.user_id = $user_id
 FOREACH (_ IN CASE WHEN t IS NULL THEN [] ELSE [1] END | MERGE (t)-[:USED_TOOL]->(tool))
@@ -99,10 +102,10 @@ MERGE (s:Strategy {{id: $id}})
   ON CREATE SET s.user_id = $user_id, s.description = $description, s.norm_description = $norm_description,
                 s.task_type = tt.name, s.tool_sequence = $tool_sequence, s.success_count = 0,
                 s.failure_count = 0, s.created_at = $now, s.embedding = {d.vector_value("embedding")}
+SET s.updated_at = $now
 WITH tt, s, coalesce(s.success_count, 0) AS sc, coalesce(s.failure_count, 0) AS fc
 SET s.success_count = sc + $successes, s.failure_count = fc + $failures, s.success_rate = {rate},
-    s.tool_sequence = CASE WHEN size($tool_sequence) > 0 THEN $tool_sequence ELSE s.tool_sequence END,
-    s.updated_at = $now
+    s.tool_sequence = CASE WHEN size($tool_sequence) > 0 THEN $tool_sequence ELSE s.tool_sequence END
 MERGE (s)-[:FOR_TASK]->(tt)
 RETURN {_strategy_fields("s")}
 """
@@ -114,9 +117,9 @@ def reinforce_strategy(d: Dialect) -> str:
     rate = _RATE.format(sc="sc + $successes", fc="fc + $failures")
     return f"""
 MATCH (s:Strategy {{id: $id}}) WHERE s.user_id = $user_id
+SET s.updated_at = $now, s.last_used_at = $now
 WITH s, coalesce(s.success_count, 0) AS sc, coalesce(s.failure_count, 0) AS fc
-SET s.success_count = sc + $successes, s.failure_count = fc + $failures, s.success_rate = {rate},
-    s.updated_at = $now, s.last_used_at = $now
+SET s.success_count = sc + $successes, s.failure_count = fc + $failures, s.success_rate = {rate}
 RETURN {_strategy_fields("s")}
 """
 
