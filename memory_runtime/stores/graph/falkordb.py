@@ -41,9 +41,7 @@ class FalkorGraphStore(GraphStore):
 
     backend = "falkordb"
 
-    def __init__(
-        self, uri: str, graph_name: str, *, connect_timeout_s: float = 5.0, max_connections: int = 16
-    ):
+    def __init__(self, uri: str, graph_name: str, *, connect_timeout_s: float = 5.0, max_connections: int = 16):
         from falkordb import FalkorDB
 
         self.dialect = FalkorDialect()
@@ -163,9 +161,11 @@ class FalkorGraphStore(GraphStore):
             modules = self._db.connection.execute_command("MODULE", "LIST")
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc)) from exc
-        for mod in modules:
-            info = dict(zip(mod[::2], mod[1::2], strict=False))
-            if info.get("name") == "graph":
+        for mod in modules:  # redis-py returns dicts or flat [key, value, ...] lists depending on the path
+            info = mod if isinstance(mod, dict) else dict(zip(mod[::2], mod[1::2], strict=False))
+            info = {(k.decode() if isinstance(k, bytes) else k): v for k, v in info.items()}
+            name = info.get("name")
+            if (name.decode() if isinstance(name, bytes) else name) == "graph":
                 ver = int(info["ver"])
                 return f"FalkorDB {ver // 10000}.{ver // 100 % 100}.{ver % 100}"
         raise StoreUnavailableError("FalkorDB", _SETTING, "the server has no FalkorDB (graph) module loaded")

@@ -30,7 +30,8 @@ FACT_FIELDS = """f.id AS id, f.claim AS claim, f.confidence AS confidence, f.sou
        f.created_at AS created_at, f.updated_at AS updated_at, f.expired_at AS expired_at,
        f.extractor_version AS extractor_version, f.subject AS subject, f.predicate AS predicate,
        f.object AS object, [(f)-[:ABOUT]->(x:Entity) | x.id] AS entity_ids,
-       [(f)-[:SUPERSEDES]->(o:Fact) | o.id] AS supersedes, [(n:Fact)-[:SUPERSEDES]->(f) | n.id] AS superseded_by"""
+       [(f)-[:SUPERSEDES]->(o:Fact) | o.id] AS supersedes,
+       [(n:Fact)-[:SUPERSEDES]->(f) | n.id] AS superseded_by"""
 
 # A fact is current when its validity window is open at $now (invalid_at may lie in the future).
 CURRENT_FACT = "(f.invalid_at IS NULL OR f.invalid_at > $now)"
@@ -167,7 +168,8 @@ def learn_fact(d: Dialect) -> str:
     """Learn a fact in one statement: guard, dedup/reinforce, link, supersede.
 
     1. Guard: every id in $supersedes (Fact) and $entity_ids (Entity) must exist for $user_id, else
-       the statement returns no row and writes nothing.
+       the statement returns no row and writes nothing. (Both counts are aggregated before the one
+       filter: an aggregation without grouping keys turns zero rows back into one.)
     2. Dedup: a current fact of $user_id with the same $norm_claim is reinforced (confidence = max,
        source_turn_ids union, valid_at = earliest); otherwise a new Fact $id is created.
     3. ABOUT edges to the entities; DERIVED_FROM edges to those $source_turn_ids that are Turn nodes.
@@ -183,9 +185,10 @@ def learn_fact(d: Dialect) -> str:
     """
     return f"""
 OPTIONAL MATCH (s:Fact) WHERE s.user_id = $user_id AND s.id IN $supersedes
-WITH count(DISTINCT s) AS found WHERE found = size($supersedes)
+WITH count(DISTINCT s) AS found
 OPTIONAL MATCH (e:Entity) WHERE e.user_id = $user_id AND e.id IN $entity_ids
-WITH collect(DISTINCT e) AS ents WHERE size(ents) = size($entity_ids)
+WITH found, collect(DISTINCT e) AS ents
+WHERE found = size($supersedes) AND size(ents) = size($entity_ids)
 OPTIONAL MATCH (dup:Fact)
  WHERE dup.user_id = $user_id AND dup.norm_claim = $norm_claim
    AND (dup.invalid_at IS NULL OR dup.invalid_at > $now)
