@@ -164,6 +164,33 @@ def cmd_reproject(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics_server(args: argparse.Namespace) -> int:
+    """Serve Prometheus metrics (with the reflection-stream lag) until interrupted."""
+    from memory_runtime import metrics
+    from memory_runtime.config import load_settings
+    from memory_runtime.errors import NotFoundError
+    from memory_runtime.reflection import DEFAULT_GROUP, ReflectionQueue
+    from memory_runtime.stores.redis import RedisStore
+
+    settings = load_settings()
+    redis = RedisStore(
+        settings.require("redis_uri"), settings.redis_prefix, connect_timeout_s=settings.connect_timeout_s
+    )
+
+    def lag() -> int:
+        try:
+            return ReflectionQueue(redis).lag(DEFAULT_GROUP)
+        except NotFoundError:  # no consumer group yet: nothing has been read, nothing is late
+            return 0
+
+    print(f"serving metrics on http://{args.addr}:{args.port}/metrics", file=sys.stderr)
+    try:
+        metrics.serve(args.port, args.addr, interval_s=args.interval, lag_probe=lag)
+    finally:
+        redis.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of `agent-memory`."""
     parser = argparse.ArgumentParser(prog="agent-memory", description=__doc__.splitlines()[0])
@@ -171,9 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_, description=help_)
-        p.add_argument(
-            "--data-dir", help=f"embedded store directory (default: MEMORY_DATA_DIR or {DEFAULT_DATA_DIR})"
-        )
+        p.add_argument("--data-dir", help=f"embedded store directory (default: MEMORY_DATA_DIR or {DEFAULT_DATA_DIR})")
         p.set_defaults(func=fn)
         return p
 
@@ -186,6 +211,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev = add("dev", cmd_dev, "embedded stores + the Dagster UI, daemon, sensors and schedules")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)
+    met = add("metrics-server", cmd_metrics_server, "serve Prometheus metrics of this host's agents on /metrics")
+    met.add_argument("--port", type=int, default=9464)
+    met.add_argument("--addr", default="127.0.0.1", help="listen address (loopback by default)")
+    met.add_argument("--interval", type=float, default=15.0, help="seconds between reflection-lag probes")
     rep = add("reproject", cmd_reproject, "re-project turns the graph is missing (after a graph outage)")
     rep.add_argument("--user", help="only this user's turns")
     return parser

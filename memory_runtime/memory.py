@@ -36,9 +36,7 @@ class AgentMemory:
     ) -> None:
         try:
             self.user_id = _check_id(user_id, "user_id")
-            self.conversation_id = (
-                None if conversation_id is None else _check_id(conversation_id, "conversation_id")
-            )
+            self.conversation_id = None if conversation_id is None else _check_id(conversation_id, "conversation_id")
         except ValueError as exc:
             raise ValidationError(str(exc)) from None
         self.settings = settings or (stores.settings if stores else load_settings())
@@ -49,6 +47,8 @@ class AgentMemory:
         except BaseException:
             self.close()
             raise
+        if self.settings.metrics_port:  # idempotent: every AgentMemory of a process shares one endpoint
+            metrics.start_metrics_server(self.settings.metrics_port)
 
     # ---- start-up ------------------------------------------------------------------------------
     def _check_schema(self) -> None:
@@ -59,9 +59,7 @@ class AgentMemory:
         if dims is None:
             raise SchemaError("the memory schema is missing; run `agent-memory migrate` first")
         if dims != self.settings.embedding_dimensions:
-            raise EmbeddingDimensionMismatch(
-                self.settings.embedding_dimensions, dims, "PostgreSQL embedding column"
-            )
+            raise EmbeddingDimensionMismatch(self.settings.embedding_dimensions, dims, "PostgreSQL embedding column")
 
     # ---- plumbing ------------------------------------------------------------------------------
     @cached_property
@@ -108,9 +106,7 @@ class AgentMemory:
     @cached_property
     def episodic(self) -> EpisodicMemory:
         """The turn log of this user."""
-        return EpisodicMemory(
-            self.stores, self.user_id, lambda conv, items: self.working(conv).push_turns(items)
-        )
+        return EpisodicMemory(self.stores, self.user_id, lambda conv, items: self.working(conv).push_turns(items))
 
     @cached_property
     def semantic(self):  # -> SemanticMemory
@@ -216,9 +212,7 @@ class AgentMemory:
         with self._op("upsert_entity", "write"):
             return self.semantic.upsert_entity(entity)
 
-    def relate(
-        self, source_id: str, target_id: str, rel_type: str, properties: dict[str, Any] | None = None
-    ) -> None:
+    def relate(self, source_id: str, target_id: str, rel_type: str, properties: dict[str, Any] | None = None) -> None:
         """Relate two of this user's entities with a whitelisted relationship type."""
         with self._op("relate", "write"):
             self.semantic.relate(source_id, target_id, rel_type, properties)
@@ -271,9 +265,7 @@ class AgentMemory:
         with self._op("get_tool_stats", "read"):
             return self.procedural.get_tool_stats(tool_name)
 
-    def learn_strategy(
-        self, description: str, task_type: str, tool_sequence: Iterable[str] = (), **kw: Any
-    ) -> str:
+    def learn_strategy(self, description: str, task_type: str, tool_sequence: Iterable[str] = (), **kw: Any) -> str:
         """Record a strategy for a task type; returns its id."""
         with self._op("learn_strategy", "write"):
             return self.procedural.learn_strategy(description, task_type, tuple(tool_sequence), **kw)
@@ -314,9 +306,7 @@ class AgentMemory:
         reflection = (
             outcome
             if isinstance(outcome, Reflection)
-            else Reflection(
-                outcome=outcome, success=success, conversation_id=self.conversation_id, details=details
-            )
+            else Reflection(outcome=outcome, success=success, conversation_id=self.conversation_id, details=details)
         )
         with self._op("reflect", "write"):
             return ReflectionQueue(self.stores.redis).enqueue(

@@ -7,8 +7,11 @@ they wipe that database, so point it at a disposable instance.
 """
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,14 +29,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackEnv]:
-    """The embedded PostgreSQL + FalkorDB/Redis servers for this test session."""
-    embedded = EmbeddedStack(tmp_path_factory.mktemp("stack"))
+def stack() -> Iterator[StackEnv]:
+    """The embedded PostgreSQL + FalkorDB/Redis servers for this test session.
+
+    Their directory is a private mkdtemp, not under pytest's basetemp: concurrent pytest runs prune each
+    other's old basetemp directories, which would delete a running server's data and socket.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="agent-memory-tests-"))
+    embedded = EmbeddedStack(directory / "stack")
     env = embedded.up()
     try:
         yield env
     finally:
         embedded.down()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def make_settings(stack: StackEnv, namespace: str, **overrides: object) -> Settings:

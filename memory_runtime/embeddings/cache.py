@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import redis
 
+from memory_runtime import metrics
 from memory_runtime.embeddings.base import Embedder, check_dimensions
 from memory_runtime.ids import content_hash
 from memory_runtime.stores.redis import RedisStore
@@ -48,6 +49,7 @@ class CachedEmbedder:
         missing = [i for i, v in enumerate(out) if v is None]
         self.hits += len(texts) - len(missing)
         self.misses += len(missing)
+        metrics.cache_result(len(texts) - len(missing), len(missing))
         if missing:
             fresh = self.inner.embed([texts[i] for i in missing])
             for i, vec in zip(missing, fresh, strict=True):
