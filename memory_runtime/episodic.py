@@ -7,7 +7,6 @@ turns are durable and `reproject()` / the episodic_graph asset restores them) an
 logged warning (working memory is a cache rebuilt from the log).
 """
 
-import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -19,7 +18,7 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from memory_runtime import ids
+from memory_runtime import ids, validation
 from memory_runtime.embeddings.base import check_dimensions
 from memory_runtime.errors import (
     AgentMemoryError,
@@ -41,13 +40,10 @@ CREATE TEMP TABLE IF NOT EXISTS turn_stage (
 ) ON COMMIT DELETE ROWS
 """
 _STAGE_COLUMNS = (
-    "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, "
-    "salience, created_at"
+    "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, salience, created_at"
 )
 _STAGE_TYPES = ["uuid", "text", "text", "int4", "text", "text", "text", "vector", "jsonb", "float4", "timestamptz"]
-_TURN_COLUMNS = (
-    "id::text AS id, user_id, conversation_id, turn_index, role, content, embedding, salience, created_at"
-)
+_TURN_COLUMNS = "id::text AS id, user_id, conversation_id, turn_index, role, content, embedding, salience, created_at"
 
 
 @dataclass
@@ -79,15 +75,9 @@ class _Row:
 
 
 def _checked_metadata(turn: Turn) -> Any:
-    """The metadata, checked to be JSON (no NaN/inf, no objects json cannot encode)."""
-    try:
-        json.dumps(turn.metadata, allow_nan=False)
-        return turn.metadata
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            f"metadata of turn {turn.index} in conversation {turn.conversation_id!r} is not JSON "
-            f"serialisable ({type(exc).__name__}: {exc}); use strings, numbers, booleans, lists and dicts"
-        ) from None
+    """The metadata, checked to be storable as jsonb."""
+    validation.json_text(turn.metadata, f"metadata of turn {turn.index} in conversation {turn.conversation_id!r}")
+    return turn.metadata
 
 
 class EpisodicMemory:
@@ -112,9 +102,7 @@ class EpisodicMemory:
                     f"limit is MEMORY_MAX_CONTENT_CHARS={settings.max_content_chars}"
                 )
             if turn.embedding is not None:
-                check_dimensions(
-                    turn.embedding, settings.embedding_dimensions, f"embedding of turn {turn.index}"
-                )
+                check_dimensions(turn.embedding, settings.embedding_dimensions, f"embedding of turn {turn.index}")
             pending.append((turn, ids.content_hash(turn.content), _checked_metadata(turn)))
         missing = [t.content for t, _, _ in pending if t.embedding is None]
         vectors = iter(self.stores.embedder.embed(missing))
@@ -147,9 +135,7 @@ class EpisodicMemory:
             """,
             (self.user_id, conv_ids, [spans[c][0] for c in conv_ids], [spans[c][1] for c in conv_ids]),
         )
-        owners = conn.execute(
-            "SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (conv_ids,)
-        ).fetchall()
+        owners = conn.execute("SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (conv_ids,)).fetchall()
         foreign = sorted(o["id"] for o in owners if o["user_id"] != self.user_id)
         if foreign:
             raise ConversationOwnershipError(
@@ -341,13 +327,9 @@ def reproject(
         last_seq = rows[-1]["seq"]
         report.checked += len(rows)
         missing = {
-            x["id"]
-            for x in stores.graph.read(
-                q.missing_turns(stores.graph.dialect), {"ids": [r["id"] for r in rows]}
-            )
+            x["id"] for x in stores.graph.read(q.missing_turns(stores.graph.dialect), {"ids": [r["id"] for r in rows]})
         }
         todo = [_pg_turn_to_graph_row(r) for r in rows if r["id"] in missing]
         report.projected += project(stores, sorted(todo, key=lambda r: (r["conversation_id"], r["index"])))
         if progress:
             progress(len(rows))
-

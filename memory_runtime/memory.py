@@ -10,11 +10,11 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
-from memory_runtime import metrics
+from memory_runtime import metrics, validation
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.episodic import EpisodicMemory, ReprojectReport, WriteResult, reproject
 from memory_runtime.errors import AgentMemoryError, SchemaError, StoreUnavailableError, ValidationError
-from memory_runtime.models import Entity, Goal, MemoryBundle, Reflection, Turn, _check_id
+from memory_runtime.models import Entity, Goal, MemoryBundle, Reflection, Turn
 from memory_runtime.stores.bundle import Stores
 
 
@@ -34,11 +34,10 @@ class AgentMemory:
         settings: Settings | None = None,
         stores: Stores | None = None,
     ) -> None:
-        try:
-            self.user_id = _check_id(user_id, "user_id")
-            self.conversation_id = None if conversation_id is None else _check_id(conversation_id, "conversation_id")
-        except ValueError as exc:
-            raise ValidationError(str(exc)) from None
+        self.user_id = validation.identifier(user_id, "user_id")
+        self.conversation_id = (
+            None if conversation_id is None else validation.identifier(conversation_id, "conversation_id")
+        )
         self.settings = settings or (stores.settings if stores else load_settings())
         self._owns_stores = stores is None
         self.stores = stores or Stores.open(self.settings)

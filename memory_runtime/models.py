@@ -6,14 +6,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from memory_runtime import ids
+from memory_runtime import ids, validation
 from memory_runtime.stores.graph.cypher import entity_type as _canonical_entity_type
 
 Role = Literal["user", "assistant", "system", "tool"]
 FactSource = Literal["user_stated", "extraction", "inferred"]
 GoalStatus = Literal["active", "completed", "abandoned", "blocked"]
-
-MAX_ID_CHARS = 256
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -38,25 +36,6 @@ def from_ms(value: int | float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
 
 
-def _non_blank(value: str, what: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    if "\x00" in value:
-        raise ValueError(f"{what} must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid Unicode text (it contains lone surrogates)") from None
-    return value
-
-
-def _check_id(value: str, what: str) -> str:
-    _non_blank(value, what)
-    if len(value) > MAX_ID_CHARS:
-        raise ValueError(f"{what} is longer than {MAX_ID_CHARS} characters")
-    return value
-
-
 def check_vector(vec: list[float] | None, what: str = "embedding") -> list[float] | None:
     """Reject NaN/inf and empty vectors (dimension is checked against the settings by the writer)."""
     if vec is None:
@@ -70,11 +49,11 @@ def check_vector(vec: list[float] | None, what: str = "embedding") -> list[float
 
 
 def _non_blank_text(value: str) -> str:
-    return _non_blank(value, "text")
+    return validation.text(value, "text")
 
 
 def _identifier(value: str) -> str:
-    return _check_id(value.strip(), "identifier")
+    return validation.identifier(value, "identifier")
 
 
 Text = Annotated[str, AfterValidator(_non_blank_text)]
@@ -223,9 +202,7 @@ class MemoryBundle(BaseModel):
             f"- {e.get('name')} ({e.get('type')})" + (f": {e['description']}" if e.get("description") else "")
             for e in self.entities
         ]
-        turns = [
-            f"- [{when(t.get('timestamp'))}] {t.get('role')}: {t.get('content')}" for t in self.relevant_turns
-        ]
+        turns = [f"- [{when(t.get('timestamp'))}] {t.get('role')}: {t.get('content')}" for t in self.relevant_turns]
         strategies = [
             f"- {s.get('description')} (tools: {', '.join(s.get('tool_sequence') or []) or 'none'}; "
             f"success {float(s.get('success_rate') or 0):.0%})"

@@ -14,9 +14,7 @@ where relevance is the cosine similarity of the task to the strategy (clipped at
 `TASK_TYPE_BOOST` (capped at 1) when the task text is exactly a task type name of the strategy.
 """
 
-import json
 import math
-import re
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -32,9 +30,10 @@ from memory_runtime.errors import (
     ToolProjectionError,
     ValidationError,
 )
-from memory_runtime.models import MAX_ID_CHARS, Strategy, from_ms, now, to_ms
+from memory_runtime.models import Strategy, from_ms, now, to_ms
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import procedural as q
+from memory_runtime.validation import MAX_ID_CHARS, identifier, json_text
 
 TASK_TYPE_BOOST = 0.3  # added to the relevance of an exact task-type match (relevance is capped at 1)
 MAX_TOP_K = 100
@@ -42,7 +41,6 @@ _OVERFETCH = 10  # vector candidates per requested result: the index spans every
 _MIN_CANDIDATES = 50
 _MAX_CANDIDATES = 1000
 # A JSON \u0000 escape (an odd number of backslashes before it): jsonb cannot store NUL characters.
-_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 def strategy_id(user_id: str, task_type: str, description: str) -> str:
@@ -63,34 +61,6 @@ def task_type_id(user_id: str, task_type: str) -> str:
 def strategy_text(task_type: str, description: str) -> str:
     """The text a strategy's embedding is computed from."""
     return f"{task_type}: {description}"
-
-
-def jsonb_text(value: Any, what: str) -> str:
-    """`value` as JSON text for a jsonb column, or ValidationError."""
-    try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False)
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise ValidationError(
-            f"{what} is not JSON serialisable ({type(exc).__name__}: {exc}); use strings, numbers, "
-            f"booleans, None, lists and dicts with string keys"
-        ) from None
-    if _JSON_NUL.search(text):
-        raise ValidationError(f"{what} contains a NUL character, which PostgreSQL jsonb cannot store")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValidationError(f"{what} is not valid Unicode text (it contains lone surrogates)") from None
-    return text
-
-
-def check_name(value: Any, what: str) -> str:
-    """A stripped, non-empty name of at most MAX_ID_CHARS characters, or ValidationError."""
-    if not isinstance(value, str) or not value.strip():
-        raise ValidationError(f"{what} must be a non-empty string")
-    value = value.strip()
-    if len(value) > MAX_ID_CHARS or "\x00" in value:
-        raise ValidationError(f"{what} must be at most {MAX_ID_CHARS} characters without NUL characters")
-    return value
 
 
 def _strategy_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +101,7 @@ class ProceduralMemory:
         written); its conversation and turn index are recorded. A `conversation_id` given alongside must
         match the turn's.
         """
-        name = check_name(tool_name, "tool_name")
+        name = identifier(tool_name, "tool_name")
         if not isinstance(success, bool | np.bool_):
             raise ValidationError(f"success must be a bool, got {type(success).__name__}")
         success = bool(success)
@@ -140,12 +110,12 @@ class ProceduralMemory:
         latency = float(latency_ms)
         if not math.isfinite(latency) or latency < 0:
             raise ValidationError(f"latency_ms must be finite and >= 0, got {latency_ms!r}")
-        input_json = jsonb_text(tool_input, "tool_input")
-        output_json = jsonb_text(tool_output, "tool_output")
+        input_json = json_text(tool_input, "tool_input")
+        output_json = json_text(tool_output, "tool_output")
         if error is not None and (not isinstance(error, str) or "\x00" in error):
             raise ValidationError("error must be a string without NUL characters")
         if conversation_id is not None:
-            conversation_id = check_name(conversation_id, "conversation_id")
+            conversation_id = identifier(conversation_id, "conversation_id")
         turn_uuid = None if turn_id is None else self._turn_uuid(turn_id)
 
         invocation_id = ids.new_id()
@@ -220,7 +190,7 @@ class ProceduralMemory:
         `success_rate` is the observed rate (successes / calls); most used tools first. An unknown tool
         name gives an empty list.
         """
-        name = None if tool_name is None else check_name(tool_name, "tool_name")
+        name = None if tool_name is None else identifier(tool_name, "tool_name")
         graph = self.stores.graph
         rows = graph.read(q.tool_stats(graph.dialect), {"user_id": self.user_id, "name": name})
         out = []
@@ -301,7 +271,7 @@ class ProceduralMemory:
                 f"description has {len(strategy.description)} characters; the limit is "
                 f"MEMORY_MAX_CONTENT_CHARS={self.stores.settings.max_content_chars}"
             )
-        tools = [check_name(t, "tool_sequence item") for t in strategy.tool_sequence]
+        tools = [identifier(t, "tool_sequence item") for t in strategy.tool_sequence]
         sid = strategy_id(self.user_id, strategy.task_type, strategy.description)
         [embedding] = self.stores.embedder.embed([strategy_text(strategy.task_type, strategy.description)])
         graph = self.stores.graph

@@ -22,9 +22,9 @@ from typing import Any, Literal, get_args
 from memory_runtime import ids
 from memory_runtime.errors import ValidationError
 from memory_runtime.models import from_ms, now, to_ms, utc
-from memory_runtime.procedural import check_name, jsonb_text
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import users as q
+from memory_runtime.validation import identifier, json_text
 
 ExpertiseLevel = Literal["novice", "beginner", "intermediate", "advanced", "expert"]
 EXPERTISE_LEVELS: tuple[str, ...] = get_args(ExpertiseLevel)
@@ -61,8 +61,8 @@ class UserModel:
     # ---- writes ----------------------------------------------------------------------------------
     def set_preference(self, key: str, value: Any, confidence: float = 0.8) -> None:
         """Set a preference (any JSON value) with a confidence in [0, 1]; replaces an earlier value."""
-        key = check_name(key, "preference key")
-        value_json = jsonb_text(value, f"value of preference {key!r}")
+        key = identifier(key, "preference key")
+        value_json = json_text(value, f"value of preference {key!r}")
         if len(value_json) > self.stores.settings.max_content_chars:
             raise ValidationError(
                 f"value of preference {key!r} is {len(value_json)} characters as JSON; the limit is "
@@ -85,7 +85,7 @@ class UserModel:
 
     def add_expertise(self, topic: str, level: str) -> None:
         """Record the user's expertise in a topic: one of novice, beginner, intermediate, advanced, expert."""
-        topic = check_name(topic, "topic")
+        topic = identifier(topic, "topic")
         norm = level.strip().lower() if isinstance(level, str) else None
         if norm not in EXPERTISE_LEVELS:
             raise ValidationError(f"invalid expertise level {level!r}; use one of: {', '.join(EXPERTISE_LEVELS)}")
@@ -97,7 +97,7 @@ class UserModel:
 
     def add_interest(self, topic: str) -> None:
         """Record that the user is interested in a topic (idempotent)."""
-        topic = check_name(topic, "topic")
+        topic = identifier(topic, "topic")
         graph = self.stores.graph
         self._write(q.add_interest(graph.dialect), self._params(id=_node_id("topic", self.user_id, topic), name=topic))
 

@@ -171,3 +171,9 @@ def test_retrying_a_write_after_a_graph_outage_projects_the_missing_turn(setting
                 assert graph_turns(stores, "u1") == 2
     finally:
         server.stop()
+
+
+def test_metadata_with_a_nul_character_is_rejected_before_postgres_sees_it(memory, backend_stores):
+    with pytest.raises(ValidationError, match="NUL"):
+        memory.store_turn(Turn(conversation_id="c1", index=0, role="user", content="x", metadata={"k": "a\x00b"}))
+    assert pg_count(backend_stores, "u1") == 0
