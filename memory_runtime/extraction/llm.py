@@ -1,0 +1,213 @@
+"""Optional LLM extractor: an OpenAI(-compatible) chat model returning JSON-schema structured output.
+
+Used by consolidation only when MEMORY_LLM_MODEL is set. Turns are sent in small batches; the model
+answers with one record per turn (entities, facts, relations), validated against the same whitelists as
+the rule extractor, so its output is the same `Extraction` type. Anything outside the whitelists is
+dropped, first-person (`user`) facts are kept only for the user's own turns, and a refusal or malformed
+answer raises LLMExtractionError (never a silent empty result).
+"""
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from memory_runtime.errors import AgentMemoryError
+from memory_runtime.extraction.rules import CONF_ASSISTANT, clean_name
+from memory_runtime.extraction.types import (
+    USER_SUBJECT,
+    EntityMention,
+    ExtractedFact,
+    ExtractedRelation,
+    Extraction,
+)
+from memory_runtime.stores.graph.cypher import ENTITY_RELATIONSHIPS, ENTITY_TYPES
+
+BATCH_SIZE = 16
+EXTRACTED_ROLES = frozenset({"user", "assistant"})
+
+SYSTEM_PROMPT = """You extract long-term memory from chat turns between a user and an assistant.
+For every turn return its index and:
+- entities: named people, organizations, locations, products, projects, events, technologies and concepts
+  the turn mentions (not dates, times, numbers or amounts), with one type from the enum.
+- facts: statements the speaker asserts as currently true. Skip questions, negated, hypothetical, past
+  ("used to") and uncertain statements. Facts the user states about themselves use subject "user" (only in
+  user turns; an assistant saying "I" is the assistant). Use these predicates when they fit: name_is,
+  lives_in, works_for, favorite_<thing>, likes, dislikes, is_a, uses, located_in; otherwise a short
+  snake_case verb phrase. object is the value; claim is one short English sentence in the third person
+  ("User lives in Berlin"); confidence in [0, 1].
+- relations: typed edges between two of the turn's entities, with a type from the enum.
+Return an empty list when a turn has nothing worth remembering."""
+
+_ENTITY = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name", "type"],
+    "properties": {"name": {"type": "string"}, "type": {"type": "string", "enum": list(ENTITY_TYPES)}},
+}
+_FACT = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["subject", "predicate", "object", "claim", "confidence"],
+    "properties": {
+        "subject": {"type": "string"},
+        "predicate": {"type": "string"},
+        "object": {"type": "string"},
+        "claim": {"type": "string"},
+        "confidence": {"type": "number"},
+    },
+}
+_RELATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["source", "target", "type"],
+    "properties": {
+        "source": {"type": "string"},
+        "target": {"type": "string"},
+        "type": {"type": "string", "enum": list(ENTITY_RELATIONSHIPS)},
+    },
+}
+RESPONSE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["turns"],
+    "properties": {
+        "turns": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["index", "entities", "facts", "relations"],
+                "properties": {
+                    "index": {"type": "integer"},
+                    "entities": {"type": "array", "items": _ENTITY},
+                    "facts": {"type": "array", "items": _FACT},
+                    "relations": {"type": "array", "items": _RELATION},
+                },
+            },
+        }
+    },
+}
+PROMPT_HASH = hashlib.sha256((SYSTEM_PROMPT + json.dumps(RESPONSE_SCHEMA, sort_keys=True)).encode()).hexdigest()[:10]
+_PREDICATE = re.compile(r"^[a-z][a-z0-9_]{0,47}$")
+
+
+class LLMExtractionError(AgentMemoryError):
+    """The LLM refused, returned malformed output, or the request failed."""
+
+
+class LLMExtractor:
+    """Extracts with a chat model through the OpenAI client; see the module docstring."""
+
+    def __init__(self, model: str, client: Any, batch_size: int = BATCH_SIZE) -> None:
+        self.model = model
+        self.client = client
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, settings: Any, http_client: Any = None) -> "LLMExtractor":
+        """An extractor for settings.llm_model with the configured key and base URL."""
+        from openai import OpenAI
+
+        if not settings.llm_model:
+            raise ValueError("MEMORY_LLM_MODEL is not set")
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        client = OpenAI(api_key=key, base_url=settings.openai_base_url, http_client=http_client, max_retries=2)
+        return cls(settings.llm_model, client)
+
+    @property
+    def version(self) -> str:
+        """Model name and prompt hash, part of EXTRACTOR_VERSION."""
+        return llm_version(self.model)
+
+    def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
+        """One Extraction per text; `roles` (default all `user`) decides who `I` is."""
+        texts = list(texts)
+        roles = list(roles) if roles is not None else ["user"] * len(texts)
+        if len(roles) != len(texts):
+            raise ValueError(f"got {len(texts)} texts but {len(roles)} roles")
+        out = [Extraction(t) for t in texts]
+        todo = [i for i, r in enumerate(roles) if r in EXTRACTED_ROLES and texts[i].strip()]
+        for start in range(0, len(todo), self.batch_size):
+            chunk = todo[start : start + self.batch_size]
+            answer = self._ask([{"index": n, "role": roles[i], "text": texts[i]} for n, i in enumerate(chunk)])
+            for record in answer:
+                n = record.get("index")
+                if isinstance(n, int) and 0 <= n < len(chunk):
+                    i = chunk[n]
+                    out[i] = _to_extraction(texts[i], roles[i], record)
+        return out
+
+    def _ask(self, turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        from openai import OpenAIError
+
+        try:
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=[
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": json.dumps({"turns": turns}, ensure_ascii=False)},
+                ],
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "memory_extraction", "strict": True, "schema": RESPONSE_SCHEMA},
+                },
+            )
+        except OpenAIError as exc:
+            raise LLMExtractionError(f"LLM extraction request to {self.model!r} failed: {exc}") from exc
+        if not response.choices:
+            raise LLMExtractionError(f"{self.model!r} returned no choices")
+        message = response.choices[0].message
+        if getattr(message, "refusal", None):
+            raise LLMExtractionError(f"{self.model!r} refused to extract: {message.refusal}")
+        if response.choices[0].finish_reason == "length":
+            raise LLMExtractionError(f"{self.model!r} ran out of tokens; lower the extraction batch size")
+        try:
+            data = json.loads(message.content or "")
+            records = data["turns"]
+            if not isinstance(records, list):
+                raise TypeError("turns is not a list")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise LLMExtractionError(f"{self.model!r} returned output that is not the schema: {exc}") from None
+        return [r for r in records if isinstance(r, dict)]
+
+
+def llm_version(model: str) -> str:
+    """`llm-<model>-<prompt hash>`: changes when the model, prompt or schema changes."""
+    return f"llm-{model}-{PROMPT_HASH}"
+
+
+def _to_extraction(text: str, role: str, record: dict[str, Any]) -> Extraction:
+    """Validate one turn record against the whitelists and build its Extraction."""
+    out = Extraction(text)
+    by_name: dict[str, EntityMention] = {}
+    for e in record.get("entities") or []:
+        name = clean_name(str(e.get("name", "")))
+        if name and e.get("type") in ENTITY_TYPES and len(name) <= 80:
+            m = out.add_entity(EntityMention(name, e["type"], "llm"))
+            by_name.setdefault(name.casefold(), m)
+    for f in record.get("facts") or []:
+        subject = str(f.get("subject", "")).strip()
+        predicate = str(f.get("predicate", "")).strip().lower()
+        obj, claim = str(f.get("object", "")).strip(), str(f.get("claim", "")).strip()
+        if not (subject and obj and claim and _PREDICATE.match(predicate)):
+            continue
+        if subject.casefold() in ("user", "the user", "i"):
+            if role != "user":
+                continue
+            subject = USER_SUBJECT
+        try:
+            conf = min(1.0, max(0.0, float(f.get("confidence", 0.7))))
+        except (TypeError, ValueError):
+            conf = 0.7
+        if role != "user":
+            conf = min(conf, CONF_ASSISTANT)
+        about = tuple(m for key, m in by_name.items() if key in (subject.casefold(), obj.casefold()))
+        out.facts.append(ExtractedFact(subject, predicate, obj, claim, conf, about))
+    for r in record.get("relations") or []:
+        src = by_name.get(clean_name(str(r.get("source", ""))).casefold())
+        dst = by_name.get(clean_name(str(r.get("target", ""))).casefold())
+        if src and dst and src.key != dst.key and r.get("type") in ENTITY_RELATIONSHIPS:
+            out.relations.append(ExtractedRelation(src, dst, r["type"]))
+    return out
