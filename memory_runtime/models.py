@@ -103,6 +103,16 @@ class Entity(_Model):
         return list(seen.values())
 
 
+# Single-valued predicates: a newer object for the same (subject, predicate) supersedes the older fact.
+# Everything else (likes, dislikes, uses, is_a, ...) is multi-valued.
+FUNCTIONAL_PREDICATES: frozenset[str] = frozenset({"name_is", "lives_in", "works_for", "located_in"})
+
+
+def is_functional(predicate: str) -> bool:
+    """Whether a newer object for this (normalised) predicate replaces the older one (favorite_* too)."""
+    return predicate in FUNCTIONAL_PREDICATES or predicate.startswith("favorite_")
+
+
 class Fact(_Model):
     """A claim believed about the world, bi-temporal, with provenance."""
 

@@ -14,7 +14,8 @@ Decisions (DESIGN.md "Facts over time"; the Cypher is in `stores/graph/queries/s
 * Dedup: learning a claim whose normalised text equals a *current* fact of the user (validity window
   open now) reinforces that fact — confidence becomes the max, source turns are unioned, valid_at
   becomes the earlier one — and returns its id. `invalid_at` of a repeated claim is ignored.
-* Contradiction: a fact with subject, predicate and object supersedes the user's facts with the same
+* Contradiction: a fact with subject, predicate and object of a single-valued predicate (see
+  `is_functional`, or `single_valued=True`) supersedes the user's facts with the same
   normalised subject and predicate and another object whose validity window is open at the new fact's
   valid_at; `supersedes=[ids]` names facts to supersede explicitly. The old fact gets
   `invalid_at = new.valid_at`, `expired_at = now` and `(new)-[:SUPERSEDES]->(old)`; it is never
@@ -41,7 +42,7 @@ import pydantic
 
 from memory_runtime import ids
 from memory_runtime.errors import NotFoundError, ValidationError
-from memory_runtime.models import Entity, Fact, from_ms, now, to_ms, utc
+from memory_runtime.models import Entity, Fact, from_ms, is_functional, now, to_ms, utc
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.cypher import entity_rel_type
 from memory_runtime.stores.graph.cypher import entity_type as canonical_entity_type
@@ -311,8 +312,14 @@ class SemanticMemory:
         predicate: str | None = None,
         object: str | None = None,
         supersedes: Sequence[str] | None = None,
+        single_valued: bool | None = None,
     ) -> str:
-        """Learn (or reinforce) a fact; returns its id. See the module docstring for dedup/supersession."""
+        """Learn (or reinforce) a fact; returns its id. See the module docstring for dedup/supersession.
+
+        `single_valued` says whether a new object for (subject, predicate) replaces the old one; by default
+        it does for FUNCTIONAL_PREDICATES (lives_in, works_for, name_is, favorite_*...) and not for
+        multi-valued ones such as likes or uses.
+        """
         turn_ids = _ids(([source_turn_id] if source_turn_id else []) + list(source_turn_ids or []), "turn ids")
         superseded = _ids(supersedes, "supersedes")
         try:
@@ -358,6 +365,7 @@ class SemanticMemory:
             "norm_subject": triple[0],
             "norm_predicate": triple[1],
             "norm_object": triple[2],
+            "single_valued": bool(is_functional(triple[1] or "") if single_valued is None else single_valued),
             "entity_ids": fact.entity_ids,
             "supersedes": superseded,
             "embedding": self._embed(fact.claim),

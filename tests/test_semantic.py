@@ -607,3 +607,17 @@ def test_neighbours_rejects_depth_outside_one_to_two(mem: SemanticMemory, depth:
 def test_neighbours_of_an_unknown_entity_raise_not_found(mem: SemanticMemory) -> None:
     with pytest.raises(NotFoundError):
         mem.neighbours("no-such-entity")
+
+
+def test_a_multi_valued_predicate_does_not_retire_the_other_values(backend_stores):
+    sem = SemanticMemory(backend_stores, "u1")
+    rock = sem.learn_fact("User likes rock", subject="user", predicate="likes", object="rock")
+    sem.learn_fact("User likes jazz", subject="user", predicate="likes", object="jazz")
+    assert sem.get_fact(rock)["invalid_at"] is None
+
+
+def test_single_valued_can_be_forced_for_a_custom_predicate(backend_stores):
+    sem = SemanticMemory(backend_stores, "u1")
+    old = sem.learn_fact("Ada drives a Golf", subject="Ada", predicate="drives", object="Golf")
+    sem.learn_fact("Ada drives a Tesla", subject="Ada", predicate="drives", object="Tesla", single_valued=True)
+    assert sem.get_fact(old)["invalid_at"] is not None

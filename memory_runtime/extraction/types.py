@@ -2,17 +2,9 @@
 
 from dataclasses import dataclass, field
 
+from memory_runtime.models import FUNCTIONAL_PREDICATES, is_functional  # noqa: F401 — re-exported
+
 USER_SUBJECT = "user"  # the subject of every first-person fact ("I live in Paris" -> user lives_in Paris)
-
-# Single-valued predicates: a newer object for the same (subject, predicate) supersedes the older fact.
-# `favorite_<thing>` predicates are functional too (see `is_functional`). Everything else (likes,
-# dislikes, uses, is_a) is multi-valued: "I am a father" does not retire "I am an engineer".
-FUNCTIONAL_PREDICATES: frozenset[str] = frozenset({"name_is", "lives_in", "works_for", "located_in"})
-
-
-def is_functional(predicate: str) -> bool:
-    """Whether a newer object for this predicate replaces the older one."""
-    return predicate in FUNCTIONAL_PREDICATES or predicate.startswith("favorite_")
 
 
 @dataclass(frozen=True)

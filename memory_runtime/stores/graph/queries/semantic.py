@@ -223,7 +223,7 @@ WITH f, reinforced
 OPTIONAL MATCH (o:Fact)
  WHERE o.user_id = $user_id AND o.id <> f.id
    AND (o.id IN $supersedes
-        OR ($norm_subject IS NOT NULL AND $norm_predicate IS NOT NULL AND $norm_object IS NOT NULL
+        OR ($single_valued AND $norm_subject IS NOT NULL AND $norm_predicate IS NOT NULL AND $norm_object IS NOT NULL
             AND o.norm_subject = $norm_subject AND o.norm_predicate = $norm_predicate
             AND o.norm_object <> $norm_object
             AND (o.invalid_at IS NULL OR o.invalid_at > f.valid_at)))
