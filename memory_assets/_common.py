@@ -1,0 +1,126 @@
+"""Helpers shared by the asset modules: the partition window, timing and result metadata."""
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+GROUP = "memory"
+PREVIEW_ROWS = 10
+
+
+class Window:
+    """The time window of a run: one day partition or a whole single-run backfill range."""
+
+    def __init__(self, start: datetime, end: datetime, first_key: str, last_key: str) -> None:
+        self.start = start.astimezone(UTC)
+        self.end = end.astimezone(UTC)
+        self.first_key = first_key
+        self.last_key = last_key
+
+    @classmethod
+    def of(cls, context: dg.AssetExecutionContext) -> "Window":
+        """The window of a partitioned asset's run (covers every partition of a single-run backfill)."""
+        tw = context.partition_time_window
+        keys = context.partition_key_range
+        return cls(tw.start, tw.end, keys.start, keys.end)
+
+    @property
+    def start_ms(self) -> int:
+        """Window start in epoch milliseconds (the graph's time representation)."""
+        return int(self.start.timestamp() * 1000)
+
+    @property
+    def end_ms(self) -> int:
+        """Window end (exclusive) in epoch milliseconds."""
+        return int(self.end.timestamp() * 1000)
+
+    def as_of(self) -> datetime:
+        """The window end, but never in the future: the moment lifecycle assets compute 'now' for."""
+        return min(self.end, datetime.now(UTC))
+
+    @property
+    def label(self) -> str:
+        """'2024-03-01' or '2024-03-01..2024-03-05'."""
+        return self.first_key if self.first_key == self.last_key else f"{self.first_key}..{self.last_key}"
+
+
+def utc_from_ms(ms: int | float) -> datetime:
+    """An epoch-millisecond graph time as an aware UTC datetime."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+class Timer:
+    """Wall-clock duration of an asset body."""
+
+    def __init__(self) -> None:
+        self._t0 = time.monotonic()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds since the timer started, rounded to milliseconds."""
+        return round(time.monotonic() - self._t0, 3)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        value = f"{value:.4g}"
+    elif isinstance(value, datetime):
+        value = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    elif isinstance(value, list | tuple):
+        value = ", ".join(str(v) for v in value)
+    text = " ".join(str(value if value is not None else "").split())
+    if len(text) > 80:
+        text = text[:77] + "..."
+    return text.replace("|", "\\|")
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str], limit: int = PREVIEW_ROWS) -> str:
+    """A small markdown table of the first `limit` rows (cells shortened, pipes escaped)."""
+    if not rows:
+        return "_nothing in this window_"
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(_cell(r.get(c)) for c in columns) + " |" for r in rows[:limit]]
+    if len(rows) > limit:
+        lines.append(f"\n_{len(rows) - limit} more rows_")
+    return "\n".join(lines)
+
+
+def counts_table(counts: Mapping[str, Any]) -> str:
+    """A two-column markdown table of named counts."""
+    return markdown_table([{"count": k, "value": v} for k, v in counts.items()], ["count", "value"], 50)
+
+
+def _metadata_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return dg.MetadataValue.bool(value)
+    if isinstance(value, int):
+        return dg.MetadataValue.int(value)
+    if isinstance(value, float):
+        return dg.MetadataValue.float(value)
+    return dg.MetadataValue.text(str(value))
+
+
+def materialized(
+    window: Window,
+    timer: Timer,
+    counts: Mapping[str, Any],
+    preview: str,
+    extra: Mapping[str, Any] | None = None,
+    data_version: str | None = None,
+) -> dg.MaterializeResult:
+    """The MaterializeResult of a memory asset: counts, window, duration and a markdown preview."""
+    metadata: dict[str, Any] = {k: _metadata_value(v) for k, v in counts.items()}
+    metadata.update({k: _metadata_value(v) for k, v in (extra or {}).items()})
+    metadata["window"] = dg.MetadataValue.text(window.label)
+    metadata["duration_s"] = dg.MetadataValue.float(timer.seconds)
+    metadata["preview"] = dg.MetadataValue.md(preview)
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(data_version) if data_version else None)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for at in range(0, len(items), size):
+        yield items[at : at + size]

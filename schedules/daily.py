@@ -1,0 +1,61 @@
+"""Schedules (UTC). The partitions have `end_offset=1`, so the newest partition is *today*: schedules that
+work on a finished day name yesterday themselves instead of using build_schedule_from_partitioned_job
+(which would pick today). Each request has a run key, so a tick never runs twice.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from memory_assets.jobs import lifecycle_job, nightly_consolidation_job, pattern_detection_job
+from memory_assets.partitions import day_key, yesterday_key
+
+
+def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
+    return context.scheduled_execution_time or datetime.now(UTC)
+
+
+@dg.schedule(
+    name="nightly_consolidation_schedule",
+    job=nightly_consolidation_job,
+    cron_schedule="0 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="03:00 UTC: re-consolidate yesterday's partition (catches turns the sensor missed).",
+)
+def nightly_consolidation_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Request yesterday's partition."""
+    day = yesterday_key(_tick_time(context))
+    return dg.RunRequest(partition_key=day, run_key=f"nightly-{day}")
+
+
+@dg.schedule(
+    name="daily_lifecycle_schedule",
+    job=lifecycle_job,
+    cron_schedule="30 3 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="03:30 UTC: decay salience through the end of yesterday, then archive.",
+)
+def daily_lifecycle_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Request salience_decay and archived_memories for yesterday's partition."""
+    day = yesterday_key(_tick_time(context))
+    return dg.RunRequest(partition_key=day, run_key=f"lifecycle-{day}")
+
+
+@dg.schedule(
+    name="hourly_pattern_detection_schedule",
+    job=pattern_detection_job,
+    cron_schedule="15 * * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every hour at :15: mine strategies from today's tool use.",
+)
+def hourly_pattern_detection_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Request procedural_strategies for today's partition."""
+    moment = _tick_time(context).astimezone(UTC)
+    day = day_key(moment)
+    return dg.RunRequest(partition_key=day, run_key=f"patterns-{day}T{moment:%H}")
+
+
+ALL_SCHEDULES = [nightly_consolidation_schedule, daily_lifecycle_schedule, hourly_pattern_detection_schedule]
