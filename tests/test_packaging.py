@@ -1,0 +1,23 @@
+"""The wheel agents install: every runtime package, the migrations, no Dagster code location."""
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_every_runtime_package_is_listed_for_the_wheel():
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "memory_runtime").rglob("__init__.py")
+    }
+    assert on_disk | {"memory_runtime._schema"} == listed
+
+
+def test_the_runtime_library_never_imports_dagster():
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "memory_runtime").rglob("*.py")
+        if "import dagster" in p.read_text() or "from dagster" in p.read_text()
+    ]
+    assert offenders == []
