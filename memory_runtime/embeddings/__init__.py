@@ -23,8 +23,8 @@ def make_embedder(settings: Settings) -> Embedder:
             f"MEMORY_EMBEDDING_PROVIDER={settings.embedding_provider} needs an extra package: {exc}. "
             f"Install it (e.g. pip install 'agent-memory[{settings.embedding_provider}]')."
         ) from exc
-    embedder: Embedder = cls.from_settings(settings) if hasattr(cls, "from_settings") else cls(
-        settings.embedding_dimensions
+    embedder: Embedder = (
+        cls.from_settings(settings) if hasattr(cls, "from_settings") else cls(settings.embedding_dimensions)
     )
     if embedder.dimensions != settings.embedding_dimensions:
         raise ConfigurationError(

@@ -6,6 +6,8 @@ from typing import Protocol, runtime_checkable
 
 from memory_runtime.errors import InvalidEmbedding
 
+FLOAT32_MAX = 3.4028234663852886e38
+
 
 @runtime_checkable
 class Embedder(Protocol):
@@ -29,4 +31,6 @@ def check_dimensions(vector: Sequence[float], dims: int, what: str = "embedding"
         )
     if not all(math.isfinite(x) for x in out):
         raise InvalidEmbedding(f"{what} contains NaN or infinite values")
+    if any(abs(x) > FLOAT32_MAX for x in out):  # every store keeps float32: these would become inf
+        raise InvalidEmbedding(f"{what} has values beyond the float32 range (|x| > {FLOAT32_MAX:.4g})")
     return out

@@ -7,13 +7,12 @@ features but kept in character n-grams. Vectors are L2-normalised, so cosine = d
 
 import hashlib
 import math
-from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
 
-from memory_runtime.text import content_terms, tokens
+from memory_runtime.text import STOPWORDS, content_terms, stem, tokens
 
 
 @lru_cache(maxsize=1 << 18)
@@ -34,24 +33,37 @@ class HashingEmbedder:
         self.dimensions = dimensions
         self.model_id = f"hashing-{self.VERSION}:{dimensions}"
 
-    def _features(self, text: str) -> Counter[str]:
-        feats: Counter[str] = Counter()
+    def _features(self, text: str, term_weight: Callable[[str], float] | None = None) -> dict[str, tuple[int, float]]:
+        """feature → (count, mean weight of the terms that produced it); weights are 1 without `term_weight`."""
+        feats: dict[str, tuple[int, float]] = {}
+
+        def add(feat: str, weight: float) -> None:
+            count, total = feats.get(feat, (0, 0.0))
+            feats[feat] = (count + 1, total + weight)
+
+        def weigh(term: str) -> float:
+            return 1.0 if term_weight is None else term_weight(term)
+
         words = content_terms(text)
-        feats.update("w:" + w for w in words)
-        feats.update(f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False))
+        for w in words:
+            add("w:" + w, weigh(w))
+        for a, b in zip(words, words[1:], strict=False):
+            add(f"b:{a}_{b}", math.sqrt(weigh(a) * weigh(b)))
         for tok in tokens(text):
             if len(tok) < 4:
                 continue
+            weight = weigh(stem(tok)) if tok not in STOPWORDS else (1.0 if term_weight is None else 0.0)
             padded = f"<{tok}>"
-            feats.update("c:" + padded[i : i + 4] for i in range(len(padded) - 3))
-        return feats
+            for i in range(len(padded) - 3):
+                add("c:" + padded[i : i + 4], weight)
+        return {f: (count, total / count) for f, (count, total) in feats.items()}
 
-    def _vector(self, text: str) -> list[float]:
+    def _vector(self, text: str, term_weight: Callable[[str], float] | None = None) -> list[float]:
         vec = np.zeros(self.dimensions, dtype=np.float64)
-        weights = {"w": 1.0, "b": 0.7, "c": 0.25}
-        for feat, count in self._features(text).items():
+        kinds = {"w": 1.0, "b": 0.7, "c": 0.25}
+        for feat, (count, weight) in self._features(text, term_weight).items():
             index, sign = _slot(feat, self.dimensions)
-            vec[index] += sign * weights[feat[0]] * (1.0 + math.log(count))
+            vec[index] += sign * kinds[feat[0]] * weight * (1.0 + math.log(count))
         norm = float(np.linalg.norm(vec))
         if norm == 0.0:  # no features (punctuation only): a fixed unit vector, never NaN
             vec[0] = 1.0
@@ -61,3 +73,13 @@ class HashingEmbedder:
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text."""
         return [self._vector(t) for t in texts]
+
+    def embed_query(self, text: str, term_weight: Callable[[str], float]) -> list[float]:
+        """A query vector whose features are scaled by the weight of the term producing them.
+
+        The space is linear in features, so scaling the query's features by a per-user idf makes the cosine
+        favour turns sharing the query's rare terms over short turns that share only a frequent one (a
+        speaker's name, say) — what BM25's idf does for full-text. Stopwords weigh nothing. Stored vectors
+        are unchanged (`embed`), so this needs no re-embedding.
+        """
+        return self._vector(text, term_weight)

@@ -2,15 +2,16 @@
 
 One query embedding (cached), then every strategy runs concurrently on the store thread pool:
 
-- episodic: turn vector search (graph HNSW, exact Postgres scan when under-filled) + turn full-text
-  (graph index), RRF-fused, plus a recency
-  signal, salience as tie-breaker, the next/previous turn of the strongest hits, and a diversity
-  penalty per conversation;
+- episodic: turn full-text (BM25 over the graph index's candidates, per-user term statistics), then turn
+  vector search with the query weighted by those statistics (graph HNSW, exact Postgres scan when
+  under-filled); the two scores fused, each turn credited with a share of its neighbours' scores (the
+  conversational context), plus a recency signal, salience as tie-breaker and a diversity penalty per
+  conversation;
 - semantic: fact vector + full-text, entity vector + full-text, then graph expansion (depth ≤ 2) from
   the top entities bringing their facts; invalidated facts only appear for an `as_of` when they held;
 - procedural: strategies by similarity × success rate; active goals; the user profile.
 
-Access statistics of returned items are written afterwards on the pool, off the caller's path.
+Access statistics of returned items are written behind through Redis (`access`), off the caller's path.
 """
 
 import logging
@@ -22,28 +23,44 @@ from typing import Any
 
 from memory_runtime.errors import AgentMemoryError, ValidationError
 from memory_runtime.models import MemoryBundle, now, to_ms, utc
-from memory_runtime.retrieval import episodic, semantic
-from memory_runtime.retrieval.fusion import Candidate, diversify, fuse, recency_boost
+from memory_runtime.retrieval import access, episodic, lexical, semantic
+from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
-from memory_runtime.stores.graph.queries import retrieval as q
 
 log = logging.getLogger(__name__)
 
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
+
+
 Mode = str  # "hybrid" | "vector" | "fulltext"
+MODES = ("hybrid", "vector", "fulltext")
 
 
 @dataclass(frozen=True)
 class Tuning:
-    """Fusion weights and bonuses (one place, so the evaluation harness can sweep them)."""
+    """Fusion weights and bonuses (one place, so the evaluation harness can sweep them).
 
-    vector_weight: float = 1.0
+    Turn scores: `fulltext_weight` × BM25 / best BM25 + `vector_weight` × min-max scaled cosine, then each
+    of the `context_hits` strongest turns and its neighbours in the conversation add `context_adjacent` × the
+    best score at index ±1 and `context_skip` × the best at ±2 (in a dialogue the answer to a question
+    often sits one turn after the turn that echoes it, or two — the same speaker's follow-up); then recency,
+    salience and the per-conversation `conversation_penalty` (the n-th turn of one conversation is damped
+    by penalty**n). benchmarks/retrieval_eval measures each of these.
+    """
+
+    vector_weight: float = 0.5
     fulltext_weight: float = 1.0
+    query_idf: bool = True  # weight a hashing query vector by the user's idf (see HashingEmbedder.embed_query)
+    context_adjacent: float = 0.2
+    context_skip: float = 0.2
+    context_hits: int = 20
     recency_weight: float = 0.05
     salience_weight: float = 0.02
-    neighbour_hits: int = 3
-    neighbour_decay: float = 0.6
-    conversation_penalty: float = 0.9
+    conversation_penalty: float = 0.95
     candidate_factor: int = 5
+    min_candidates: int = 50
     expansion_seeds: int = 3
 
 
@@ -83,69 +100,115 @@ class Retriever:
         vector: list[float] | None = None,
     ) -> list[dict[str, Any]]:
         """Turns for `query` by one strategy or the fused hybrid (what the evaluation compares)."""
+        if mode not in MODES:
+            raise ValidationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         text = self._clean_query(query)
         since, until = self._window(time_window_hours, as_of)
-        vec = vector or self.stores.embedder.embed([text])[0]
-        jobs = self._turn_jobs(text, vec, top_k, since, until, mode)
-        return self._fuse_turns(jobs, top_k, since, until, mode, [])
+        return self._turns(text, top_k, since, until, mode, [], {}, vector)
 
-    def _turn_jobs(self, text, vec, top_k, since, until, mode: Mode) -> dict[str, Future]:
-        """Submit the turn strategies of `mode` (leaf queries only: nothing on the pool waits on it)."""
-        k = top_k * self.tuning.candidate_factor
-        pool, args = self.stores.executor, (self.stores, self.user_id)
-        jobs: dict[str, Future] = {}
-        if mode in ("hybrid", "vector"):
-            jobs["vector"] = pool.submit(
-                episodic.with_fallback, episodic.vector, episodic.vector_exact_pg, *args, vec, k, since, until
-            )
-        if mode in ("hybrid", "fulltext"):
-            jobs["fulltext"] = pool.submit(
-                episodic.with_fallback,
-                episodic.fulltext_graph,
-                episodic.fulltext_pg,
-                *args,
-                text,
-                k,
-                since,
-                until,
-            )
-        return jobs
+    def _weighted_query(self) -> bool:
+        return self.tuning.query_idf and hasattr(getattr(self.stores.embedder, "inner", None), "embed_query")
 
-    def _fuse_turns(
-        self, jobs: dict[str, Future], top_k: int, since, until, mode: Mode, warnings: list[str]
+    def _query_vector(self, text: str, lex: episodic.Lexical | None) -> list[float]:
+        """The query embedding; for the hashing embedder weighted by the user's idf of each term."""
+        if lex is None or not lex.weights or not self._weighted_query():
+            return self.stores.embedder.embed([text])[0]
+        top = max(lex.weights.values())
+        return self.stores.embedder.inner.embed_query(text, lambda term: lex.weights.get(term, top))
+
+    def _turns(
+        self,
+        text: str,
+        top_k: int,
+        since,
+        until,
+        mode: Mode,
+        warnings: list[str],
+        timings: dict[str, float],
+        vector: list[float] | None = None,
     ) -> list[dict[str, Any]]:
+        """Full-text (BM25) then vector search, score fusion, conversational context, recency, diversity.
+
+        Runs in the calling thread: the vector query needs the term weights the full-text lookup returns,
+        and remember() has the semantic and side searches running on the pool meanwhile.
+        """
         t = self.tuning
+        k = max(top_k * t.candidate_factor, t.min_candidates)
+        args = (self.stores, self.user_id)
         lists: dict[str, list[dict[str, Any]]] = {}
-        for name, job in jobs.items():
-            rows, warning = job.result()
-            lists[name] = rows
-            if warning:
-                warnings.append(warning)
-        cands = fuse(lists, {"vector": t.vector_weight, "fulltext": t.fulltext_weight})
+        lex: episodic.Lexical | None = None
+        started = time.perf_counter()
+        weighted = mode != "fulltext" and vector is None and self._weighted_query()
+        if mode != "vector" or weighted:
+            lex, warning = episodic.with_fallback(
+                episodic.fulltext_graph, episodic.fulltext_pg, *args, text, 0 if mode == "vector" else k, since, until
+            )
+            warnings.extend([warning] if warning else [])
+            if mode != "vector":
+                lists["fulltext"] = lex.turns
+            timings["fulltext"] = _ms(started)
+        vec: list[float] | None = None
+        if mode != "fulltext":
+            began = time.perf_counter()
+            vec = vector or self._query_vector(text, lex if weighted else None)
+            search = (episodic.vector, episodic.vector_exact_pg)
+            rows, warning = episodic.with_fallback(*search, *args, vec, k, since, until)
+            warnings.extend([warning] if warning else [])
+            lists["vector"] = rows
+            timings["vector"] = _ms(began)
+        cands, scalers = combine(
+            lists, {"vector": t.vector_weight, "fulltext": t.fulltext_weight}, zero_floor=("fulltext",)
+        )
+        if mode == "hybrid" and cands:
+            began = time.perf_counter()
+            try:
+                cands = self._with_context(cands, scalers, lex, vec, since, until)
+            except AgentMemoryError as exc:  # context refines the ranking; without it the hits still stand
+                warnings.append(f"conversational context skipped: {exc}")
+            timings["context"] = _ms(began)
         reference = until or now()
         for c in cands:
             c.score += t.recency_weight * recency_boost(c.item.get("timestamp"), reference)
             c.score += t.salience_weight * float(c.item.get("salience") or 0.5)
-        if mode == "hybrid" and cands:
-            cands = self._with_neighbours(cands, since, until)
         cands = diversify(cands, lambda c: c.item["conversation_id"], t.conversation_penalty)[:top_k]
         return [self._turn_item(c) for c in cands]
 
-    def _with_neighbours(self, cands: list[Candidate], since, until) -> list[Candidate]:
+    def _with_context(
+        self, cands: list[Candidate], scalers, lex: episodic.Lexical | None, vec, since, until
+    ) -> list[Candidate]:
+        """Add to each turn a share of its conversational neighbours' scores (fetching the neighbours of the
+        strongest turns, scored like any candidate) — the answer often sits next to the turn the query echoes.
+        """
         t = self.tuning
-        have = {(c.item["conversation_id"], c.item["index"]) for c in cands}
-        wanted: dict[tuple[str, int], Candidate] = {}
-        for c in cands[: t.neighbour_hits]:
-            for delta in (1, -1):
-                key = (c.item["conversation_id"], c.item["index"] + delta)
-                if key not in have and key[1] >= 0:
-                    wanted.setdefault(key, c)
-        rows = episodic.neighbours(self.stores, self.user_id, list(wanted), since, until)
-        for row in rows:
-            parent = wanted[(row["conversation_id"], row["index"])]
-            decay = t.neighbour_decay if row["index"] > parent.item["index"] else t.neighbour_decay / 2
-            cands.append(Candidate(row["id"], dict(row), {"neighbour": 0}, {}, parent.score * decay))
-        return sorted(cands, key=lambda c: -c.score)
+        if t.context_adjacent <= 0 and t.context_skip <= 0:
+            return cands
+        at = {(c.item["conversation_id"], c.item["index"]): c for c in cands}
+        wanted = sorted(
+            {
+                (c.item["conversation_id"], c.item["index"] + d)
+                for c in cands[: t.context_hits]
+                for d in (-2, -1, 1, 2)
+                if c.item["index"] + d >= 0
+            }
+            - at.keys()
+        )
+        no_score = lambda _x: 0.0  # noqa: E731 — a strategy that did not run adds nothing
+        ft, vs = scalers.get("fulltext", no_score), scalers.get("vector", no_score)
+        for row in episodic.neighbours(self.stores, self.user_id, wanted, since, until, vec):
+            own = 0.0
+            if lex is not None and lex.weights:
+                own += t.fulltext_weight * ft(lexical.score(lex.weights, row["content"], lex.avg_terms))
+            own += t.vector_weight * vs(row.get("similarity"))
+            at[(row["conversation_id"], row["index"])] = Candidate(row["id"], dict(row), {}, {}, own)
+        own_scores = {key: c.score for key, c in at.items()}
+        for (conv, index), c in at.items():
+            adjacent = max(own_scores.get((conv, index + d), 0.0) for d in (-1, 1))
+            skip = max(own_scores.get((conv, index + d), 0.0) for d in (-2, 2))
+            bonus = t.context_adjacent * adjacent + t.context_skip * skip
+            c.score += bonus
+            if not c.ranks and bonus > 0:
+                c.ranks["context"] = 0
+        return sorted((c for c in at.values() if c.ranks), key=lambda c: -c.score)
 
     @staticmethod
     def _turn_item(c: Candidate) -> dict[str, Any]:
@@ -223,7 +286,6 @@ class Retriever:
         vec = self.stores.embedder.embed([text])[0]
         as_of_ms = to_ms(utc(as_of)) if as_of else None
         pool = self.stores.executor
-        turn_jobs = self._turn_jobs(text, vec, top_k, since, until, "hybrid") if include_episodic else {}
         semantic_jobs = self._semantic_jobs(text, vec, top_k, as_of_ms) if include_semantic else {}
         side_jobs: dict[str, Future] = {
             "goals": pool.submit(self._goals),
@@ -234,12 +296,13 @@ class Retriever:
         bundle = MemoryBundle(query=text)
         warnings: list[str] = []
         timings: dict[str, float] = {}
-        if turn_jobs:
-            bundle.relevant_turns = self._fuse_turns(turn_jobs, top_k, since, until, "hybrid", warnings)
-            timings["episodic"] = round((time.perf_counter() - started) * 1000, 2)
+        if include_episodic:
+            began = time.perf_counter()
+            bundle.relevant_turns = self._turns(text, top_k, since, until, "hybrid", warnings, timings)
+            timings["episodic"] = _ms(began)
         if semantic_jobs:
             bundle.facts, bundle.entities = self._fuse_semantic(semantic_jobs, top_k, as_of_ms)
-            timings["semantic"] = round((time.perf_counter() - started) * 1000, 2)
+            timings["semantic_done"] = _ms(started)
         for name, job in side_jobs.items():
             try:
                 result = job.result()
@@ -252,7 +315,7 @@ class Retriever:
                 bundle.active_goals = result
             else:
                 bundle.user_context = result
-        timings["total"] = round((time.perf_counter() - started) * 1000, 2)
+        timings["total"] = _ms(started)
         bundle.timings_ms = timings
         for w in warnings:
             log.warning("remember(): %s", w)
@@ -275,29 +338,13 @@ class Retriever:
         return UserModel(self.stores, self.user_id).get_user_context()
 
     def _touch_later(self, bundle: MemoryBundle) -> None:
-        """Update access statistics off the caller's path (errors are logged, never raised)."""
-        batches = {
-            "Turn": [t["id"] for t in bundle.relevant_turns],
-            "Fact": [f["id"] for f in bundle.facts],
-            "Entity": [e["id"] for e in bundle.entities],
-        }
-        if not any(batches.values()):
-            return
-        graph, user_id, stamp = self.stores.graph, self.user_id, to_ms(now())
-
-        def touch() -> None:
-            for node_label, ids in batches.items():
-                if not ids:
-                    continue
-                try:
-                    graph.write(
-                        q.touch(graph.dialect, node_label=node_label),
-                        {"ids": ids, "user_id": user_id, "now": stamp},
-                    )
-                except Exception as exc:  # noqa: BLE001 — bookkeeping must never fail a read
-                    log.debug("access statistics not recorded: %s", exc)
-
-        try:
-            self.stores.executor.submit(touch)
-        except RuntimeError:  # executor shut down (store closing)
-            pass
+        """Note the access to every returned item (written behind, see `access`); never fails the read."""
+        access.record(
+            self.stores,
+            self.user_id,
+            {
+                "Turn": [t["id"] for t in bundle.relevant_turns],
+                "Fact": [f["id"] for f in bundle.facts],
+                "Entity": [e["id"] for e in bundle.entities],
+            },
+        )

@@ -3,11 +3,13 @@
 Vector tiers (see schema/postgres/0001_initial.sql): hot turns are found through the graph's HNSW index,
 over-fetched and filtered to the user. When that leaves fewer than k hits — a user with few turns among
 many, or a narrow time window — or the graph is down, an exact scan of the user's rows in Postgres
-answers instead (cheap exactly when the index is under-filled). Full-text uses the graph's index
-(RediSearch TF-IDF / Lucene BM25) and falls back to Postgres `tsvector` ranking.
+answers instead (cheap exactly when the index is under-filled). Full-text takes candidates and per-user term
+frequencies from the graph's index and ranks them by BM25 (`lexical`); it falls back to Postgres `tsvector`
+ranking when the graph is down.
 """
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,11 +18,25 @@ from psycopg import sql
 
 from memory_runtime.errors import StoreUnavailableError
 from memory_runtime.models import from_ms, to_ms
+from memory_runtime.retrieval import lexical
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.dialect import query_terms
 from memory_runtime.stores.graph.queries import retrieval as q
+from memory_runtime.text import stem
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Lexical:
+    """Full-text result: ranked turns, BM25 weights (stem → idf) of the query terms, mean turn length."""
+
+    turns: list[dict[str, Any]]
+    weights: dict[str, float]
+    avg_terms: float
+
+
+POSTINGS_MAX_DF = 250  # a query term matching more turns than this adds weight but no candidates
 
 _COLUMNS = sql.SQL(
     "id::text AS id, conversation_id, turn_index AS index, role, content, created_at AS timestamp, salience"
@@ -50,11 +66,11 @@ def vector_exact_pg(stores: Stores, user_id: str, vec: list[float], k: int, sinc
     return stores.pg.fetch(query, params)
 
 
-def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -> list[dict[str, Any]]:
-    """Turns ranked by Postgres full-text cover density (the fallback full-text strategy)."""
+def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
+    """Turns ranked by Postgres full-text cover density (the fallback when the graph is down)."""
     terms = query_terms(text)
-    if not terms:
-        return []
+    if not terms or k <= 0:
+        return Lexical([], {}, lexical.DEFAULT_AVG_TERMS)
     where, params = _filters(user_id, since, until)
     params.update(q=" | ".join(terms), k=k)
     query = sql.SQL(
@@ -62,24 +78,73 @@ def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -
         "FROM conversation_logs, to_tsquery('english', %(q)s) AS query "
         "WHERE {where} AND content_tsv @@ query ORDER BY score DESC LIMIT %(k)s"
     ).format(cols=_COLUMNS, where=where)
-    return stores.pg.fetch(query, params)
+    return Lexical(stores.pg.fetch(query, params), {}, lexical.DEFAULT_AVG_TERMS)
 
 
 def _graph_turns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r["turn"], "timestamp": from_ms(r["turn"]["timestamp"]), "score": r["score"]} for r in rows]
 
 
-def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> list[dict[str, Any]]:
-    """Turns ranked by the graph's full-text index (RediSearch TF-IDF / Lucene BM25), scoped to the user."""
+def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
+    """The user's turns ranked by BM25, with candidates and per-user term frequencies from the graph's index.
+
+    With k == 0 only the term weights are looked up (what a weighted vector query needs).
+    """
     graph = stores.graph
-    query = graph.dialect.fulltext_query(text)
-    if not query:
-        return []
-    rows = graph.read(
-        q.turn_fulltext(graph.dialect),
-        {"q": query, "user_id": user_id, "k": k, "since": to_ms(since), "until": to_ms(until)},
+    by_stem: dict[str, str] = {}
+    for token in query_terms(text):
+        by_stem.setdefault(stem(token), token)
+    terms = {graph.dialect.fulltext_query(token): s for s, token in by_stem.items()}
+    terms.pop("", None)
+    if not terms:
+        return Lexical([], {}, lexical.DEFAULT_AVG_TERMS)
+    window = {"user_id": user_id, "since": to_ms(since), "until": to_ms(until)}
+    max_df = POSTINGS_MAX_DF if k > 0 else 0
+    # Frequent terms yield no candidates, so a remembered frequency spares enumerating their postings
+    # (not within a time window, where the frequency is the window's).
+    known = lexical.cached_frequencies(stores, user_id, list(terms.values())) if since is until is None else {}
+    known = {s: df for s, df in known.items() if df > POSTINGS_MAX_DF}
+    ask = [term for term, s in terms.items() if s not in known]
+    rows = graph.read(q.turn_postings(graph.dialect), {"terms": ask, "max_df": max_df, **window}) if ask else []
+    if since is until is None:
+        lexical.remember_frequencies(
+            stores, user_id, {terms[r["term"]]: r["df"] for r in rows if r["df"] > POSTINGS_MAX_DF}
+        )
+    frequencies = {**known, **{terms[r["term"]]: r["df"] for r in rows}}
+    stats = lexical.corpus_stats(stores, user_id)
+    n = max([stats.turns, *frequencies.values()])
+    weights = {s: lexical.idf(0, n) for s in terms.values()}  # a term no turn contains is maximally rare
+    weights.update({s: lexical.idf(df, n) for s, df in frequencies.items()})
+    if k <= 0:
+        return Lexical([], weights, stats.avg_terms)
+    present = {s: weights[s] for s in frequencies}
+    hits: dict[str, tuple[set[str], float]] = {}
+    for r in rows:
+        for turn_id, chars in r["hits"]:
+            matched, _ = hits.setdefault(turn_id, (set(), chars / stats.chars_per_term))
+            matched.add(terms[r["term"]])
+    best = sorted(hits, key=lambda i: (-lexical.estimate(present, hits[i][0], hits[i][1], stats.avg_terms), i))
+    wanted = best[: k + k // 4]  # the estimate ignores repeated terms; rescoring a margin exactly repairs that
+    found = {
+        r["turn"]["id"]: r["turn"]
+        for r in graph.read(q.turns_by_id(graph.dialect), {"ids": wanted, "user_id": user_id})
+    }
+    if not found and frequencies:
+        # Every matching turn contains only frequent terms: let the index pick candidates among them.
+        common = [term for term, s in terms.items() if s in frequencies]
+        extra = graph.read(
+            q.turn_fulltext(graph.dialect), {"q": graph.dialect.fulltext_query(" ".join(common)), "k": k, **window}
+        )
+        found = {r["turn"]["id"]: r["turn"] for r in extra}
+    scored = sorted(
+        (
+            (lexical.score(present, t["content"], stats.avg_terms, hits.get(i, (set(), 0.0))[0]), t)
+            for i, t in found.items()
+        ),
+        key=lambda x: (-x[0], x[1]["id"]),
     )
-    return _graph_turns(rows)
+    turns = [{**t, "timestamp": from_ms(t["timestamp"]), "score": s} for s, t in scored[:k] if s > 0]
+    return Lexical(turns, present, stats.avg_terms)
 
 
 def vector_graph(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
@@ -108,14 +173,21 @@ def with_fallback(primary, fallback, *args: Any) -> tuple[list[dict[str, Any]], 
         return fallback(*args), f"{exc.store} unavailable: {primary.__name__} fell back to {fallback.__name__}"
 
 
-def neighbours(stores: Stores, user_id: str, keys: list[tuple[str, int]], since, until) -> list[dict[str, Any]]:
-    """Turns at the given (conversation_id, index) positions, within the same filters."""
+def neighbours(
+    stores: Stores, user_id: str, keys: list[tuple[str, int]], since, until, vec: list[float] | None = None
+) -> list[dict[str, Any]]:
+    """Turns at the given (conversation_id, index) positions, within the same filters; with `vec`, each
+    also carries its `similarity` to it (on the vector strategy's scale)."""
     if not keys:
         return []
     where, params = _filters(user_id, since, until)
     params.update(convs=[c for c, _ in keys], idx=[i for _, i in keys])
+    similarity = sql.SQL("")
+    if vec is not None:
+        params["vec"] = np.asarray(vec, dtype=np.float32)
+        similarity = sql.SQL(", (2 - (embedding <=> %(vec)s)) / 2 AS similarity")
     query = sql.SQL(
-        "SELECT {cols} FROM conversation_logs WHERE {where} AND (conversation_id, turn_index) IN "
+        "SELECT {cols}{similarity} FROM conversation_logs WHERE {where} AND (conversation_id, turn_index) IN "
         "(SELECT * FROM unnest(%(convs)s::text[], %(idx)s::int[]))"
-    ).format(cols=_COLUMNS, where=where)
+    ).format(cols=_COLUMNS, similarity=similarity, where=where)
     return stores.pg.fetch(query, params)

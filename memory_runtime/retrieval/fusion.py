@@ -1,7 +1,9 @@
-"""Rank fusion: reciprocal-rank fusion of strategy result lists, recency, diversity.
+"""Fusion of strategy result lists (reciprocal-rank or weighted score), recency, diversity.
 
-Only ranks cross strategy boundaries — full-text scores differ between Lucene and RediSearch and
-vector scores between engines — so a fused score means the same thing on every backend.
+Reciprocal-rank fusion (`fuse`) uses only ranks, for lists whose scores differ between backends (fact and
+entity full-text: Lucene vs RediSearch). Turn search fuses scores (`combine`): its full-text score is BM25
+computed here and its vector score a cosine the dialect normalises, so both mean the same on every backend,
+and the size of a score gap carries information ranks throw away.
 """
 
 import math
@@ -51,6 +53,49 @@ def fuse(
     for cand in by_id.values():
         cand.score = sum(weights.get(s, 1.0) / (RRF_K + 1 + r) for s, r in cand.ranks.items()) / best
     return sorted(by_id.values(), key=lambda c: -c.score)
+
+
+def _scaler(lo: float, hi: float) -> Callable[[float | None], float]:
+    """Maps [lo, hi] onto [0, 1] (clipped); a degenerate range maps its top to 1."""
+    if hi <= lo:
+        return lambda x: 1.0 if x is not None and x >= hi else 0.0
+    span = hi - lo
+    return lambda x: 0.0 if x is None else min(1.0, max(0.0, (float(x) - lo) / span))
+
+
+def combine(
+    lists: dict[str, list[dict[str, Any]]],
+    weights: dict[str, float],
+    *,
+    zero_floor: Iterable[str] = (),
+    key: str = "id",
+    score_key: str = "score",
+) -> tuple[list[Candidate], dict[str, Callable[[float | None], float]]]:
+    """Weighted sum of per-strategy scores, each scaled to [0, 1] over its own list; also returns the scalers.
+
+    A strategy in `zero_floor` scales by its best score (BM25: 0 means no match); the others by min-max
+    over the list (a cosine's floor depends on the embedder). Used where every strategy's score means the
+    same on every backend — BM25 computed in Python, cosine similarity normalised by the dialect — so
+    unlike rank fusion it keeps how much better the best hit is than the tenth.
+    """
+    floors = set(zero_floor)
+    scalers: dict[str, Callable[[float | None], float]] = {}
+    for strategy, items in lists.items():
+        values = [float(i[score_key]) for i in items if i.get(score_key) is not None]
+        hi = max(values, default=1.0)
+        scalers[strategy] = _scaler(0.0 if strategy in floors else min(values, default=0.0), hi)
+    by_id: dict[str, Candidate] = {}
+    for strategy, items in lists.items():
+        for rank, item in enumerate(items):
+            cand = by_id.setdefault(item[key], Candidate(item[key], dict(item)))
+            if strategy in cand.ranks:
+                continue
+            cand.ranks[strategy] = rank
+            if item.get(score_key) is not None:
+                cand.raw_scores[strategy] = float(item[score_key])
+            cand.item.update({k: v for k, v in item.items() if cand.item.get(k) is None})
+            cand.score += weights.get(strategy, 1.0) * scalers[strategy](item.get(score_key))
+    return sorted(by_id.values(), key=lambda c: -c.score), scalers
 
 
 def recency_boost(when: datetime | None, reference: datetime, half_life_days: float = 30.0) -> float:

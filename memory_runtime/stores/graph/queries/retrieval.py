@@ -29,10 +29,7 @@ FACT_VALID = (
     "($as_of IS NOT NULL AND coalesce(node.valid_at, node.created_at) <= $as_of "
     "AND (node.invalid_at IS NULL OR node.invalid_at > $as_of)))"
 )
-ENTITY = (
-    "node {.id, .name, .type, .description, .aliases, salience: coalesce(node.salience, 0.5)} "
-    "AS entity, score"
-)
+ENTITY = "node {.id, .name, .type, .description, .aliases, salience: coalesce(node.salience, 0.5)} AS entity, score"
 
 
 @cypher("retrieval.turn_fulltext")
@@ -42,6 +39,50 @@ def turn_fulltext(d: Dialect) -> str:
 {d.fulltext_search(_FULLTEXT["Turn"])}
 WHERE node.user_id = $user_id AND {_TURN_WINDOW}
 RETURN {TURN} ORDER BY score DESC LIMIT $k
+"""
+
+
+TURN_MAP = "n {.id, .conversation_id, .index, .role, .content, .timestamp, salience: coalesce(n.salience, 0.5)}"
+
+
+@cypher("retrieval.turn_postings")
+def turn_postings(d: Dialect) -> str:
+    """Per query term in $terms: how many of the user's turns match it (`df`, in the time window) and, when
+    that is at most $max_df, those turns as [id, length in characters] — the inputs of BM25 in Python.
+
+    Terms matching more turns yield no candidates (their turns are found through rarer terms or the vector
+    search), and only ids travel, which keeps a query over a long history cheap.
+    """
+    return f"""
+UNWIND $terms AS term
+{d.fulltext_search(_FULLTEXT["Turn"], q="term")}
+WHERE node.user_id = $user_id AND {_TURN_WINDOW}
+WITH term, collect(node) AS nodes
+WITH term, size(nodes) AS df, nodes
+RETURN term, df, CASE WHEN df <= $max_df THEN [n IN nodes | [n.id, size(n.content)]] ELSE [] END AS hits
+"""
+
+
+@cypher("retrieval.turns_by_id")
+def turns_by_id(d: Dialect) -> str:
+    """The user's turns with the given $ids."""
+    return f"""
+UNWIND $ids AS id
+MATCH (n:Turn {{id: id}})
+WHERE n.user_id = $user_id
+RETURN {TURN_MAP} AS turn
+"""
+
+
+@cypher("retrieval.turn_count")
+def turn_count(d: Dialect) -> str:
+    """How many turns the user has in the graph, and a sample of their contents (for BM25 statistics)."""
+    return """
+MATCH (n:Turn) WHERE n.user_id = $user_id
+WITH count(n) AS total
+MATCH (n:Turn) WHERE n.user_id = $user_id
+WITH total, n LIMIT $sample
+RETURN total, collect(n.content) AS sample
 """
 
 
@@ -123,17 +164,16 @@ RETURN {FACT} ORDER BY node.confidence DESC LIMIT $limit
 """
 
 
-@cypher(
-    "retrieval.touch", variants=[{"node_label": "Turn"}, {"node_label": "Fact"}, {"node_label": "Entity"}]
-)
+@cypher("retrieval.touch", variants=[{"node_label": "Turn"}, {"node_label": "Fact"}, {"node_label": "Entity"}])
 def touch(d: Dialect, node_label: str) -> str:
-    """Record an access to each of $ids (last_accessed, access_count)."""
+    """Record accesses: each of $rows is {id, last, count} (last access in epoch ms, accesses since)."""
     from memory_runtime.stores.graph.cypher import label
 
     return f"""
-UNWIND $ids AS id
-MATCH (n:{label(node_label)} {{id: id}})
+UNWIND $rows AS r
+MATCH (n:{label(node_label)} {{id: r.id}})
 WHERE n.user_id = $user_id
-SET n.last_accessed = $now, n.access_count = coalesce(n.access_count, 0) + 1
+SET n.last_accessed = CASE WHEN coalesce(n.last_accessed, 0) > r.last THEN n.last_accessed ELSE r.last END,
+    n.access_count = coalesce(n.access_count, 0) + r.count
 RETURN count(n) AS touched
 """

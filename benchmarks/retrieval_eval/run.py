@@ -1,0 +1,290 @@
+"""Turn-level retrieval evaluation: full-text, vector, fused remember() and a plain BM25 reference.
+
+    .venv/bin/python benchmarks/retrieval_eval/run.py [--top-k 10 25] [--set neighbour_hits=4 ...]
+
+Starts a private embedded stack, loads data/conversations.jsonl into a fresh namespace — each
+conversation is its own user, each session its own conversation id, each turn stored as
+"Speaker: text" with its original timestamp — then asks every question of data/questions.jsonl as that
+user and scores the returned turns against the gold evidence turn ids:
+
+- fulltext: Retriever.search_turns(mode="fulltext");
+- vector:   Retriever.search_turns(mode="vector");
+- fused:    AgentMemory.remember(...).relevant_turns (everything remember() does);
+- bm25:     Okapi BM25 (k1=1.2, b=0.75) over the user's turns in Python, tokenised with
+            memory_runtime.text.content_terms — the external-style reference.
+
+Questions with `time_window_hours` / `as_of` pass them to every strategy (BM25 filters its corpus the same
+way). Recall@5, Recall@10 and NDCG@10 come from top_k=10 calls, Recall@25 from top_k=25 calls. `--set`
+overrides Tuning fields for a sweep (fused then runs through Retriever directly with that tuning).
+Writes benchmarks/results/retrieval_eval.md unless --no-write.
+"""
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import fields, replace
+from datetime import datetime
+from pathlib import Path
+
+from memory_runtime.config import load_settings
+from memory_runtime.memory import AgentMemory
+from memory_runtime.migrations import migrate
+from memory_runtime.models import Turn
+from memory_runtime.retrieval import Retriever, Tuning
+from memory_runtime.services import EmbeddedStack
+from memory_runtime.stores.bundle import Stores
+from memory_runtime.text import content_terms
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE.parent / "results" / "retrieval_eval.md"
+CATEGORIES = ["single-hop", "multi-hop", "temporal", "preference", "adversarial"]
+STRATEGIES = ["bm25", "fulltext", "vector", "fused"]
+
+
+class BM25:
+    """Okapi BM25 over one user's turns (the Lucene idf, which never goes negative)."""
+
+    def __init__(self, docs: list[list[str]], k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.tfs = [Counter(d) for d in docs]
+        self.lens = [len(d) for d in docs]
+        self.avgdl = sum(self.lens) / max(len(docs), 1)
+        df = Counter(t for d in docs for t in set(d))
+        n = len(docs)
+        self.idf = {t: math.log(1 + (n - f + 0.5) / (f + 0.5)) for t, f in df.items()}
+
+    def rank(self, query: list[str], allowed: list[bool]) -> list[int]:
+        """Document positions by descending score (only `allowed` ones with a positive score)."""
+        scores = []
+        for i, tf in enumerate(self.tfs):
+            if not allowed[i]:
+                continue
+            norm = self.k1 * (1 - self.b + self.b * self.lens[i] / self.avgdl)
+            s = sum(self.idf.get(t, 0.0) * tf[t] * (self.k1 + 1) / (tf[t] + norm) for t in query if t in tf)
+            if s > 0:
+                scores.append((s, i))
+        return [i for _, i in sorted(scores, key=lambda x: (-x[0], x[1]))]
+
+
+def recall(ranked: list[str], gold: list[str], k: int) -> float:
+    return len(set(ranked[:k]) & set(gold)) / len(gold)
+
+
+def ndcg(ranked: list[str], gold: list[str], k: int = 10) -> float:
+    g = set(gold)
+    dcg = sum(1 / math.log2(i + 2) for i, t in enumerate(ranked[:k]) if t in g)
+    ideal = sum(1 / math.log2(i + 2) for i in range(min(len(g), k)))
+    return dcg / ideal
+
+
+def load(data: Path) -> tuple[list[dict], list[dict]]:
+    convs = [json.loads(line) for line in (data / "conversations.jsonl").open()]
+    questions = [json.loads(line) for line in (data / "questions.jsonl").open()]
+    return convs, questions
+
+
+def turns_of(conv: dict) -> list[Turn]:
+    """The conversation as Turns: one conversation id per session, content prefixed by the speaker."""
+    out = []
+    for s in conv["sessions"]:
+        cid = f"{conv['sample_id']}-s{s['session']:02d}"
+        for t in s["turns"]:
+            out.append(
+                Turn(
+                    conversation_id=cid,
+                    index=t["index"],
+                    role=t["role"],
+                    content=f"{t['speaker']}: {t['text']}",
+                    timestamp=datetime.fromisoformat(t["timestamp"]),
+                    metadata={"speaker": t["speaker"], "dia_id": t["turn_id"], "session_time": s["date_time"]},
+                )
+            )
+    return out
+
+
+def parse_overrides(pairs: list[str]) -> Tuning:
+    kinds = {f.name: f.type for f in fields(Tuning)}
+    values = {}
+    for pair in pairs:
+        key, _, raw = pair.partition("=")
+        if key not in kinds:
+            raise SystemExit(f"unknown Tuning field {key!r}; known: {', '.join(kinds)}")
+        values[key] = (int if kinds[key] in (int, "int") else float)(raw)
+    return replace(Tuning(), **values)
+
+
+def evaluate(
+    stores: Stores, convs: list[dict], questions: list[dict], ks: list[int], tuning: Tuning | None, only: set[str]
+) -> tuple[dict, dict]:
+    """Ranked dataset turn ids per (strategy, k, qid), plus timing per strategy."""
+    dia: dict[str, dict[tuple[str, int], str]] = {}
+    corpus: dict[str, tuple[BM25, list[str], list[datetime]]] = {}
+    started = time.perf_counter()
+    n_turns = 0
+    for conv in convs:
+        user = conv["sample_id"]
+        turns = turns_of(conv)
+        with AgentMemory(user, stores=stores) as memory:
+            for b in range(0, len(turns), 500):
+                memory.store_turns(turns[b : b + 500])
+        n_turns += len(turns)
+        rate = n_turns / (time.perf_counter() - started)
+        print(f"\r  loaded {n_turns} turns ({rate:.0f} turns/s)", end="", file=sys.stderr, flush=True)
+        dia[user] = {(t.conversation_id, t.index): t.metadata["dia_id"] for t in turns}
+        corpus[user] = (
+            BM25([content_terms(t.content) for t in turns]),
+            [t.metadata["dia_id"] for t in turns],
+            [t.timestamp for t in turns],
+        )
+    print(file=sys.stderr)
+    ranked: dict[tuple[str, int, str], list[str]] = {}
+    spent: dict[str, float] = defaultdict(float)
+    for n, q in enumerate(questions, 1):
+        user = q["sample_id"]
+        as_of = datetime.fromisoformat(q["as_of"]) if q.get("as_of") else None
+        hours = q.get("time_window_hours")
+        retriever = Retriever(stores, user, tuning)
+        for k in ks:
+            t0 = time.perf_counter()
+            if "bm25" in only:
+                bm25, ids, stamps = corpus[user]
+                since = as_of.timestamp() - hours * 3600 if (as_of and hours) else None
+                allowed = [(as_of is None or s <= as_of) and (since is None or s.timestamp() >= since) for s in stamps]
+                ranked["bm25", k, q["qid"]] = [ids[i] for i in bm25.rank(content_terms(q["question"]), allowed)[:k]]
+            t1 = time.perf_counter()
+            spent["bm25"] += t1 - t0
+            for mode in ("fulltext", "vector"):
+                if mode not in only:
+                    continue
+                t = time.perf_counter()
+                rows = retriever.search_turns(q["question"], top_k=k, mode=mode, time_window_hours=hours, as_of=as_of)
+                spent[mode] += time.perf_counter() - t
+                ranked[mode, k, q["qid"]] = [dia[user][r["conversation_id"], r["index"]] for r in rows]
+            if "fused" in only:
+                t = time.perf_counter()
+                if tuning is None:
+                    with AgentMemory(user, stores=stores) as memory:
+                        rows = memory.remember(
+                            q["question"], top_k=k, time_window_hours=hours, as_of=as_of
+                        ).relevant_turns
+                else:
+                    rows = retriever.remember(
+                        q["question"], top_k=k, time_window_hours=hours, as_of=as_of
+                    ).relevant_turns
+                spent["fused"] += time.perf_counter() - t
+                ranked["fused", k, q["qid"]] = [dia[user][r["conversation_id"], r["index"]] for r in rows]
+        if n % 50 == 0 or n == len(questions):
+            print(f"\r  asked {n}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    return ranked, spent
+
+
+def score(ranked: dict, questions: list[dict], ks: list[int], strategies: list[str]) -> dict:
+    """{strategy: {category|'overall': {metric: value}}}."""
+    small, large = min(ks), max(ks)
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for s in strategies:
+        per: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for q in questions:
+            a, b = ranked[s, small, q["qid"]], ranked[s, large, q["qid"]]
+            m = {
+                "R@5": recall(a, q["evidence"], 5),
+                "R@10": recall(a, q["evidence"], 10),
+                "R@25": recall(b, q["evidence"], 25),
+                "NDCG@10": ndcg(a, q["evidence"], 10),
+            }
+            per[q["category"]].append(m)
+            per["overall"].append(m)
+        out[s] = {cat: {key: sum(m[key] for m in ms) / len(ms) for key in ms[0]} for cat, ms in per.items()}
+    return out
+
+
+def tables(result: dict, questions: list[dict], strategies: list[str]) -> str:
+    counts = Counter(q["category"] for q in questions)
+    cats = [c for c in CATEGORIES if c in counts]
+    lines = ["Overall (all questions):", "", "| strategy | R@5 | R@10 | R@25 | NDCG@10 |", "|---|---|---|---|---|"]
+    for s in strategies:
+        o = result[s]["overall"]
+        lines.append(f"| {s} | {o['R@5']:.3f} | {o['R@10']:.3f} | {o['R@25']:.3f} | {o['NDCG@10']:.3f} |")
+    for metric in ("R@10", "NDCG@10", "R@5", "R@25"):
+        lines += [
+            "",
+            f"{metric} per category:",
+            "",
+            "| strategy | " + " | ".join(f"{c} ({counts[c]})" for c in cats) + " | overall |",
+            "|---" * (len(cats) + 2) + "|",
+        ]
+        for s in strategies:
+            vals = " | ".join(f"{result[s][c][metric]:.3f}" for c in cats)
+            lines.append(f"| {s} | {vals} | {result[s]['overall'][metric]:.3f} |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=HERE / "data")
+    parser.add_argument("--top-k", type=int, nargs=2, default=[10, 25])
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="Tuning overrides")
+    parser.add_argument("--only", nargs="*", default=STRATEGIES, choices=STRATEGIES)
+    parser.add_argument("--conversations", type=int, default=None, help="evaluate only the first N")
+    parser.add_argument("--dump", type=Path, default=None, help="write per-question rankings (JSONL) here")
+    parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    args = parser.parse_args()
+    convs, questions = load(args.data)
+    if args.conversations:
+        convs = convs[: args.conversations]
+        keep = {c["sample_id"] for c in convs}
+        questions = [q for q in questions if q["sample_id"] in keep]
+    tuning = parse_overrides(args.set) if args.set else None
+    strategies = [s for s in STRATEGIES if s in args.only]
+    with tempfile.TemporaryDirectory(prefix="retrieval-eval-") as tmp:
+        stack = EmbeddedStack(Path(tmp) / "stack")
+        env = stack.up()
+        try:
+            settings = load_settings(
+                postgres_uri=env.postgres_uri,
+                graph_uri=env.graph_uri,
+                redis_uri=env.redis_uri,
+                postgres_schema="reteval",
+                graph_name="reteval",
+                redis_prefix="reteval",
+                _env_file=None,
+            )
+            with Stores.open(settings) as stores:
+                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+                ranked, spent = evaluate(stores, convs, questions, args.top_k, tuning, set(strategies))
+                model_id = stores.embedder.model_id
+        finally:
+            stack.down()
+    result = score(ranked, questions, args.top_k, strategies)
+    text = tables(result, questions, strategies)
+    per_q = {s: f"{spent[s] / (len(questions) * 2) * 1000:.1f} ms" for s in strategies}
+    print(text)
+    print(f"\nmean time per call: {per_q}")
+    if args.dump:
+        with args.dump.open("w") as f:
+            for q in questions:
+                f.write(json.dumps({**q, **{s: ranked[s, args.top_k[0], q["qid"]] for s in strategies}}) + "\n")
+    if not args.no_write and not args.set and not args.conversations:
+        n_turns = sum(len(s["turns"]) for c in convs for s in c["sessions"])
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        RESULTS.write_text(
+            "# Turn-level retrieval evaluation\n\n"
+            "Regenerate: `.venv/bin/python benchmarks/retrieval_eval/generate.py && "
+            ".venv/bin/python benchmarks/retrieval_eval/run.py`\n\n"
+            f"Data: {len(convs)} generated conversations (benchmarks/retrieval_eval/data, seed 2024), {n_turns} turns, "
+            f"{len(questions)} questions with turn-level evidence. Embedder `{model_id}`, no LLM, embedded stack "
+            f"(PostgreSQL + FalkorDB). Each conversation is its own user. Measured {datetime.now():%Y-%m-%d}.\n\n"
+            "Strategies: `bm25` = plain Okapi BM25 in Python (k1=1.2, b=0.75, content_terms tokens; the "
+            "reference), `fulltext` / `vector` = `Retriever.search_turns(mode=...)`, `fused` = "
+            "`AgentMemory.remember(...).relevant_turns`.\n\n" + text + f"\n\nMean time per call: {per_q}\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""Access statistics of recalled items (last_accessed, access_count), written behind through Redis.
+
+Writing them into the graph after every remember() put three write statements, and the graph's write
+lock, on the path of the next read. Instead each read adds its items to two Redis hashes of the user
+(last access time, access count) and, at most once per FLUSH_EVERY_S per user, one background job moves
+everything pending into the graph with one UNWIND statement per label. Statistics therefore lag reads by
+up to FLUSH_EVERY_S (until the user's next read); `flush()` writes them out on demand (e.g. before
+salience decay). If Redis is down, the read writes straight into the graph as before.
+"""
+
+import logging
+from collections import defaultdict
+
+import redis
+
+from memory_runtime.models import now, to_ms
+from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.graph.queries import retrieval as q
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY_S = 30
+PENDING_TTL_S = 7 * 86400
+LABELS = ("Turn", "Fact", "Entity")
+
+
+def _keys(stores: Stores, user_id: str) -> tuple[str, str, str]:
+    k = stores.redis.key
+    return k("access", "last", user_id), k("access", "count", user_id), k("access", "flushed", user_id)
+
+
+def record(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
+    """Note an access to each item (label → ids); schedules a flush when one is due. Never raises."""
+    items = [f"{label}:{i}" for label, ids in batches.items() for i in ids]
+    if not items:
+        return
+    last, count, flushed = _keys(stores, user_id)
+    stamp = to_ms(now())
+    try:
+        pipe = stores.redis.client.pipeline(transaction=False)
+        pipe.hset(last, mapping=dict.fromkeys(items, stamp))
+        for item in items:
+            pipe.hincrby(count, item, 1)
+        pipe.expire(last, PENDING_TTL_S)
+        pipe.expire(count, PENDING_TTL_S)
+        pipe.set(flushed, stamp, nx=True, ex=FLUSH_EVERY_S)
+        due = pipe.execute()[-1]
+    except redis.RedisError as exc:
+        log.debug("access buffer unavailable, writing to the graph: %s", exc)
+        _submit(stores, lambda: _write(stores, user_id, {i: (stamp, 1) for i in items}))
+        return
+    if due:
+        _submit(stores, lambda: flush(stores, user_id))
+
+
+def flush(stores: Stores, user_id: str) -> int:
+    """Move the user's pending access statistics into the graph; returns how many items were updated."""
+    last, count, _ = _keys(stores, user_id)
+    pipe = stores.redis.client.pipeline(transaction=True)
+    pipe.hgetall(last)
+    pipe.hgetall(count)
+    pipe.delete(last, count)
+    stamps, counts, _ = pipe.execute()
+    pending = {(k.decode() if isinstance(k, bytes) else k): (int(v), int(counts.get(k, 1))) for k, v in stamps.items()}
+    return _write(stores, user_id, pending)
+
+
+def _write(stores: Stores, user_id: str, pending: dict[str, tuple[int, int]]) -> int:
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for item, (stamp, n) in pending.items():
+        label, _, item_id = item.partition(":")
+        if label in LABELS:
+            rows[label].append({"id": item_id, "last": stamp, "count": n})
+    graph, done = stores.graph, 0
+    for label, batch in rows.items():
+        try:
+            result = graph.write(q.touch(graph.dialect, node_label=label), {"rows": batch, "user_id": user_id})
+            done += int(result[0]["touched"]) if result else 0
+        except Exception as exc:  # noqa: BLE001 — bookkeeping must never fail a read
+            log.debug("access statistics not recorded: %s", exc)
+    return done
+
+
+def _submit(stores: Stores, job) -> None:
+    try:
+        stores.executor.submit(job)
+    except RuntimeError:  # executor shut down (store closing)
+        pass

@@ -1,0 +1,118 @@
+"""Okapi BM25 over full-text candidates, with the user's own term statistics.
+
+The graph's full-text index finds the candidates, but its scores are not used: RediSearch's TF-IDF
+divides by the distance between matched terms (a turn matching two query words can score below one
+matching a single word) and has no length normalisation, and Lucene's BM25 differs again. Scoring the
+candidates here gives one BM25 ranking on every backend: per-user document frequencies come from the
+index (a count per query term), term frequencies and lengths from the turn text, tokenised exactly as
+`memory_runtime.text.content_terms`.
+"""
+
+import json
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import redis
+
+from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.graph.queries import retrieval as q
+from memory_runtime.text import content_terms
+
+log = logging.getLogger(__name__)
+
+K1 = 1.2
+B = 0.75
+STATS_TTL_S = 600  # per-user N and average length drift slowly; a stale value only nudges idf
+STATS_SAMPLE = 300
+DEFAULT_AVG_TERMS = 10.0
+
+
+@dataclass(frozen=True)
+class CorpusStats:
+    """Size of a user's searchable turn log, its mean length in content terms and characters per term."""
+
+    turns: int
+    avg_terms: float
+    chars_per_term: float = 6.0
+
+
+def idf(df: int, n: int) -> float:
+    """Lucene's BM25 idf (never negative, so a very common term still counts a little)."""
+    n = max(n, df)
+    return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def corpus_stats(stores: Stores, user_id: str) -> CorpusStats:
+    """The user's turn count and mean turn length, cached in Redis for a few minutes."""
+    key = stores.redis.key("bm25stats", user_id)
+    try:
+        raw = stores.redis.client.get(key)
+        if raw:
+            cached = json.loads(raw)
+            return CorpusStats(int(cached["turns"]), float(cached["avg_terms"]), float(cached["chars_per_term"]))
+    except (redis.RedisError, ValueError, KeyError) as exc:
+        log.debug("BM25 statistics cache unavailable: %s", exc)
+    graph = stores.graph
+    rows = graph.read(q.turn_count(graph.dialect), {"user_id": user_id, "sample": STATS_SAMPLE})
+    total = int(rows[0]["total"]) if rows else 0
+    sample = rows[0]["sample"] if rows else []
+    terms = sum(len(content_terms(c or "")) for c in sample)
+    chars = sum(len(c or "") for c in sample)
+    avg = terms / len(sample) if sample else DEFAULT_AVG_TERMS
+    stats = CorpusStats(total, max(avg, 1.0), chars / terms if terms else 6.0)
+    value = {"turns": stats.turns, "avg_terms": stats.avg_terms, "chars_per_term": stats.chars_per_term}
+    try:
+        stores.redis.client.set(key, json.dumps(value), ex=STATS_TTL_S)
+    except redis.RedisError as exc:
+        log.debug("BM25 statistics not cached: %s", exc)
+    return stats
+
+
+def cached_frequencies(stores: Stores, user_id: str, stems: list[str]) -> dict[str, int]:
+    """Document frequencies of frequent terms remembered from earlier queries ({} when Redis is down)."""
+    if not stems:
+        return {}
+    try:
+        values = stores.redis.client.hmget(stores.redis.key("bm25df", user_id), stems)
+    except redis.RedisError as exc:
+        log.debug("BM25 frequency cache unavailable: %s", exc)
+        return {}
+    return {s: int(v) for s, v in zip(stems, values, strict=True) if v is not None}
+
+
+def remember_frequencies(stores: Stores, user_id: str, frequencies: dict[str, int]) -> None:
+    """Cache the document frequencies of frequent terms for a few minutes: enumerating their postings is
+    the costly part of a query over a long history, and their idf barely moves as turns arrive."""
+    if not frequencies:
+        return
+    key = stores.redis.key("bm25df", user_id)
+    try:
+        pipe = stores.redis.client.pipeline(transaction=False)
+        pipe.hset(key, mapping=frequencies)
+        pipe.expire(key, STATS_TTL_S, nx=True)
+        pipe.execute()
+    except redis.RedisError as exc:
+        log.debug("BM25 frequencies not cached: %s", exc)
+
+
+def estimate(query: dict[str, float], matched: Iterable[str], length: float, avg_terms: float) -> float:
+    """BM25 from what the index tells without the text: the matched terms (tf 1, as in most chat turns) and
+    a length estimate. Picks which candidates are worth fetching for the exact `score`."""
+    norm = K1 * (1.0 - B + B * length / avg_terms)
+    return sum(query.get(t, 0.0) for t in matched) * (K1 + 1.0) / (1.0 + norm)
+
+
+def score(query: dict[str, float], text: str, avg_terms: float, matched: Iterable[str] = ()) -> float:
+    """BM25 of one turn for `query` (stem → idf). `matched` stems count at least once: the index matched
+    them (its stemmer may fold words ours keeps apart)."""
+    terms = content_terms(text)
+    tf = Counter(t for t in terms if t in query)
+    for stem in matched:
+        tf[stem] = max(tf[stem], 1)
+    if not tf:
+        return 0.0
+    norm = K1 * (1.0 - B + B * len(terms) / avg_terms)
+    return sum(query[t] * f * (K1 + 1.0) / (f + norm) for t, f in tf.items())

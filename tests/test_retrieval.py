@@ -1,0 +1,220 @@
+"""remember() and turn search on the real embedded stores: scoping, time, budgets, inputs, item shape, fusion."""
+
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from memory_runtime.errors import ValidationError
+from memory_runtime.memory import AgentMemory
+from memory_runtime.models import Entity, Turn, estimate_tokens, now
+from memory_runtime.retrieval import Retriever, access
+from tests.conftest import drop_namespace, make_settings, open_migrated
+
+WORDS = (
+    "kayak lisbon pottery beagle marathon salsa ramen guitar camping promotion sunrise "
+    "vacation museum garden sourdough violin concert recipe hiking tennis"
+).split()
+FIXTURE_SETTINGS = hsettings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+def _turns(conversation: str, texts: list[str], start: datetime | None = None) -> list[Turn]:
+    start = start or now() - timedelta(hours=1)
+    return [
+        Turn(
+            conversation_id=conversation,
+            index=i,
+            role="user" if i % 2 == 0 else "assistant",
+            content=text,
+            timestamp=start + timedelta(seconds=30 * i),
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+@pytest.fixture
+def memory(stores):
+    with AgentMemory("alice", stores=stores) as m:
+        yield m
+
+
+@pytest.fixture
+def populated(stores):
+    """Six users who talk about the same things, each with turns, facts and entities."""
+    users = [f"user{i}" for i in range(6)]
+    owned: dict[str, dict[str, set[str]]] = {}
+    for n, user in enumerate(users):
+        with AgentMemory(user, stores=stores) as m:
+            texts = [
+                f"{user} said: I love {WORDS[(n + j) % len(WORDS)]} and {WORDS[(n + 2 * j) % len(WORDS)]}"
+                for j in range(12)
+            ]
+            result = m.store_turns(_turns(f"{user}-chat", texts))
+            entity = m.upsert_entity(Entity(name=f"{WORDS[n]} club", type="Organization"))
+            fact = m.learn_fact(f"{user} enjoys {WORDS[n]} and {WORDS[n + 1]}", entity_ids=[entity])
+            owned[user] = {"turns": set(result.turn_ids), "facts": {fact}, "entities": {entity}}
+    return owned
+
+
+@FIXTURE_SETTINGS
+@given(user_no=st.integers(0, 5), words=st.lists(st.sampled_from(WORDS), min_size=1, max_size=4))
+def test_remember_never_returns_another_users_memories(stores, populated, user_no: int, words: list[str]) -> None:
+    user = f"user{user_no}"
+    with AgentMemory(user, stores=stores) as m:
+        bundle = m.remember(" ".join(words), top_k=20)
+    assert {t["id"] for t in bundle.relevant_turns} <= populated[user]["turns"]
+    assert {f["id"] for f in bundle.facts} <= populated[user]["facts"]
+    assert {e["id"] for e in bundle.entities} <= populated[user]["entities"]
+    assert all(t["conversation_id"] == f"{user}-chat" for t in bundle.relevant_turns)
+
+
+def test_as_of_returns_the_fact_valid_at_that_time(memory: AgentMemory) -> None:
+    old = memory.learn_fact(
+        "Ada works for Acme",
+        subject="Ada",
+        predicate="works_for",
+        object="Acme",
+        valid_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+    new = memory.learn_fact(
+        "Ada works for Initech",
+        subject="Ada",
+        predicate="works_for",
+        object="Initech",
+        valid_at=datetime(2022, 1, 1, tzinfo=UTC),
+    )
+    then = memory.remember("Where does Ada work?", as_of=datetime(2021, 6, 1, tzinfo=UTC))
+    later = memory.remember("Where does Ada work?", as_of=datetime(2023, 6, 1, tzinfo=UTC))
+    assert [f["id"] for f in then.facts] == [old]
+    assert [f["id"] for f in later.facts] == [new]
+
+
+def test_time_window_counts_from_when_turns_were_said_not_stored(memory: AgentMemory) -> None:
+    memory.store_turns(_turns("old-chat", ["We talked about the kayak trip to Lisbon"], now() - timedelta(days=40)))
+    recent = memory.store_turns(_turns("new-chat", ["The kayak trip to Lisbon is booked"]))
+    bundle = memory.remember("kayak trip Lisbon", time_window_hours=24)
+    assert [t["id"] for t in bundle.relevant_turns] == recent.turn_ids
+
+
+def test_as_of_hides_turns_said_after_it(memory: AgentMemory) -> None:
+    early = memory.store_turns(_turns("c1", ["I adopted a beagle"], datetime(2023, 1, 1, tzinfo=UTC)))
+    memory.store_turns(_turns("c2", ["The beagle learned to sit"], datetime(2023, 6, 1, tzinfo=UTC)))
+    bundle = memory.remember("beagle", as_of=datetime(2023, 3, 1, tzinfo=UTC))
+    assert [t["id"] for t in bundle.relevant_turns] == early.turn_ids
+
+
+@pytest.fixture
+def rich_bundle(memory: AgentMemory):
+    """A bundle with long turns, facts and entities: more than any small budget holds."""
+    memory.store_turns(_turns("c", [f"Long story about {w} " + "and more details " * 30 for w in WORDS]))
+    for w in WORDS[:8]:
+        memory.learn_fact(f"Alice practises {w} every week")
+        memory.upsert_entity(Entity(name=f"{w} society", type="Organization", description=f"a club for {w}"))
+    return memory.remember("kayak pottery beagle marathon salsa", top_k=20)
+
+
+@FIXTURE_SETTINGS
+@given(budget=st.integers(min_value=-5, max_value=3000))
+def test_context_string_never_exceeds_the_token_budget(rich_bundle, budget: int) -> None:
+    assert estimate_tokens(rich_bundle.to_context_string(max_tokens=budget)) <= max(budget, 0)
+
+
+def test_remember_on_empty_memory_returns_an_empty_bundle(memory: AgentMemory) -> None:
+    bundle = memory.remember("anything at all?")
+    assert bundle.is_empty()
+    assert bundle.relevant_turns == [] and bundle.facts == [] and bundle.entities == []
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\n\t"])
+def test_empty_query_is_a_validation_error(memory: AgentMemory, query: str) -> None:
+    with pytest.raises(ValidationError):
+        memory.remember(query)
+
+
+def test_a_100_kb_query_is_truncated_and_answered(memory: AgentMemory) -> None:
+    stored = memory.store_turns(_turns("c", ["Planning the marathon in Lisbon next spring"]))
+    query = "marathon Lisbon " + "filler words about nothing in particular " * 2600
+    assert len(query) > 100_000
+    bundle = memory.remember(query)
+    assert len(bundle.query) == memory.settings.max_query_chars
+    assert [t["id"] for t in bundle.relevant_turns] == stored.turn_ids
+
+
+def test_every_item_says_how_it_was_found_and_scored(memory: AgentMemory) -> None:
+    stored = memory.store_turns(
+        _turns("c", ["I adopted a beagle named Biscuit", "Biscuit loves the park", "We went kayaking on Sunday"])
+    )
+    entity = memory.upsert_entity(Entity(name="Biscuit", type="Other", description="a beagle"))
+    memory.learn_fact("Alice adopted a beagle named Biscuit", entity_ids=[entity], source_turn_id=stored.turn_ids[0])
+    bundle = memory.remember("beagle Biscuit")
+    assert bundle.relevant_turns and bundle.facts and bundle.entities
+    for item in bundle.relevant_turns + bundle.facts + bundle.entities:
+        assert item["found_by"] and isinstance(item["score"], float)
+    for item in bundle.relevant_turns + bundle.facts:
+        assert item["source_turn_ids"]
+    assert bundle.facts[0]["source_turn_ids"] == [stored.turn_ids[0]]
+
+
+@pytest.fixture
+def stores384(stack, namespace):
+    """Stores with production-size (384-dimensional) vectors, where hashing collisions are rare."""
+    settings = make_settings(stack, namespace, embedding_dimensions=384)
+    stores = open_migrated(settings)
+    try:
+        yield stores
+    finally:
+        stores.close()
+        drop_namespace(settings)
+
+
+def test_hybrid_finds_what_only_one_strategy_finds(stores384) -> None:
+    stores = stores384
+    with AgentMemory("alice", stores=stores) as m:
+        texts = [
+            # only full-text: the one turn with the rare word, long enough that its cosine is low
+            "We finally fixed the zeolite filter in the old aquarium pump after three weekends of trying "
+            "everything, vinegar soaks, new tubing, another outlet and a long call with the manufacturer.",
+            # only vector: no query word as such (the index stems photography and photographs apart)
+            "photographs photographers",
+            "photographer friend",
+            *[f"photo {w}" for w in ("booth", "album", "frame", "shoot", "op", "finish")],
+            *[f"Small talk about {w} and the weather" for w in WORDS],
+        ]
+        stored = m.store_turns(_turns("c", texts))
+    only_fulltext, only_vector = stored.turn_ids[0], stored.turn_ids[1]
+    retriever = Retriever(stores, "alice")
+    query, k = "zeolite photography", 4
+    fulltext = [t["id"] for t in retriever.search_turns(query, k, mode="fulltext")]
+    vector = [t["id"] for t in retriever.search_turns(query, k, mode="vector")]
+    hybrid = {t["id"]: t["found_by"] for t in retriever.search_turns(query, k)}
+    assert only_fulltext in fulltext and only_fulltext not in vector
+    assert only_vector in vector and only_vector not in fulltext
+    assert "fulltext" in hybrid[only_fulltext] and "vector" in hybrid[only_vector]
+
+
+def test_search_turns_rejects_an_unknown_mode(stores) -> None:
+    with pytest.raises(ValidationError):
+        Retriever(stores, "alice").search_turns("beagle", mode="semantic")
+
+
+def test_recalled_turns_get_their_access_statistics_written_behind(memory: AgentMemory, stores) -> None:
+    stored = memory.store_turns(_turns("c", ["I adopted a beagle named Biscuit"]))
+    memory.remember("beagle")
+    memory.remember("beagle")
+    deadline = time.monotonic() + 5
+    count = None
+    while time.monotonic() < deadline:
+        access.flush(stores, "alice")  # what a consolidation job does; the first read also scheduled one
+        rows = stores.graph.read(
+            "MATCH (t:Turn {id: $id}) RETURN t.access_count AS n, t.last_accessed AS last", {"id": stored.turn_ids[0]}
+        )
+        count = rows[0]["n"]
+        if count == 2:
+            break
+        time.sleep(0.05)
+    assert count == 2 and rows[0]["last"] is not None
