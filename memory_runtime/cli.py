@@ -164,6 +164,93 @@ def cmd_reproject(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backfill_request(args: argparse.Namespace, start: str, end: str, settings: "Settings"):  # -> BackfillRequest
+    from memory_runtime.backfill import BackfillRequest, parse_day
+
+    return BackfillRequest.plan(
+        parse_day(start, "--from"), parse_day(end, "--to"), settings, job=args.job, select=args.select
+    )
+
+
+def _launch_backfill(args: argparse.Namespace, request: object, settings: "Settings") -> int:
+    """Run or launch a backfill (the dagster CLI here, or GraphQL on --url) and say where to watch it."""
+    import os
+
+    from memory_runtime.backfill import child_environment, launch_via_webserver, run_backfill, watch_hint
+
+    if args.url:
+        outcome = launch_via_webserver(request, args.url, wait=args.wait)  # type: ignore[arg-type]
+    else:
+        env = child_environment(settings, os.environ)
+        outcome = run_backfill(request, env, multiprocess=args.multiprocess, verbose=args.verbose)  # type: ignore[arg-type]
+    print(watch_hint(request, outcome, args.url))  # type: ignore[arg-type]
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import conversation files with their original timestamps; optionally backfill their days."""
+    import json
+
+    from memory_runtime.importer import Importer
+
+    if args.dry_run:
+        from memory_runtime.config import load_settings
+
+        summary = Importer(
+            None,
+            args.user,
+            fmt=args.format,
+            users_from_records=args.users_from_records,
+            batch_size=args.batch_size,
+            dry_run=True,
+            settings=load_settings(),
+        ).run(args.paths)
+        print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render())
+        return 0 if summary.ok else 1
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    with Stores.open(settings) as stores:
+        summary = Importer(
+            stores,
+            args.user,
+            fmt=args.format,
+            users_from_records=args.users_from_records,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
+        ).run(args.paths)
+    print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.render(), flush=True)
+    status = 0 if summary.ok else 1
+    if args.backfill:
+        span = summary.date_range()
+        if span is None:
+            print("nothing was imported, so there is nothing to backfill", file=sys.stderr)
+            return status
+        from datetime import UTC, datetime
+
+        from memory_runtime.backfill import parse_day
+
+        first = max(span[0], parse_day(settings.partitions_start_date, "MEMORY_PARTITIONS_START_DATE"))
+        last = min(span[1], datetime.now(UTC).date())
+        if first > last:
+            print(f"the imported days {span[0]}..{span[1]} are outside the day partitions", file=sys.stderr)
+            return status
+        request = _backfill_request(args, first.isoformat(), last.isoformat(), settings)
+        status = max(status, _launch_backfill(args, request, settings))
+    return status
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    """Consolidate a day range through Dagster (one single-run backfill over the day partitions)."""
+    if args.url:
+        from memory_runtime.config import load_settings
+
+        settings = load_settings()
+    else:
+        settings, _ = _settings_with_stack(args)
+    return _launch_backfill(args, _backfill_request(args, args.start, args.end, settings), settings)
+
+
 def cmd_metrics_server(args: argparse.Namespace) -> int:
     """Serve Prometheus metrics (with the reflection-stream lag) until interrupted."""
     from memory_runtime import metrics
@@ -189,6 +276,20 @@ def cmd_metrics_server(args: argparse.Namespace) -> int:
     finally:
         redis.close()
     return 0
+
+
+IMPORT_FORMATS = ("auto", "jsonl", "openai", "chatgpt", "sessions")
+
+
+def _backfill_options(p: argparse.ArgumentParser) -> None:
+    from memory_runtime.backfill import DEFAULT_JOB
+
+    p.add_argument("--job", help=f"Dagster job whose assets are backfilled (default: {DEFAULT_JOB})")
+    p.add_argument("--select", help="comma-separated asset keys instead of a job (dagster asset materialize)")
+    p.add_argument("--url", help="launch on a running Dagster webserver (GraphQL), e.g. http://127.0.0.1:3000")
+    p.add_argument("--wait", action="store_true", help="with --url: wait until the backfill has finished")
+    p.add_argument("--multiprocess", action="store_true", help="one process per step (default: in-process)")
+    p.add_argument("--verbose", action="store_true", help="show Dagster's full event log")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -217,6 +318,25 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--interval", type=float, default=15.0, help="seconds between reflection-lag probes")
     rep = add("reproject", cmd_reproject, "re-project turns the graph is missing (after a graph outage)")
     rep.add_argument("--user", help="only this user's turns")
+    imp = add("import", cmd_import, "import conversation files with their original timestamps (jsonl, openai, ...)")
+    imp.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories of .json/.jsonl/.ndjson files")
+    imp.add_argument("--user", help="the user who owns the imported conversations")
+    imp.add_argument("--format", default="auto", choices=IMPORT_FORMATS, help="file format (default: detect)")
+    imp.add_argument(
+        "--users-from-records",
+        action="store_true",
+        help="jsonl: store each conversation under its records' user_id (--user is the default for the rest)",
+    )
+    imp.add_argument("--dry-run", action="store_true", help="parse and validate only; write nothing")
+    imp.add_argument("--batch-size", type=int, default=1000, help="turns per store_turns transaction")
+    imp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    imp.add_argument("--backfill", action="store_true", help="then backfill the imported days in Dagster")
+    _backfill_options(imp)
+    bf = add("backfill", cmd_backfill, "consolidate a range of days in Dagster (one single-run backfill)")
+    bf.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
+    bf.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day, YYYY-MM-DD (UTC)")
+    _backfill_options(bf)
     return parser
 
 

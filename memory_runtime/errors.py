@@ -122,3 +122,19 @@ class ToolProjectionError(ProjectionError):
             f"but the {store} update failed ({detail}); ProceduralMemory.reproject_tools() rebuilds the Tool "
             f"statistics from the audit log.",
         )
+
+
+class ImportFormatError(ValidationError):
+    """A conversation file that cannot be imported; nothing of that file was written.
+
+    The message names the file, where in it (`line` for line-based files, `record` for JSON documents)
+    and what is wrong: truncated JSON, a missing field, a bad timestamp, non-UTF-8 bytes, an unknown role.
+    """
+
+    def __init__(self, path: str, reason: str, *, line: int | None = None, record: str | None = None) -> None:
+        self.path = path
+        self.line = line
+        self.record = record
+        self.reason = reason
+        where = "".join([f": line {line}" if line is not None else "", f": {record}" if record is not None else ""])
+        super().__init__(f"{path}{where}: {reason}")

