@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
-demo: install  ## start the embedded stores, migrate, store a conversation, print what remember() returns
+demo: install  ## embedded stores, migrate, API tour, import samples/ + run the consolidation job (backfill), recall
 	$(BIN)/agent-memory demo
 
 test: install  ## run the whole test suite on real embedded stores (and the Neo4j Cypher lint)

@@ -1,6 +1,7 @@
 """`agent-memory demo`: store a short multi-session conversation, then show what remember() returns."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from memory_runtime.config import Settings
 from memory_runtime.models import Entity, Goal, Turn
@@ -74,9 +75,7 @@ def _print_bundle(bundle) -> None:  # MemoryBundle
     print(f"\n=== remember({bundle.query!r})  [{bundle.timings_ms.get('total', 0):.1f} ms]")
     for t in bundle.relevant_turns[:4]:
         when = t["timestamp"].strftime("%Y-%m-%d") if t.get("timestamp") else "?"
-        print(
-            f"  turn  {t['score']:.3f} {'+'.join(t['found_by']):<20} {when} {t['role']}: {t['content'][:80]}"
-        )
+        print(f"  turn  {t['score']:.3f} {'+'.join(t['found_by']):<20} {when} {t['role']}: {t['content'][:80]}")
     for f in bundle.facts[:3]:
         found = "+".join(f["found_by"])
         print(f"  fact  {f['score']:.3f} {found:<20} {f['claim']} (conf {f['confidence']:.2f})")
@@ -84,7 +83,42 @@ def _print_bundle(bundle) -> None:  # MemoryBundle
         print(f"  ent   {e['score']:.3f} {'+'.join(e['found_by']):<20} {e['name']} ({e['type']})")
 
 
-def run_demo(settings: Settings) -> int:
+SAMPLE = Path(__file__).resolve().parent.parent / "samples" / "conversations.jsonl"
+SAMPLE_QUERIES = [
+    ("maya", "Where does Maya live and work?", None),
+    ("maya", "Where does Maya live and work?", datetime(2026, 8, 20, tzinfo=UTC)),
+]
+
+
+def run_sample(settings: Settings, sample: Path) -> int:
+    """Import the sample history, consolidate it with the Dagster job (a backfill), and recall from it."""
+    from memory_runtime.cli import main as cli_main
+    from memory_runtime.memory import AgentMemory
+    from memory_runtime.stores.bundle import Stores
+
+    print(f"\n##### importing {sample.name} and running the consolidation job over its days\n", flush=True)
+    status = cli_main(["import", str(sample), "--users-from-records", "--backfill"])
+    if status != 0:
+        return status
+    with Stores.open(settings) as stores:
+        for user, query, as_of in SAMPLE_QUERIES:
+            with AgentMemory(user, stores=stores) as memory:
+                bundle = memory.remember(query, top_k=5, as_of=as_of)
+            when = f" as_of {as_of:%Y-%m-%d}" if as_of else ""
+            print(f"\n=== {user}: remember({query!r}){when}")
+            for f in bundle.facts[:4]:
+                valid = f"valid {f['valid_at']:%Y-%m-%d}" + (
+                    f"..{f['invalid_at']:%Y-%m-%d}" if f["invalid_at"] else ".."
+                )
+                print(
+                    f"  fact  {f['claim']:<40} {valid:<24} from turns {', '.join(t[:8] for t in f['source_turn_ids'])}"
+                )
+            for t in bundle.relevant_turns[:3]:
+                print(f"  turn  {t['timestamp']:%Y-%m-%d} {t['role']}: {t['content'][:90]}")
+    return 0
+
+
+def run_demo(settings: Settings, sample: Path | None = SAMPLE) -> int:
     """Run the demo against the stores in `settings` (migrating first); prints the bundles."""
     from memory_runtime.memory import AgentMemory
     from memory_runtime.migrations import migrate
@@ -117,4 +151,7 @@ def run_demo(settings: Settings) -> int:
             print("\n=== as_of 10 days in: " + "; ".join(f["claim"] for f in past.facts[:1]))
             print("\n=== to_context_string(max_tokens=300):\n")
             print(memory.remember(QUERIES[0], top_k=5).to_context_string(max_tokens=300))
+    if sample is not None and sample.exists():
+        return run_sample(settings, sample)
+    print(f"\n(sample history {sample} not found: skipping the import + consolidation part)")
     return 0
