@@ -307,3 +307,18 @@ def json_type(value: Any) -> str:
         float: "a number",
         type(None): "null",
     }.get(type(value), type(value).__name__)
+
+
+def flatten_parts(parts: list[Any], kind_key: str) -> list[str]:
+    """Text of multimodal content parts (strings or dicts); non-text parts become [image]/[audio]/[file]."""
+    pieces: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            pieces.append(part)
+        elif isinstance(part, dict):
+            kind = str(part.get(kind_key, ""))
+            if isinstance(part.get("text"), str):
+                pieces.append(part["text"])
+            else:
+                pieces.extend(f"[{media}]" for media in ("image", "audio", "file") if media in kind)
+    return pieces

@@ -20,6 +20,7 @@ from typing import Any
 from memory_runtime.importers.base import (
     ImportedConversation,
     SourceFile,
+    flatten_parts,
     json_type,
     make_turn,
     normalise_role,
@@ -82,20 +83,8 @@ def message_text(message: dict[str, Any]) -> str | None:
     kind = content.get("content_type")
     if kind in HIDDEN_CONTENT_TYPES:
         return None
-    pieces: list[str] = []
     parts = content.get("parts")
-    if isinstance(parts, list):
-        for part in parts:
-            if isinstance(part, str):
-                pieces.append(part)
-            elif isinstance(part, dict):
-                part_kind = str(part.get("content_type", ""))
-                if isinstance(part.get("text"), str):
-                    pieces.append(part["text"])
-                elif "image" in part_kind:
-                    pieces.append("[image]")
-                elif "audio" in part_kind:
-                    pieces.append("[audio]")
+    pieces = flatten_parts(parts, "content_type") if isinstance(parts, list) else []
     for key in ("text", "result"):
         if not pieces and isinstance(content.get(key), str):
             pieces.append(content[key])

@@ -24,6 +24,7 @@ from typing import Any
 from memory_runtime.importers.base import (
     ImportedConversation,
     SourceFile,
+    flatten_parts,
     json_type,
     make_turn,
     normalise_role,
@@ -65,21 +66,7 @@ def _content(msg: dict[str, Any]) -> str:
     if isinstance(content, str):
         text = content
     elif isinstance(content, list):
-        pieces = []
-        for part in content:
-            if isinstance(part, str):
-                pieces.append(part)
-            elif isinstance(part, dict):
-                kind = str(part.get("type", ""))
-                if isinstance(part.get("text"), str):
-                    pieces.append(part["text"])
-                elif "image" in kind:
-                    pieces.append("[image]")
-                elif "audio" in kind:
-                    pieces.append("[audio]")
-                elif "file" in kind:
-                    pieces.append("[file]")
-        text = "\n".join(p for p in pieces if p)
+        text = "\n".join(p for p in flatten_parts(content, "type") if p)
     elif content is None:
         text = ""
     else:
