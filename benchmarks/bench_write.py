@@ -110,7 +110,8 @@ def main() -> int:
         ("store_turn mean", f"{statistics.mean(lat) * 1000:.2f} ms"),
         (f"store_turns throughput ({args.turns} turns, batch {args.batch})", f"{args.turns / elapsed:.0f} turns/s"),
         ("  Postgres transaction (COPY + insert + checks)", f"{args.turns / pg.total:.0f} turns/s ({pg.total:.1f} s)"),
-        ("  graph projection (UNWIND MERGE + indexes)", f"{args.turns / graph.total:.0f} turns/s ({graph.total:.1f} s)"),
+        ("  graph projection (UNWIND MERGE, indexes)",
+         f"{args.turns / graph.total:.0f} turns/s ({graph.total:.1f} s)"),
         ("  rest (embedding, working memory, Python)", f"{elapsed - pg.total - graph.total:.1f} s"),
     ]  # fmt: skip
     width = max(len(r[0]) for r in rows)

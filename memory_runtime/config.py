@@ -32,9 +32,7 @@ _POSTGRES_SCHEMES = {"postgresql", "postgres"}
 class Settings(BaseSettings):
     """Runtime configuration; each field is read from `MEMORY_<FIELD>` (see the README table)."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="MEMORY_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="MEMORY_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     # --- stores ---------------------------------------------------------------------------------
     postgres_uri: str | None = Field(None, description="PostgreSQL URI (system of record).")
@@ -58,9 +56,7 @@ class Settings(BaseSettings):
     embedding_provider: Literal["hashing", "openai", "sentence-transformers"] = Field(
         "hashing", description="Embedder: hashing (offline default), openai, sentence-transformers."
     )
-    embedding_model: str = Field(
-        "text-embedding-3-small", description="Model name for openai / sentence-transformers."
-    )
+    embedding_model: str = Field("text-embedding-3-small", description="Model name for openai / sentence-transformers.")
     embedding_dimensions: int = Field(384, ge=8, le=4096, description="Embedding dimension of every index.")
     embedding_cache_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of cached embeddings in Redis.")
     openai_api_key: SecretStr | None = Field(None, description="API key for the openai embedder/extractor.")
@@ -114,9 +110,7 @@ class Settings(BaseSettings):
     @classmethod
     def _check_graph_uri(cls, v: str | None) -> str | None:
         if v is not None and urlsplit(v).scheme not in _GRAPH_SCHEMES:
-            raise ValueError(
-                "must start with bolt://, neo4j:// (Neo4j) or falkor://, falkor+unix:// (FalkorDB)"
-            )
+            raise ValueError("must start with bolt://, neo4j:// (Neo4j) or falkor://, falkor+unix:// (FalkorDB)")
         return v
 
     @field_validator("redis_uri")

@@ -24,9 +24,7 @@ def forget_user(stores: Stores, user_id: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     with stores.pg.connection() as conn:
         for table in _TABLES:
-            cur = conn.execute(
-                sql.SQL("DELETE FROM {} WHERE user_id = %s").format(sql.Identifier(table)), (user_id,)
-            )
+            cur = conn.execute(sql.SQL("DELETE FROM {} WHERE user_id = %s").format(sql.Identifier(table)), (user_id,))
             counts[f"postgres.{table}"] = cur.rowcount
     graph = stores.graph
     for node_label in NODE_LABELS:
@@ -56,7 +54,5 @@ def remaining(stores: Stores, user_id: str) -> dict[str, int]:
             (user_id,),
         )
         out[f"postgres.{table}"] = rows[0]["n"]
-    out["graph.nodes"] = stores.graph.read(q.count_user_nodes(stores.graph.dialect), {"user_id": user_id})[0][
-        "n"
-    ]
+    out["graph.nodes"] = stores.graph.read(q.count_user_nodes(stores.graph.dialect), {"user_id": user_id})[0]["n"]
     return out

@@ -88,9 +88,7 @@ STORES: frozenset[str] = frozenset({"postgres", "neo4j", "falkordb", "graph", "r
 _STORE_ALIASES = {"postgresql": "postgres"}
 
 #: Error kinds; anything else is counted as "other".
-ERROR_KINDS: frozenset[str] = frozenset(
-    {"unavailable", "timeout", "auth", "query", "projection", "conflict", "other"}
-)
+ERROR_KINDS: frozenset[str] = frozenset({"unavailable", "timeout", "auth", "query", "projection", "conflict", "other"})
 
 #: Histogram buckets in seconds: sub-millisecond cache hits up to slow batch writes.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -163,9 +161,7 @@ def _get() -> _Metrics:
 
 def _check_operation(operation: str) -> str:
     if operation not in OPERATIONS:
-        raise ValueError(
-            f"unknown operation {operation!r} for metrics; known: {', '.join(sorted(OPERATIONS))}"
-        )
+        raise ValueError(f"unknown operation {operation!r} for metrics; known: {', '.join(sorted(OPERATIONS))}")
     return operation
 
 
@@ -202,9 +198,7 @@ def store_error(store: str, kind: str) -> None:
     """Count one failure of a store ("PostgreSQL"/"postgres", "Neo4j", "Redis", ...) of a kind."""
     name = store.strip().lower()
     name = _STORE_ALIASES.get(name, name)
-    _get().store_errors.labels(
-        name if name in STORES else "other", kind if kind in ERROR_KINDS else "other"
-    ).inc()
+    _get().store_errors.labels(name if name in STORES else "other", kind if kind in ERROR_KINDS else "other").inc()
 
 
 def cache_result(hits: int, misses: int) -> None:

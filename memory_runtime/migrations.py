@@ -110,12 +110,8 @@ def migrate_postgres(pg: PostgresStore, dims: int) -> list[str]:
         if row and int(row["value"]) != dims:
             raise EmbeddingDimensionMismatch(dims, int(row["value"]), "PostgreSQL embedding column")
         if not row:
-            conn.execute(
-                "INSERT INTO memory_settings (key, value) VALUES ('embedding_dimensions', %s)", (str(dims),)
-            )
-        done = {
-            r["version"]: r for r in conn.execute("SELECT version, name, checksum FROM schema_migrations")
-        }
+            conn.execute("INSERT INTO memory_settings (key, value) VALUES ('embedding_dimensions', %s)", (str(dims),))
+        done = {r["version"]: r for r in conn.execute("SELECT version, name, checksum FROM schema_migrations")}
         for mig in postgres_migrations():
             if mig.version in done:
                 if done[mig.version]["checksum"] != mig.checksum:

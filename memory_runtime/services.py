@@ -700,9 +700,7 @@ def _is_postmaster_of(pid: int, pgdata: Path) -> bool:
     args = _cmdline(pid)
     if not args or os.path.basename(args[0]) != "postgres":
         return False
-    return any(a == "-D" and b == str(pgdata) for a, b in zip(args, args[1:], strict=False)) or (
-        f"-D{pgdata}" in args
-    )
+    return any(a == "-D" and b == str(pgdata) for a, b in zip(args, args[1:], strict=False)) or (f"-D{pgdata}" in args)
 
 
 def _is_redis_on(pid: int, sock: Path) -> bool:

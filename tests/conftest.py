@@ -70,9 +70,7 @@ def drop_namespace(settings: Settings) -> None:
     from memory_runtime.stores.graph import open_graph
 
     with psycopg.connect(settings.require("postgres_uri"), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.postgres_schema))
-        )
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(settings.postgres_schema)))
     if settings.graph_backend == "falkordb":
         with open_graph(settings) as graph:
             graph.drop_all()

@@ -256,9 +256,7 @@ def manifest_problems(docs: list[dict[str, Any]], settings_fields: Iterable[str]
         kind, name = doc.get("kind"), (doc.get("metadata") or {}).get("name")
         here = f"{where} {kind}/{name}"
         if kind == "Secret":
-            problems.append(
-                f"{here}: Secrets belong in secrets.example.yaml (placeholders) or your secret store"
-            )
+            problems.append(f"{here}: Secrets belong in secrets.example.yaml (placeholders) or your secret store")
         if kind == "ConfigMap":
             for key, value in (doc.get("data") or {}).items():
                 if is_secret_name(key) or _URI_PASSWORD.search(str(value)):
@@ -267,9 +265,7 @@ def manifest_problems(docs: list[dict[str, Any]], settings_fields: Iterable[str]
             cwhere = f"{here} container {c.get('name')}"
             problems += image_problems(cwhere, str(c.get("image", "")))
             for env in c.get("env", []):
-                if "value" in env and (
-                    is_secret_name(env["name"]) or _URI_PASSWORD.search(str(env["value"]))
-                ):
+                if "value" in env and (is_secret_name(env["name"]) or _URI_PASSWORD.search(str(env["value"]))):
                     problems.append(f"{cwhere}: {env['name']} is inlined; use valueFrom.secretKeyRef")
                 ref = env.get("valueFrom") or {}
                 if is_secret_name(env["name"]) and "value" not in env and "secretKeyRef" not in ref:
@@ -327,9 +323,7 @@ def helm_values_problems(values: dict[str, Any], settings_fields: Iterable[str])
     for d in deployments:
         where = f"helm user deployment {d.get('name')}"
         if d.get("dagsterApiGrpcArgs") != GRPC_ARGS:
-            problems.append(
-                f"{where}: dagsterApiGrpcArgs is {d.get('dagsterApiGrpcArgs')}, expected {GRPC_ARGS}"
-            )
+            problems.append(f"{where}: dagsterApiGrpcArgs is {d.get('dagsterApiGrpcArgs')}, expected {GRPC_ARGS}")
         image = d.get("image") or {}
         problems += image_problems(where, f"{image.get('repository')}:{image.get('tag', '')}")
         if not d.get("envSecrets"):

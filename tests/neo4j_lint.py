@@ -60,9 +60,7 @@ def ensure_installed() -> Path:
 
     npm = shutil.which("npm")
     if npm is None:
-        raise LintUnavailable(
-            f"Neo4j Cypher lint needs npm to install {PACKAGE} into {TOOL_DIR}: `npm` is not on PATH"
-        )
+        raise LintUnavailable(f"Neo4j Cypher lint needs npm to install {PACKAGE} into {TOOL_DIR}: `npm` is not on PATH")
     cmd = [npm, "ci", "--no-audit", "--no-fund"]
     try:
         proc = subprocess.run(
@@ -74,16 +72,12 @@ def ensure_installed() -> Path:
             timeout=INSTALL_TIMEOUT_S,
         )
     except subprocess.TimeoutExpired:
-        raise LintUnavailable(
-            f"`{' '.join(cmd[1:])}` in {TOOL_DIR} did not finish in {INSTALL_TIMEOUT_S} s"
-        ) from None
+        raise LintUnavailable(f"`{' '.join(cmd[1:])}` in {TOOL_DIR} did not finish in {INSTALL_TIMEOUT_S} s") from None
     except OSError as exc:
         raise LintUnavailable(f"cannot run npm in {TOOL_DIR}: {exc}") from exc
     if proc.returncode != 0 or not _package_installed():
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
-        raise LintUnavailable(
-            f"`npm ci --no-audit --no-fund` in {TOOL_DIR} failed (exit {proc.returncode}):\n{tail}"
-        )
+        raise LintUnavailable(f"`npm ci --no-audit --no-fund` in {TOOL_DIR} failed (exit {proc.returncode}):\n{tail}")
     return Path(node)
 
 

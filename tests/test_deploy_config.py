@@ -91,9 +91,7 @@ def test_compose_runs_the_code_location_and_points_dagster_at_it(compose: dict) 
 def test_compose_memory_and_dagster_storage_are_separate_databases(compose: dict) -> None:
     env = compose["services"]["user-code"]["environment"]
     assert env["MEMORY_POSTGRES_URI"].endswith("/agent_memory")
-    assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://") and env["DAGSTER_PG_URL"].endswith(
-        "/dagster"
-    )
+    assert env["DAGSTER_PG_URL"].startswith("postgresql+psycopg2://") and env["DAGSTER_PG_URL"].endswith("/dagster")
     sql = (dv.DEPLOY / "postgres-init" / "01-databases.sql").read_text()
     assert "CREATE DATABASE agent_memory;" in sql and "CREATE DATABASE dagster;" in sql
 
@@ -317,9 +315,7 @@ def _container(docs: list[dict], kind: str = "StatefulSet") -> dict:
         (lambda docs: _container(docs).pop("livenessProbe"), "no livenessProbe"),
         (lambda docs: _container(docs)["resources"].pop("limits"), "no resources.limits"),
         (
-            lambda docs: next(d for d in docs if d["kind"] == "StatefulSet")["spec"].pop(
-                "volumeClaimTemplates"
-            ),
+            lambda docs: next(d for d in docs if d["kind"] == "StatefulSet")["spec"].pop("volumeClaimTemplates"),
             "no volumeClaimTemplates",
         ),
         (lambda docs: _container(docs).update(image="redis:latest"), "latest tag"),
@@ -371,9 +367,7 @@ def test_the_example_secret_validator_rejects_a_real_value() -> None:
     [
         (lambda v: v["runLauncher"].update(type="CeleryK8sRunLauncher"), "K8sRunLauncher"),
         (
-            lambda v: v["dagster-user-deployments"]["deployments"][0].update(
-                dagsterApiGrpcArgs=["-f", "x.py"]
-            ),
+            lambda v: v["dagster-user-deployments"]["deployments"][0].update(dagsterApiGrpcArgs=["-f", "x.py"]),
             "dagsterApiGrpcArgs",
         ),
         (lambda v: v["dagster-user-deployments"]["deployments"][0]["image"].update(tag="latest"), "latest"),

@@ -201,9 +201,7 @@ def test_agent_memory_calls_are_timed(stores, settings: Settings) -> None:
     store_before = _count("store_turn")
     remember_before = _count("remember")
     with AgentMemory("metrics-user", "metrics-conv", settings=settings) as memory:
-        memory.store_turn(
-            Turn(conversation_id="metrics-conv", index=0, role="user", content="I like Cython.")
-        )
+        memory.store_turn(Turn(conversation_id="metrics-conv", index=0, role="user", content="I like Cython."))
         memory.remember("what do I like?")
     assert _count("store_turn") == store_before + 1
     assert _count("remember") == remember_before + 1

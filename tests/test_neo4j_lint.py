@@ -30,8 +30,7 @@ GOOD = {
         "OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}}"
     ),
     "vector_query": (
-        "CALL db.index.vector.queryNodes('turn_embedding', $k, $vec) YIELD node, score "
-        "RETURN node.id AS id, score"
+        "CALL db.index.vector.queryNodes('turn_embedding', $k, $vec) YIELD node, score RETURN node.id AS id, score"
     ),
     "fulltext_index": (
         "CREATE FULLTEXT INDEX entity_text IF NOT EXISTS FOR (n:Entity) ON EACH [n.name, n.description]"

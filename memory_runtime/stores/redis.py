@@ -14,9 +14,7 @@ _SETTING = "MEMORY_REDIS_URI"
 class RedisStore:
     """A namespaced Redis client. `key()` is the only way keys are built."""
 
-    def __init__(
-        self, uri: str, prefix: str = "mem", *, connect_timeout_s: float = 5.0, max_connections: int = 32
-    ):
+    def __init__(self, uri: str, prefix: str = "mem", *, connect_timeout_s: float = 5.0, max_connections: int = 32):
         self.prefix = prefix
         self._pool = redis.BlockingConnectionPool.from_url(
             uri,

@@ -138,10 +138,7 @@ class FalkorDialect(Dialect):
         Uniqueness is the Redis command GRAPH.CONSTRAINT (not Cypher): its `statement` is the
         argument list after the graph name, and it needs the range index on `id` created first.
         """
-        out = [
-            DDL("range", lbl, ("id",), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.id)")
-            for lbl in schema.unique
-        ]
+        out = [DDL("range", lbl, ("id",), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.id)") for lbl in schema.unique]
         out += [
             DDL("range", lbl, (prop,), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.{ident(prop)})")
             for lbl, prop in schema.ranges
@@ -162,8 +159,7 @@ class FalkorDialect(Dialect):
                 "fulltext",
                 f.label,
                 f.props,
-                f"CREATE FULLTEXT INDEX FOR (n:{ident(f.label)}) "
-                f"ON ({', '.join('n.' + ident(p) for p in f.props)})",
+                f"CREATE FULLTEXT INDEX FOR (n:{ident(f.label)}) ON ({', '.join('n.' + ident(p) for p in f.props)})",
             )
             for f in schema.fulltext
         ]
