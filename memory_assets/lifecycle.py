@@ -14,6 +14,7 @@ from memory_assets._common import GROUP, Timer, Window, markdown_table, material
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_runtime.models import now, to_ms
+from memory_runtime.retrieval import access
 from resources import MemoryStoreResource
 
 BATCH = 5000
@@ -39,6 +40,7 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
     graph = stores.graph
     rate = memory.settings.decay_rate
     as_of = to_ms(window.as_of())
+    flushed = access.flush_all(stores)  # buffered last_accessed stamps must be in the graph before decaying
     stats: dict[str, dict[str, Any]] = {}
     pg_updated = 0
     for node_label in cypher.DECAY_LABELS:
@@ -70,6 +72,7 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
     plural = {"Turn": "turns", "Entity": "entities", "Fact": "facts"}
     counts = {f"{plural[lbl]}_decayed": s["decayed"] for lbl, s in stats.items()}
     counts["postgres_turns_updated"] = pg_updated
+    counts["access_stats_flushed"] = flushed
     return materialized(
         window,
         timer,
@@ -87,7 +90,7 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
     kinds={"postgres", "graph"},
     description=(
         "Turns said more than retention_days before the end of the window are archived: archived_at is set "
-        "in Postgres (the rows stay there, outside the hot HNSW index), and their graph Turn nodes lose "
+        "in Postgres (the rows stay there and enter the cold-tier HNSW index), and their graph Turn nodes lose "
         "their embedding (leaving the vector index) and get archived = true. Entities whose salience fell "
         "below archive_min_salience and that no fact is ABOUT and no turn MENTIONS are deleted."
     ),

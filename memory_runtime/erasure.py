@@ -19,6 +19,7 @@ _BATCH = 5000
 def forget_user(stores: Stores, user_id: str) -> dict[str, int]:
     """Delete every row, node and key of `user_id`; returns counts keyed `store.kind`."""
     from memory_runtime.reflection import forget_user as forget_reflections
+    from memory_runtime.retrieval.access import forget as forget_access
     from memory_runtime.working import forget_user as forget_working
 
     counts: dict[str, int] = {}
@@ -39,6 +40,7 @@ def forget_user(stores: Stores, user_id: str) -> dict[str, int]:
     redis = stores.redis
     counts["redis.working_memory"] = forget_working(redis, user_id)
     counts["redis.reflection_jobs"] = forget_reflections(redis, user_id)
+    counts["redis.access_stats"] = forget_access(stores, user_id)
     counts["redis.rate_limits"] = int(
         redis.client.delete(redis.key("rl", "write", user_id), redis.key("rl", "read", user_id))
     )

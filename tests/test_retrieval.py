@@ -218,3 +218,26 @@ def test_recalled_turns_get_their_access_statistics_written_behind(memory: Agent
             break
         time.sleep(0.05)
     assert count == 2 and rows[0]["last"] is not None
+
+
+def test_forget_user_also_drops_buffered_access_statistics(stores):
+    from memory_runtime.erasure import forget_user
+    from memory_runtime.retrieval import access
+
+    stores.redis.client.set(stores.redis.key("access", "flushed", "u-forget"), 1, ex=60)  # flushed just now
+    access.record(stores, "u-forget", {"Turn": ["t1"]})  # so this access stays buffered
+    assert stores.redis.client.exists(stores.redis.key("access", "last", "u-forget"))
+    forget_user(stores, "u-forget")
+    assert not any(stores.redis.client.scan_iter(match=stores.redis.key("access", "*", "u-forget")))
+
+
+def test_flush_all_writes_every_users_buffered_accesses_to_the_graph(stores):
+    from memory_runtime.retrieval import access
+
+    for user in ("a:1", "b%2"):  # ids with the characters the key escaping handles
+        stores.graph.write("CREATE (:Turn {id: $id, user_id: $u})", {"id": f"t-{user}", "u": user})
+        stores.redis.client.set(stores.redis.key("access", "flushed", user), 1, ex=60)  # keep it buffered
+        access.record(stores, user, {"Turn": [f"t-{user}"]})
+    access.flush_all(stores)
+    rows = stores.graph.read("MATCH (t:Turn) RETURN t.user_id AS u, t.access_count AS n ORDER BY u")
+    assert rows == [{"u": "a:1", "n": 1}, {"u": "b%2", "n": 1}]

@@ -65,6 +65,22 @@ def flush(stores: Stores, user_id: str) -> int:
     return _write(stores, user_id, pending)
 
 
+def flush_all(stores: Stores) -> int:
+    """Flush every user's pending access statistics (batch jobs such as salience decay call this first)."""
+    pattern = stores.redis.key("access", "last", "") + "*"
+    prefix = len(pattern) - 1
+    total = 0
+    for key in stores.redis.client.scan_iter(match=pattern, count=1000):
+        escaped = (key.decode() if isinstance(key, bytes) else key)[prefix:]
+        total += flush(stores, escaped.replace("%3A", ":").replace("%25", "%"))
+    return total
+
+
+def forget(stores: Stores, user_id: str) -> int:
+    """Delete the user's pending access statistics (erasure); returns the number of keys removed."""
+    return int(stores.redis.client.delete(*_keys(stores, user_id)))
+
+
 def _write(stores: Stores, user_id: str, pending: dict[str, tuple[int, int]]) -> int:
     rows: dict[str, list[dict]] = defaultdict(list)
     for item, (stamp, n) in pending.items():
