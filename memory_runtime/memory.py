@@ -18,6 +18,17 @@ from memory_runtime.models import Entity, Goal, MemoryBundle, Reflection, Turn
 from memory_runtime.stores.bundle import Stores
 
 
+@contextmanager
+def _redis_errors() -> Iterator[None]:
+    """Redis connection failures as a StoreUnavailableError naming MEMORY_REDIS_URI."""
+    import redis
+
+    try:
+        yield
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise StoreUnavailableError("Redis", "MEMORY_REDIS_URI", str(exc) or type(exc).__name__) from exc
+
+
 class AgentMemory:
     """Memory of one user (and optionally one current conversation).
 
@@ -34,10 +45,8 @@ class AgentMemory:
         settings: Settings | None = None,
         stores: Stores | None = None,
     ) -> None:
-        self.user_id = validation.identifier(user_id, "user_id")
-        self.conversation_id = (
-            None if conversation_id is None else validation.identifier(conversation_id, "conversation_id")
-        )
+        self.user_id = validation.key(user_id, "user_id")
+        self.conversation_id = None if conversation_id is None else validation.key(conversation_id, "conversation_id")
         self.settings = settings or (stores.settings if stores else load_settings())
         self._owns_stores = stores is None
         self.stores = stores or Stores.open(self.settings)
@@ -79,7 +88,8 @@ class AgentMemory:
             raise
         with metrics.timed(operation):
             try:
-                yield
+                with _redis_errors():
+                    yield
             except StoreUnavailableError as exc:
                 metrics.store_error(exc.store, "unavailable")
                 raise
@@ -161,7 +171,8 @@ class AgentMemory:
 
     def recent_turns(self, n: int | None = None, conversation_id: str | None = None) -> list[dict[str, Any]]:
         """The most recent turns of a conversation from working memory, oldest first."""
-        return self.working(conversation_id).recent_turns(n)
+        with _redis_errors():
+            return self.working(conversation_id).recent_turns(n)
 
     # ---- retrieval -----------------------------------------------------------------------------
     def remember(
@@ -292,11 +303,13 @@ class AgentMemory:
 
     def set_working_context(self, key: str, value: Any, ttl_seconds: int = 3600) -> None:
         """Set a working-memory entry of the current conversation with its own TTL."""
-        self.working().set_context(key, value, ttl_seconds)
+        with _redis_errors():
+            self.working().set_context(key, value, ttl_seconds)
 
     def get_working_context(self) -> dict[str, Any]:
         """Unexpired working-memory entries of the current conversation."""
-        return self.working().get_context()
+        with _redis_errors():
+            return self.working().get_context()
 
     def reflect(self, outcome: str | Reflection, success: bool | None = None, **details: Any) -> str:
         """Queue a reflection on an outcome for the `reflections` asset; returns the job id."""

@@ -1,12 +1,13 @@
 """Pydantic v2 models of the public API: what agents pass in and get back."""
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from memory_runtime import ids, validation
+from memory_runtime.errors import ValidationError
 from memory_runtime.stores.graph.cypher import entity_type as _canonical_entity_type
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -14,11 +15,18 @@ FactSource = Literal["user_stated", "extraction", "inferred"]
 GoalStatus = Literal["active", "completed", "abandoned", "blocked"]
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def utc(value: datetime | None) -> datetime | None:
-    """An aware UTC datetime (naive values are taken as UTC)."""
+    """An aware UTC datetime (naive values are taken as UTC); ValidationError if UTC has no such year."""
     if value is None:
         return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is in year 0 in UTC
+        raise ValidationError(f"{value.isoformat()} is outside the supported range (years 1 to 9999 in UTC)") from None
 
 
 def now() -> datetime:
@@ -27,13 +35,17 @@ def now() -> datetime:
 
 
 def to_ms(value: datetime | None) -> int | None:
-    """Epoch milliseconds (the graph's time representation)."""
-    return None if value is None else int(utc(value).timestamp() * 1000)  # type: ignore[union-attr]
+    """Epoch milliseconds (the graph's time representation), floored; exact integer arithmetic.
+
+    Not `timestamp() * 1000`: float rounding turns 9999-12-31T23:59:59.9999 into year 10000 and can
+    shift ordinary times by a millisecond.
+    """
+    return None if value is None else (utc(value) - _EPOCH) // _MS  # type: ignore[operator]
 
 
 def from_ms(value: int | float | None) -> datetime | None:
     """Aware UTC datetime from epoch milliseconds."""
-    return None if value is None else datetime.fromtimestamp(value / 1000, UTC)
+    return None if value is None else _EPOCH + timedelta(milliseconds=value)
 
 
 def check_vector(vec: list[float] | None, what: str = "embedding") -> list[float] | None:
@@ -56,8 +68,13 @@ def _identifier(value: str) -> str:
     return validation.identifier(value, "identifier")
 
 
+def _conversation_id(value: str) -> str:
+    return validation.key(value, "conversation_id")
+
+
 Text = Annotated[str, AfterValidator(_non_blank_text)]
 Identifier = Annotated[str, AfterValidator(_identifier)]
+ConversationId = Annotated[str, AfterValidator(_conversation_id)]
 UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 Vector = Annotated[list[float], AfterValidator(check_vector)]
 
@@ -69,7 +86,7 @@ class _Model(BaseModel):
 class Turn(_Model):
     """One message of a conversation. `timestamp` is when it was said (defaults to now)."""
 
-    conversation_id: Identifier
+    conversation_id: ConversationId
     index: int = Field(ge=0, le=2**31 - 1)
     role: Role
     content: Text

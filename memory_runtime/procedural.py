@@ -114,6 +114,8 @@ class ProceduralMemory:
         output_json = json_text(tool_output, "tool_output")
         if error is not None and (not isinstance(error, str) or "\x00" in error):
             raise ValidationError("error must be a string without NUL characters")
+        if error is not None:
+            json_text(error, "error")  # lone surrogates
         if conversation_id is not None:
             conversation_id = identifier(conversation_id, "conversation_id")
         turn_uuid = None if turn_id is None else self._turn_uuid(turn_id)
@@ -320,6 +322,10 @@ class ProceduralMemory:
         success_rate, score (plus success/failure counts and the raw cosine `similarity`)."""
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string")
+        try:
+            task.encode("utf-8")  # task_type_id() hashes it
+        except UnicodeEncodeError:
+            raise ValidationError("task is not valid Unicode text (it contains lone surrogates)") from None
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise ValidationError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
         [qvec] = self.stores.embedder.embed([task])
@@ -331,18 +337,25 @@ class ProceduralMemory:
             row["similarity"] = 2.0 * float(r["score"]) - 1.0  # index score (1 + cos) / 2 back to cosine
             candidates[row["id"]] = row
         exact: set[str] = set()
+        missing: dict[str, dict[str, Any]] = {}  # strategies the vector search did not reach, scored exactly
         if len(task) <= MAX_ID_CHARS:
             same_type = graph.read(
                 q.strategies_for_task_type(graph.dialect),
                 {"task_type_id": task_type_id(self.user_id, task), "user_id": self.user_id, "limit": k},
             )
             exact = {r["id"] for r in same_type}
-            missing = [_strategy_row(r) for r in same_type if r["id"] not in candidates]
-            if missing:  # exact task-type matches the vector search did not reach: same text, same vector
-                vecs = self.stores.embedder.embed([strategy_text(m["task_type"], m["description"]) for m in missing])
-                for row, vec in zip(missing, vecs, strict=True):
-                    row["similarity"] = _cosine(qvec, vec)
-                    candidates[row["id"]] = row
+            missing |= {r["id"]: _strategy_row(r) for r in same_type if r["id"] not in candidates}
+        if len(candidates) < top_k:
+            # The index spans every user: other users' (even identical) strategies can crowd this user's out
+            # of the k nearest. A user has few strategies, so score the rest of them exactly.
+            rows = graph.read(q.user_strategies(graph.dialect), {"user_id": self.user_id, "limit": _MAX_CANDIDATES})
+            missing |= {r["id"]: _strategy_row(r) for r in rows if r["id"] not in candidates and r["id"] not in missing}
+        if missing:  # same text, same vector as in the index
+            rows = list(missing.values())
+            vecs = self.stores.embedder.embed([strategy_text(m["task_type"], m["description"]) for m in rows])
+            for row, vec in zip(rows, vecs, strict=True):
+                row["similarity"] = _cosine(qvec, vec)
+                candidates[row["id"]] = row
         ranked = []
         for row in candidates.values():
             relevance = max(row["similarity"], 0.0)

@@ -80,7 +80,7 @@ class ReflectionQueue:
         """Append a reflection job; returns its stream entry id."""
         try:
             details = json.dumps(reflection.model_dump(mode="json")["details"], ensure_ascii=False)
-        except PydanticSerializationError as exc:
+        except (PydanticSerializationError, ValueError, RecursionError) as exc:  # ValueError: too deep
             raise ValidationError(f"reflection details must be JSON-serialisable: {exc}") from None
         fields = {
             "user_id": user_id,
@@ -90,6 +90,12 @@ class ReflectionQueue:
             "details": details,
             "enqueued_at": int(time.time() * 1000),
         }
+        for name, value in fields.items():
+            if isinstance(value, str):
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValidationError(f"reflection {name} is not valid Unicode text (lone surrogates)") from None
         entry_id = self.redis.client.xadd(self.key, fields, maxlen=self.max_len, approximate=True)
         return entry_id.decode()
 

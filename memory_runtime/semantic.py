@@ -212,7 +212,7 @@ class SemanticMemory:
         aliases = [{"name": a, "norm": n} for a in entity.aliases if (n := ids.normalize_name(a)) and n != norm_name]
         try:
             new_attrs = json.loads(json.dumps(entity.attributes, allow_nan=False, ensure_ascii=False))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, RecursionError) as exc:
             raise ValidationError(f"entity attributes are not JSON serialisable: {exc}") from None
         params: dict[str, Any] = {
             "id": ids.entity_id(self.user_id, entity.type, entity.name),

@@ -12,6 +12,7 @@ from memory_runtime.errors import ValidationError
 MAX_ID_CHARS = 256
 # A JSON-escaped NUL (\u0000) not preceded by an escaping backslash: PostgreSQL jsonb cannot store it.
 _JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def text(value: Any, what: str) -> str:
@@ -32,6 +33,18 @@ def identifier(value: Any, what: str) -> str:
     value = text(value, what).strip()
     if len(value) > MAX_ID_CHARS:
         raise ValidationError(f"{what} is longer than {MAX_ID_CHARS} characters")
+    return value
+
+
+def key(value: Any, what: str) -> str:
+    """An identifier that also keys a store (user and conversation ids): no control characters.
+
+    FalkorDB 4.x crashes (SIGSEGV in EnforceUniqueEntity) when a uniquely constrained property holds
+    U+0001, and conversation ids are the one such property callers choose; no id needs control characters.
+    """
+    value = identifier(value, what)
+    if _CONTROL.search(value):
+        raise ValidationError(f"{what} must not contain control characters (U+0000-U+001F, U+007F-U+009F)")
     return value
 
 

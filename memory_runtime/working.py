@@ -13,6 +13,7 @@ because per-field hash TTLs (HEXPIRE) need Redis 7.4 and we support 7.0.
 """
 
 import json
+import math
 from datetime import date, datetime
 from typing import Any
 
@@ -137,11 +138,21 @@ def _json_default(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+def _utf8(text: str, what: str) -> str:
+    """`text`, or ValidationError if Redis could not encode it (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValidationError(f"{what} is not valid Unicode text (it contains lone surrogates)") from None
+    return text
+
+
 def _dumps(value: Any, what: str) -> str:
     try:
-        return json.dumps(value, default=_json_default, ensure_ascii=False, sort_keys=True)
-    except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{what} must be JSON-serialisable: {exc}") from None
+        text = json.dumps(value, default=_json_default, ensure_ascii=False, sort_keys=True)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ValidationError(f"{what} must be JSON-serialisable: {type(exc).__name__}: {exc}") from None
+    return _utf8(text, what)
 
 
 def _registry_key(redis: RedisStore, user_id: str) -> str:
@@ -213,6 +224,9 @@ class WorkingMemory:
         """Set a context entry (a JSON-serialisable value) that expires `ttl_s` seconds from now."""
         if not isinstance(key, str) or not key:
             raise ValidationError("a working-context key must be a non-empty string")
+        _utf8(key, "a working-context key")
+        if isinstance(ttl_s, bool) or not isinstance(ttl_s, int | float) or not math.isfinite(ttl_s):
+            raise ValidationError(f"a working-context TTL must be a finite number of seconds, got {ttl_s!r}")
         entry_ttl_ms = int(ttl_s * 1000)
         if entry_ttl_ms < 1:
             raise ValidationError("a working-context TTL must be positive")
@@ -232,6 +246,7 @@ class WorkingMemory:
         """Record an agent thought; the newest `max_thoughts` are kept."""
         if not isinstance(text, str) or not text.strip():
             raise ValidationError("a thought must be a non-empty string")
+        _utf8(text, "a thought")
         self._run(_ADD_THOUGHT, self._ttl_ms, self.max_thoughts, text)
 
     def thoughts(self, n: int = 20) -> list[str]:

@@ -1,5 +1,6 @@
 """PostgreSQL client: one bounded psycopg 3 connection pool, opened on first use."""
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from memory_runtime.errors import ConfigurationError, StoreUnavailableError
 
 _SETTING = "MEMORY_POSTGRES_URI"
+APPLICATION_NAME = "agent-memory"  # pg_stat_activity.application_name of the runtime's connections
 
 
 class PostgresStore:
@@ -30,12 +32,14 @@ class PostgresStore:
         self._min, self._max = min_size, max_size
         self._timeout = connect_timeout_s
         self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
         search_path = schema if schema == "public" else f"{schema},public"
         # `public` stays on the path: the vector and pg_trgm extensions live there.
         self._kwargs: dict[str, Any] = {
             "options": f"-c search_path={search_path}",
             "connect_timeout": max(1, int(connect_timeout_s)),
             "row_factory": dict_row,
+            "fallback_application_name": APPLICATION_NAME,  # unless the URI names one
         }
 
     def _configure(self, conn: psycopg.Connection) -> None:
@@ -47,20 +51,58 @@ class PostgresStore:
             pass  # extension not created yet (before `agent-memory migrate`)
         conn.commit()
 
+    def _check(self, conn: psycopg.Connection) -> None:
+        """Checkout check: a connection the server dropped (restart, failover) is replaced, not used.
+
+        So the first call after a Postgres restart succeeds instead of failing on a stale connection. The
+        idle siblings of a dead connection are most likely dead too: they are all checked at once here,
+        rather than one per checkout with the pool's growing back-off between them.
+        """
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            pool = self._pool
+            if pool is not None:
+                pool.check()
+            raise
+
     def _open(self) -> ConnectionPool:
-        if self._pool is None:
+        with self._lock:
+            if self._pool is None:
+                self._check_reachable()
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(
+            self.uri,
+            min_size=self._min,
+            max_size=self._max,
+            kwargs=self._kwargs,
+            configure=self._configure,
+            check=self._check,
+            timeout=self._timeout,
+            open=True,
+            name="agent-memory",
+        )
+
+    def _after_failure(self, pool: ConnectionPool) -> None:
+        """If the server is down, drop the pool: calls fail fast until it is back, then get a fresh pool.
+
+        A pool that lost its server retries in the background with a growing back-off (1 s, 2 s, 4 s ...),
+        so it could keep failing for seconds after the server returned. A failure while the server
+        answers (a busy pool, one killed backend) keeps the pool.
+        """
+        try:
             self._check_reachable()
-            self._pool = ConnectionPool(
-                self.uri,
-                min_size=self._min,
-                max_size=self._max,
-                kwargs=self._kwargs,
-                configure=self._configure,
-                timeout=self._timeout,
-                open=True,
-                name="agent-memory",
-            )
-        return self._pool
+        except StoreUnavailableError:
+            with self._lock:
+                if self._pool is not pool:
+                    return  # another caller already dropped it
+                self._pool = None
+            # Closing waits for the pool's reconnecting workers: do it off the caller's path. Connections
+            # still checked out by other threads are closed when they are returned.
+            threading.Thread(target=pool.close, name="agent-memory-pool-close", daemon=True).start()
 
     def _check_reachable(self) -> None:
         """Fail fast with a clear error instead of a pool that retries in the background."""
@@ -83,11 +125,11 @@ class PostgresStore:
             with pool.connection() as conn:
                 yield conn
         except PoolTimeout as exc:
+            self._after_failure(pool)
             raise StoreUnavailableError("PostgreSQL", _SETTING, f"no connection available: {exc}") from exc
         except psycopg.OperationalError as exc:
-            raise StoreUnavailableError(
-                "PostgreSQL", _SETTING, str(exc).strip() or type(exc).__name__
-            ) from exc
+            self._after_failure(pool)
+            raise StoreUnavailableError("PostgreSQL", _SETTING, str(exc).strip() or type(exc).__name__) from exc
 
     def fetch(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
         """Run one statement and return its rows as dicts."""
@@ -106,6 +148,7 @@ class PostgresStore:
 
     def close(self) -> None:
         """Close the pool; the store can be reopened by using it again."""
-        if self._pool is not None:
-            self._pool.close()
-            self._pool = None
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()

@@ -9,7 +9,7 @@ import redis
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from memory_runtime.errors import GraphQueryError, StoreUnavailableError
+from memory_runtime.errors import GraphQueryError, StoreUnavailableError, ValidationError
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.dialect import FalkorDialect
 from memory_runtime.stores.graph.schema import GraphSchema
@@ -25,6 +25,17 @@ def _redis_url(uri: str) -> str:
     if parts.scheme == "falkors":
         return "rediss://" + uri[len("falkors://") :]
     return "redis://" + uri[len("falkor://") :]
+
+
+def _has_nul(value: Any) -> bool:
+    """True if a string anywhere in the parameters contains U+0000."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 def _row_value(value: Any) -> Any:
@@ -71,7 +82,13 @@ class FalkorGraphStore(GraphStore):
             result = fn(cypher, plain(dict(params)) if params else None)
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
+        except UnicodeEncodeError as exc:  # lone surrogates fail while packing the command: nothing was sent
+            raise ValidationError(f"a graph query parameter is not valid Unicode text: {exc}") from None
         except redis.ResponseError as exc:
+            if _has_nul(params):  # FalkorDB reads the query as a C string: a NUL cuts it short
+                raise ValidationError(
+                    "FalkorDB cannot store text containing NUL (U+0000) characters; nothing was written"
+                ) from None
             raise GraphQueryError(str(exc), cypher) from exc
         names = [h[1] for h in result.header]
         return [{n: _row_value(v) for n, v in zip(names, row, strict=True)} for row in result.result_set]

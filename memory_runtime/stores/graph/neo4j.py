@@ -8,7 +8,7 @@ run against a real server whenever NEO4J_URI is set.
 from collections.abc import Mapping
 from typing import Any
 
-from memory_runtime.errors import ConfigurationError, GraphQueryError, StoreUnavailableError
+from memory_runtime.errors import ConfigurationError, GraphQueryError, StoreUnavailableError, ValidationError
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.dialect import Neo4jDialect
 from memory_runtime.stores.graph.schema import GraphSchema
@@ -84,6 +84,8 @@ class Neo4jGraphStore(GraphStore):
             raise StoreUnavailableError("Neo4j", _SETTING, f"authentication failed: {exc}") from exc
         except exc_mod.Neo4jError as exc:
             raise GraphQueryError(str(exc), cypher) from exc
+        except UnicodeEncodeError as exc:  # lone surrogates fail while packing: nothing was sent
+            raise ValidationError(f"a graph query parameter is not valid Unicode text: {exc}") from None
         return [r.data() for r in records]
 
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:

@@ -135,6 +135,17 @@ ORDER BY score DESC
 """
 
 
+@cypher("procedural.user_strategies")
+def user_strategies(d: Dialect) -> str:
+    """Up to $limit strategies of $user_id (the exact fallback when the shared index is crowded)."""
+    return f"""
+MATCH (s:Strategy) WHERE s.user_id = $user_id
+RETURN {_strategy_fields("s")}
+ORDER BY s.id
+LIMIT $limit
+"""
+
+
 @cypher("procedural.strategies_for_task_type")
 def strategies_for_task_type(d: Dialect) -> str:
     """A user's strategies for one task type (by TaskType id), best track record first."""

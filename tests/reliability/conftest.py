@@ -1,0 +1,69 @@
+"""Fixtures for the reliability suite: private servers a test may crash, stop and restart.
+
+The session stack (tests/conftest.py) is shared by every test, so nothing here ever stops it. A test that
+injects a fault gets its own server instead: a standalone FalkorDB (as the graph, or as Redis, since it is
+a full Redis) or a private embedded PostgreSQL. Their directories are short mkdtemp paths, because unix
+socket paths must stay under 108 bytes.
+"""
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from graph_server import StandaloneFalkorDB
+
+from memory_runtime.services import EmbeddedStack, StackEnv
+
+
+def _short_dir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def _shut_down(server: StandaloneFalkorDB) -> None:
+    """Stop gracefully; a server that hangs on SIGTERM (seen under load) is killed instead of leaked."""
+    try:
+        server.stop()
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture
+def graph_server() -> Iterator[StandaloneFalkorDB]:
+    """A private FalkorDB server for the graph, started; stopped (and its data removed) afterwards."""
+    directory = _short_dir("am-g-")
+    server = StandaloneFalkorDB(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        _shut_down(server)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[StandaloneFalkorDB]:
+    """A private Redis server (FalkorDB's redis-server) for MEMORY_REDIS_URI, started; stopped afterwards."""
+    directory = _short_dir("am-r-")
+    server = StandaloneFalkorDB(directory)
+    server.start()
+    try:
+        yield server
+    finally:
+        _shut_down(server)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def private_postgres() -> Iterator[tuple[EmbeddedStack, StackEnv]]:
+    """A private embedded stack whose PostgreSQL a test may stop; (stack, env). Left running for the module."""
+    directory = _short_dir("am-p-")
+    embedded = EmbeddedStack(directory / "s")
+    env = embedded.up()
+    try:
+        yield embedded, env
+    finally:
+        embedded.down()
+        shutil.rmtree(directory, ignore_errors=True)
