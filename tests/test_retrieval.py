@@ -241,3 +241,11 @@ def test_flush_all_writes_every_users_buffered_accesses_to_the_graph(stores):
     access.flush_all(stores)
     rows = stores.graph.read("MATCH (t:Turn) RETURN t.user_id AS u, t.access_count AS n ORDER BY u")
     assert rows == [{"u": "a:1", "n": 1}, {"u": "b%2", "n": 1}]
+
+
+def test_a_query_with_lone_surrogates_is_a_typed_error(stores):
+    from memory_runtime.errors import ValidationError
+    from memory_runtime.memory import AgentMemory
+
+    with AgentMemory("u1", stores=stores) as memory, pytest.raises(ValidationError, match="surrogates"):
+        memory.remember("where \ud800 is it")

@@ -15,12 +15,14 @@ Access statistics of returned items are written behind through Redis (`access`),
 """
 
 import logging
+import math
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from memory_runtime import validation
 from memory_runtime.errors import AgentMemoryError, ValidationError
 from memory_runtime.models import MemoryBundle, now, to_ms, utc
 from memory_runtime.retrieval import access, episodic, lexical, semantic
@@ -36,6 +38,10 @@ def _ms(since: float) -> float:
 
 Mode = str  # "hybrid" | "vector" | "fulltext"
 MODES = ("hybrid", "vector", "fulltext")
+
+
+# Turn indexes are Postgres int4 (Turn.index <= 2**31 - 1); neighbour lookups must not step past it.
+MAX_TURN_INDEX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class Retriever:
     def _clean_query(self, query: str) -> str:
         if not isinstance(query, str) or not query.strip():
             raise ValidationError("remember() needs a non-empty query string")
-        query = query.strip()
+        query = validation.text(query, "remember() query").strip()
         limit = self.stores.settings.max_query_chars
         return query[:limit]  # a pasted document is truncated, not rejected
 
@@ -84,9 +90,14 @@ class Retriever:
         until = utc(as_of)
         if hours is None:
             return None, until
-        if hours <= 0:
-            raise ValidationError("time_window_hours must be positive")
-        return (until or now()) - timedelta(hours=hours), until
+        if isinstance(hours, bool) or not isinstance(hours, int | float) or not math.isfinite(hours) or hours <= 0:
+            raise ValidationError(f"time_window_hours must be a positive, finite number of hours, got {hours!r}")
+        try:
+            return (until or now()) - timedelta(hours=hours), until
+        except OverflowError:
+            raise ValidationError(
+                f"time_window_hours={hours!r} reaches before year 1; pass None for no time window"
+            ) from None
 
     # ---- turns -----------------------------------------------------------------------------------
     def search_turns(
@@ -188,7 +199,7 @@ class Retriever:
                 (c.item["conversation_id"], c.item["index"] + d)
                 for c in cands[: t.context_hits]
                 for d in (-2, -1, 1, 2)
-                if c.item["index"] + d >= 0
+                if 0 <= c.item["index"] + d <= MAX_TURN_INDEX
             }
             - at.keys()
         )

@@ -230,7 +230,6 @@ def test_the_largest_index_is_stored_and_linked(memory, stores):
     assert links == [{"a": last - 1, "b": last}]
 
 
-@pytest.mark.xfail(strict=True, reason="retrieval bug (reported): neighbour lookup of index 2**31-1 asks for 2**31")
 def test_remember_finds_a_turn_at_the_largest_index(memory):
     memory.store_turn(Turn(conversation_id="c1", index=2**31 - 1, role="user", content="edge of the index range"))
     assert memory.remember("edge of the index range").relevant_turns
@@ -285,7 +284,6 @@ def test_facts_at_year_1_and_9999_round_trip(memory):
     assert [f["id"] for f in memory.semantic.facts_as_of(datetime(1, 6, 1, tzinfo=UTC))] == [old]
 
 
-@pytest.mark.xfail(strict=True, reason="retrieval bug (reported): time_window_hours is not range-checked")
 @pytest.mark.parametrize("hours", [float("inf"), float("nan"), 1e12])
 def test_remember_rejects_an_unusable_time_window_with_a_typed_error(memory, hours):
     with pytest.raises(ValidationError):
