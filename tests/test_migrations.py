@@ -45,3 +45,15 @@ def test_unique_constraint_rejects_a_duplicate_turn_id(stores):
     stores.graph.write("CREATE (:Turn {id: 'same', user_id: 'u'})")
     with pytest.raises(GraphQueryError):
         stores.graph.write("CREATE (:Turn {id: 'same', user_id: 'u'})")
+
+
+def test_the_rendered_graph_schema_files_match_the_spec():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, str(root / "tools" / "render_graph_schema.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr

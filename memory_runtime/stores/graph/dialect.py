@@ -75,7 +75,7 @@ class Neo4jDialect(Dialect):
                 "unique",
                 lbl,
                 ("id",),
-                f"CREATE CONSTRAINT {ident(lbl.lower() + '_id')} IF NOT EXISTS "
+                f"CREATE CONSTRAINT {ident(lbl.lower() + '_id_unique')} IF NOT EXISTS "
                 f"FOR (n:{ident(lbl)}) REQUIRE n.id IS UNIQUE",
             )
             for lbl in schema.unique

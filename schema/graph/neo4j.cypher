@@ -1,0 +1,41 @@
+// Graph schema for neo4j, rendered from memory_runtime/stores/graph/schema.py by
+// tools/render_graph_schema.py for the default 384 dimensions (`agent-memory migrate` uses the configured
+// MEMORY_EMBEDDING_DIMENSIONS and creates only what is missing).
+CREATE CONSTRAINT `user_id_unique` IF NOT EXISTS FOR (n:`User`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `conversation_id_unique` IF NOT EXISTS FOR (n:`Conversation`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `turn_id_unique` IF NOT EXISTS FOR (n:`Turn`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `entity_id_unique` IF NOT EXISTS FOR (n:`Entity`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `fact_id_unique` IF NOT EXISTS FOR (n:`Fact`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `tool_id_unique` IF NOT EXISTS FOR (n:`Tool`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `strategy_id_unique` IF NOT EXISTS FOR (n:`Strategy`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `tasktype_id_unique` IF NOT EXISTS FOR (n:`TaskType`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `goal_id_unique` IF NOT EXISTS FOR (n:`Goal`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `preference_id_unique` IF NOT EXISTS FOR (n:`Preference`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `topic_id_unique` IF NOT EXISTS FOR (n:`Topic`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `reflection_id_unique` IF NOT EXISTS FOR (n:`Reflection`) REQUIRE n.id IS UNIQUE;
+CREATE INDEX `user_user_id` IF NOT EXISTS FOR (n:`User`) ON (n.`user_id`);
+CREATE INDEX `conversation_user_id` IF NOT EXISTS FOR (n:`Conversation`) ON (n.`user_id`);
+CREATE INDEX `turn_user_id` IF NOT EXISTS FOR (n:`Turn`) ON (n.`user_id`);
+CREATE INDEX `entity_user_id` IF NOT EXISTS FOR (n:`Entity`) ON (n.`user_id`);
+CREATE INDEX `fact_user_id` IF NOT EXISTS FOR (n:`Fact`) ON (n.`user_id`);
+CREATE INDEX `tool_user_id` IF NOT EXISTS FOR (n:`Tool`) ON (n.`user_id`);
+CREATE INDEX `strategy_user_id` IF NOT EXISTS FOR (n:`Strategy`) ON (n.`user_id`);
+CREATE INDEX `tasktype_user_id` IF NOT EXISTS FOR (n:`TaskType`) ON (n.`user_id`);
+CREATE INDEX `goal_user_id` IF NOT EXISTS FOR (n:`Goal`) ON (n.`user_id`);
+CREATE INDEX `preference_user_id` IF NOT EXISTS FOR (n:`Preference`) ON (n.`user_id`);
+CREATE INDEX `topic_user_id` IF NOT EXISTS FOR (n:`Topic`) ON (n.`user_id`);
+CREATE INDEX `reflection_user_id` IF NOT EXISTS FOR (n:`Reflection`) ON (n.`user_id`);
+CREATE INDEX `turn_conversation_id` IF NOT EXISTS FOR (n:`Turn`) ON (n.`conversation_id`);
+CREATE INDEX `turn_timestamp` IF NOT EXISTS FOR (n:`Turn`) ON (n.`timestamp`);
+CREATE INDEX `entity_norm_name` IF NOT EXISTS FOR (n:`Entity`) ON (n.`norm_name`);
+CREATE INDEX `fact_invalid_at` IF NOT EXISTS FOR (n:`Fact`) ON (n.`invalid_at`);
+CREATE INDEX `goal_status` IF NOT EXISTS FOR (n:`Goal`) ON (n.`status`);
+CREATE INDEX `tool_name` IF NOT EXISTS FOR (n:`Tool`) ON (n.`name`);
+CREATE VECTOR INDEX `turn_embedding` IF NOT EXISTS FOR (n:`Turn`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
+CREATE VECTOR INDEX `entity_embedding` IF NOT EXISTS FOR (n:`Entity`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
+CREATE VECTOR INDEX `fact_embedding` IF NOT EXISTS FOR (n:`Fact`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
+CREATE VECTOR INDEX `strategy_embedding` IF NOT EXISTS FOR (n:`Strategy`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
+CREATE VECTOR INDEX `goal_embedding` IF NOT EXISTS FOR (n:`Goal`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};
+CREATE FULLTEXT INDEX `entity_text` IF NOT EXISTS FOR (n:`Entity`) ON EACH [n.`name`, n.`aliases_text`, n.`description`];
+CREATE FULLTEXT INDEX `fact_text` IF NOT EXISTS FOR (n:`Fact`) ON EACH [n.`claim`];
+CREATE FULLTEXT INDEX `turn_text` IF NOT EXISTS FOR (n:`Turn`) ON EACH [n.`content`];
