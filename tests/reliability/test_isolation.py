@@ -59,7 +59,7 @@ def populate_victim(memory: AgentMemory) -> dict:
     memory.learn_strategy("victim searches the docs", "debugging", ["search"])
     memory.set_preference("language", "python")
     memory.record_tool_usage("search", {"q": "x"}, {"hits": 1}, True, 5.0)
-    memory.set_working_context("secret", "victim-only")
+    memory.set_working_context("private_note", "victim-only")
     return {"ada": ada, "acme": acme}
 
 
@@ -118,7 +118,7 @@ def test_injection_payloads_in_every_string_parameter_are_inert(stores):
 
     assert footprint(stores, "victim") == before
     assert victim.get_user_context() == victim_context
-    assert victim.get_working_context() == {"secret": "victim-only"}
+    assert victim.get_working_context() == {"private_note": "victim-only"}
     contents = sorted(
         r["content"] for r in stores.pg.fetch("SELECT content FROM conversation_logs WHERE user_id = 'victim'")
     )
