@@ -126,9 +126,31 @@ def test_metadata_of_any_json_round_trips_exactly_or_is_rejected(memory, stores)
             return
         assert storable_json(metadata)
         pg, _ = stored_turn(stores, turn.id)
-        assert pg["metadata"] == metadata  # jsonb: integral floats may come back as ints (1e16 == 10**16)
+        assert same_json(pg["metadata"], metadata)
 
     check()
+
+
+def same_json(stored: object, given: object) -> bool:
+    """Equal as JSON values. jsonb keeps numbers as decimals, so an integral float comes back as an int
+    (1.3340512329608355e+17 as 133405123296083550): a float is compared as the float it denotes; ints,
+    strings, booleans and structure must match exactly."""
+    if isinstance(given, float) and not isinstance(stored, bool) and isinstance(stored, int | float):
+        return float(stored) == given
+    if isinstance(given, dict) and isinstance(stored, dict):
+        return given.keys() == stored.keys() and all(same_json(stored[k], v) for k, v in given.items())
+    if isinstance(given, list) and isinstance(stored, list):
+        return len(given) == len(stored) and all(same_json(a, b) for a, b in zip(stored, given, strict=True))
+    return type(stored) is type(given) and stored == given
+
+
+def test_an_integral_float_beyond_2_53_round_trips_as_the_same_json_number(memory, stores):
+    turn = Turn(conversation_id="c1", index=0, role="user", content="x", metadata={"n": 1.3340512329608355e17})
+    memory.store_turn(turn)
+    pg, _ = stored_turn(stores, turn.id)
+    assert pg["metadata"] == {"n": 133405123296083550}  # what jsonb gives back: the same decimal number
+    assert same_json(pg["metadata"], turn.metadata)
+    assert not same_json({"n": "1"}, {"n": 1}) and not same_json({"n": 2}, {"n": 1.0})
 
 
 def test_non_json_metadata_is_a_typed_error(memory, stores):
