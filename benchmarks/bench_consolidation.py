@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+
+from harness import Timer
 
 from memory_runtime.config import load_settings
 from memory_runtime.episodic import EpisodicMemory
@@ -161,25 +162,6 @@ def synthetic_turns(n: int, users: int, seed: int) -> dict[str, list[Turn]]:
             conversation = f"{uid}-c{i // 10}"
             out[uid].append(Turn(conversation_id=conversation, index=i % 10, role=role, content=content, timestamp=ts))
     return out
-
-
-class Timer:
-    """Accumulates the time spent inside a callable."""
-
-    def __init__(self) -> None:
-        self.total = 0.0
-        self.calls = 0
-
-    def wrap(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.total += time.perf_counter() - t
-                self.calls += 1
-
-        return wrapped
 
 
 def main() -> int:

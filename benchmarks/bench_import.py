@@ -22,6 +22,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness import Timer
+
 from memory_runtime import episodic
 from memory_runtime.config import load_settings
 from memory_runtime.importer import Importer
@@ -36,24 +38,6 @@ WORDS = (
 ).split()
 RESULTS = Path(__file__).resolve().parent / "results" / "import.md"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
-
-
-class Timer:
-    """Accumulates the time spent inside `fn`; `wrapped` is a plain function, so it binds as a method."""
-
-    def __init__(self, fn):
-        self.total = 0.0
-        self.calls = 0
-
-        def wrapped(*args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.total += time.perf_counter() - t
-                self.calls += 1
-
-        self.wrapped = wrapped
 
 
 def generate(path: Path, turns: int, per_conversation: int, seed: int = 7) -> int:
@@ -102,10 +86,10 @@ def main() -> int:
                                      _env_file=None)  # fmt: skip
             with Stores.open(settings) as stores:
                 migrate(stores.pg, stores.graph, settings.embedding_dimensions)
-                pg, graph = Timer(episodic.EpisodicMemory._insert), Timer(episodic.project)
-                parse = Timer(Importer.parse)
-                episodic.EpisodicMemory._insert, episodic.project = pg.wrapped, graph.wrapped  # type: ignore
-                Importer.parse = parse.wrapped  # type: ignore[method-assign]
+                pg, graph, parse = Timer(), Timer(), Timer()
+                episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
+                episodic.project = graph.wrap(episodic.project)
+                Importer.parse = parse.wrap(Importer.parse)  # type: ignore[method-assign]
                 rss_before = peak_rss_mib()
                 print(f"import #1 ({args.turns} turns, batches of {args.batch}) ...", file=sys.stderr)
                 first = Importer(stores, "bench-user", batch_size=args.batch).run([data])

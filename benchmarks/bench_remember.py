@@ -27,6 +27,7 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import generate  # noqa: E402  (the evaluation set's generator, for realistic chat text)
 import lexicon  # noqa: E402
+from harness import pct, progress  # noqa: E402
 
 from memory_runtime.config import load_settings  # noqa: E402
 from memory_runtime.memory import AgentMemory  # noqa: E402
@@ -60,12 +61,6 @@ def turn_stream(seed: int):
                     + shift
                     + (datetime.fromisoformat(t["timestamp"]) - datetime(2023, 1, 1, tzinfo=UTC)),
                 )
-
-
-def progress(what: str, done: int, total: int, started: float) -> None:
-    rate = done / max(time.perf_counter() - started, 1e-9)
-    eta = (total - done) / rate if rate else 0.0
-    print(f"\r  {what}: {done:>7}/{total}  {rate:7.0f}/s  ETA {eta:6.1f} s", end="", file=sys.stderr, flush=True)
 
 
 def store_until(memory: AgentMemory, stream, have: int, target: int, batch: int = 500) -> int:
@@ -105,11 +100,6 @@ def learn(memory: AgentMemory, facts: int, entities: int, rng: random.Random) ->
         if (i + 1) % 250 == 0 or i + 1 == facts:
             progress("facts", i + 1, facts, started)
     print(file=sys.stderr)
-
-
-def pct(values: list[float], p: float) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
 def measure(memory: AgentMemory, stores: Stores, queries: list[str]) -> dict[str, list[float]]:

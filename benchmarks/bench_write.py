@@ -16,6 +16,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from harness import Timer, pct, progress
+
 from memory_runtime import episodic
 from memory_runtime.config import load_settings
 from memory_runtime.memory import AgentMemory
@@ -31,34 +33,8 @@ WORDS = (
 RESULTS = Path(__file__).resolve().parent / "results" / "write.md"
 
 
-class Timer:
-    """Accumulates the time spent inside `fn`; `wrapped` is a plain function, so it binds as a method."""
-
-    def __init__(self, fn):
-        self.total = 0.0
-
-        def wrapped(*args, **kwargs):
-            t = time.perf_counter()
-            try:
-                return fn(*args, **kwargs)
-            finally:
-                self.total += time.perf_counter() - t
-
-        self.wrapped = wrapped
-
-
 def sentence(rng: random.Random, i: int) -> str:
     return f"Turn {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30))) + "."
-
-
-def pct(values: list[float], p: float) -> float:
-    return sorted(values)[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] * 1000
-
-
-def progress(done: int, total: int, started: float) -> None:
-    rate = done / max(time.perf_counter() - started, 1e-9)
-    eta = (total - done) / rate if rate else 0
-    print(f"\r  {done:>6}/{total} turns  {rate:7.0f} turns/s  ETA {eta:5.1f} s", end="", file=sys.stderr, flush=True)
 
 
 def main() -> int:
@@ -87,8 +63,9 @@ def main() -> int:
                         memory.store_turn(turn)
                         if i >= 50:  # warm-up excluded
                             lat.append(time.perf_counter() - start)
-                    pg, graph = Timer(episodic.EpisodicMemory._insert), Timer(episodic.project)
-                    episodic.EpisodicMemory._insert, episodic.project = pg.wrapped, graph.wrapped  # type: ignore
+                    pg, graph = Timer(), Timer()
+                    episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
+                    episodic.project = graph.wrap(episodic.project)
                     turns = [
                         Turn(conversation_id=f"batch-{i // 100}", index=i % 100, role="user" if i % 2 else "assistant",
                              content=sentence(rng, i), timestamp=t0 + timedelta(minutes=i))
@@ -98,15 +75,15 @@ def main() -> int:
                     started = time.perf_counter()
                     for b in range(0, len(turns), args.batch):
                         memory.store_turns(turns[b : b + args.batch])
-                        progress(min(b + args.batch, len(turns)), len(turns), started)
+                        progress("turns", min(b + args.batch, len(turns)), len(turns), started)
                     elapsed = time.perf_counter() - started
                     print(file=sys.stderr)
         finally:
             stack.down()
     rows = [
-        ("store_turn p50", f"{pct(lat, 50):.2f} ms"),
-        ("store_turn p95", f"{pct(lat, 95):.2f} ms"),
-        ("store_turn p99", f"{pct(lat, 99):.2f} ms"),
+        ("store_turn p50", f"{pct(lat, 50) * 1000:.2f} ms"),
+        ("store_turn p95", f"{pct(lat, 95) * 1000:.2f} ms"),
+        ("store_turn p99", f"{pct(lat, 99) * 1000:.2f} ms"),
         ("store_turn mean", f"{statistics.mean(lat) * 1000:.2f} ms"),
         (f"store_turns throughput ({args.turns} turns, batch {args.batch})", f"{args.turns / elapsed:.0f} turns/s"),
         ("  Postgres transaction (COPY + insert + checks)", f"{args.turns / pg.total:.0f} turns/s ({pg.total:.1f} s)"),
