@@ -14,22 +14,17 @@ import os
 import platform
 import random
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness import Timer
+from harness import Timer, embedded_stores
 
-from memory_runtime.config import load_settings
 from memory_runtime.episodic import EpisodicMemory
 from memory_runtime.extraction import extractor_version, make_extractor
 from memory_runtime.extraction.consolidation import PAGE_SIZE, consolidate_window
-from memory_runtime.migrations import migrate
 from memory_runtime.models import Turn
-from memory_runtime.services import EmbeddedStack
-from memory_runtime.stores.bundle import Stores
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consolidation.md"
 COMMAND = ".venv/bin/python benchmarks/bench_consolidation.py"
@@ -173,48 +168,33 @@ def main() -> int:
     args = parser.parse_args()
     conversations = synthetic_turns(args.turns, args.users, args.seed)
     n_turns = sum(len(v) for v in conversations.values())
-    with tempfile.TemporaryDirectory(prefix="bench-consolidation-") as tmp:
-        stack = EmbeddedStack(Path(tmp) / "stack")
-        env = stack.up()
-        try:
-            settings = load_settings(
-                postgres_uri=env.postgres_uri,
-                graph_uri=env.graph_uri,
-                redis_uri=env.redis_uri,
-                postgres_schema="bench",
-                graph_name="bench",
-                redis_prefix="bench",
-                _env_file=None,
-            )
-            with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
-                print(f"storing {n_turns} turns of {args.users} users ...", file=sys.stderr)
-                started = time.perf_counter()
-                for uid, turns in conversations.items():
-                    episodic = EpisodicMemory(stores, uid, None)
-                    for b in range(0, len(turns), 500):
-                        episodic.store_turns(turns[b : b + 500])
-                store_s = time.perf_counter() - started
-                extractor = make_extractor(settings)
-                extractor.extract(["warm-up: I live in Paris."])  # load the spaCy pipeline outside the timing
-                timers = {k: Timer() for k in ("extract", "graph_read", "graph_write", "pg", "embed")}
-                for name, obj, attr in (
-                    ("extract", extractor, "extract"),
-                    ("graph_read", stores.graph, "read"),
-                    ("graph_write", stores.graph, "write"),
-                    ("pg", stores.pg, "fetch"),
-                    ("embed", stores.embedder, "embed"),
-                ):
-                    setattr(obj, attr, timers[name].wrap(getattr(obj, attr)))
-                print("consolidate_window over the day ...", file=sys.stderr)
-                counts = consolidate_window(
-                    stores, DAY, DAY + timedelta(days=1), extractor=extractor, page_size=args.page_size
-                )
-                spent = {k: (t.total, t.calls) for k, t in timers.items()}  # the re-run is not profiled
-                rerun = consolidate_window(stores, DAY, DAY + timedelta(days=1), extractor=make_extractor(settings))
-                version = extractor_version(settings)
-        finally:
-            stack.down()
+    with embedded_stores(
+        "bench-consolidation-", postgres_schema="bench", graph_name="bench", redis_prefix="bench"
+    ) as stores:
+        settings = stores.settings
+        print(f"storing {n_turns} turns of {args.users} users ...", file=sys.stderr)
+        started = time.perf_counter()
+        for uid, turns in conversations.items():
+            episodic = EpisodicMemory(stores, uid, None)
+            for b in range(0, len(turns), 500):
+                episodic.store_turns(turns[b : b + 500])
+        store_s = time.perf_counter() - started
+        extractor = make_extractor(settings)
+        extractor.extract(["warm-up: I live in Paris."])  # load the spaCy pipeline outside the timing
+        timers = {k: Timer() for k in ("extract", "graph_read", "graph_write", "pg", "embed")}
+        for name, obj, attr in (
+            ("extract", extractor, "extract"),
+            ("graph_read", stores.graph, "read"),
+            ("graph_write", stores.graph, "write"),
+            ("pg", stores.pg, "fetch"),
+            ("embed", stores.embedder, "embed"),
+        ):
+            setattr(obj, attr, timers[name].wrap(getattr(obj, attr)))
+        print("consolidate_window over the day ...", file=sys.stderr)
+        counts = consolidate_window(stores, DAY, DAY + timedelta(days=1), extractor=extractor, page_size=args.page_size)
+        spent = {k: (t.total, t.calls) for k, t in timers.items()}  # the re-run is not profiled
+        rerun = consolidate_window(stores, DAY, DAY + timedelta(days=1), extractor=make_extractor(settings))
+        version = extractor_version(settings)
     seconds = float(counts["duration_s"])
     rate = counts["turns_read"] / seconds
     main_thread = ("graph_write", "graph_read", "embed", "pg")

@@ -22,14 +22,10 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness import Timer
+from harness import Timer, embedded_stores
 
 from memory_runtime import episodic
-from memory_runtime.config import load_settings
 from memory_runtime.importer import Importer
-from memory_runtime.migrations import migrate
-from memory_runtime.services import EmbeddedStack
-from memory_runtime.stores.bundle import Stores
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
@@ -79,27 +75,19 @@ def main() -> int:
         size_mib = data.stat().st_size / 2**20
         print(f"generated {args.turns} turns in {conversations} conversations ({size_mib:.1f} MiB) "
               f"in {time.perf_counter() - t:.1f} s", file=sys.stderr)  # fmt: skip
-        stack = EmbeddedStack(Path(tmp) / "stack")
-        env = stack.up()
-        try:
-            settings = load_settings(postgres_uri=env.postgres_uri, graph_uri=env.graph_uri, redis_uri=env.redis_uri,
-                                     _env_file=None)  # fmt: skip
-            with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
-                pg, graph, parse = Timer(), Timer(), Timer()
-                episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
-                episodic.project = graph.wrap(episodic.project)
-                Importer.parse = parse.wrap(Importer.parse)  # type: ignore[method-assign]
-                rss_before = peak_rss_mib()
-                print(f"import #1 ({args.turns} turns, batches of {args.batch}) ...", file=sys.stderr)
-                first = Importer(stores, "bench-user", batch_size=args.batch).run([data])
-                rss_after = peak_rss_mib()
-                print("import #2 (the same file again) ...", file=sys.stderr)
-                second = Importer(stores, "bench-user", batch_size=args.batch).run([data])
-                stored = stores.pg.fetch("SELECT count(*) AS n FROM conversation_logs")[0]["n"]
-                in_graph = stores.graph.read("MATCH (t:Turn) RETURN count(t) AS n")[0]["n"]
-        finally:
-            stack.down()
+        with embedded_stores("bench-import-") as stores:
+            pg, graph, parse = Timer(), Timer(), Timer()
+            episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
+            episodic.project = graph.wrap(episodic.project)
+            Importer.parse = parse.wrap(Importer.parse)  # type: ignore[method-assign]
+            rss_before = peak_rss_mib()
+            print(f"import #1 ({args.turns} turns, batches of {args.batch}) ...", file=sys.stderr)
+            first = Importer(stores, "bench-user", batch_size=args.batch).run([data])
+            rss_after = peak_rss_mib()
+            print("import #2 (the same file again) ...", file=sys.stderr)
+            second = Importer(stores, "bench-user", batch_size=args.batch).run([data])
+            stored = stores.pg.fetch("SELECT count(*) AS n FROM conversation_logs")[0]["n"]
+            in_graph = stores.graph.read("MATCH (t:Turn) RETURN count(t) AS n")[0]["n"]
     assert first.ok and second.ok, (first.errors, second.errors)
     assert first.inserted == args.turns == stored == in_graph, (first.inserted, stored, in_graph)
     assert (second.inserted, second.duplicates) == (0, args.turns)

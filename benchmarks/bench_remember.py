@@ -16,7 +16,6 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -27,13 +26,10 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import generate  # noqa: E402  (the evaluation set's generator, for realistic chat text)
 import lexicon  # noqa: E402
-from harness import pct, progress  # noqa: E402
+from harness import embedded_stores, pct, progress  # noqa: E402
 
-from memory_runtime.config import load_settings  # noqa: E402
 from memory_runtime.memory import AgentMemory  # noqa: E402
-from memory_runtime.migrations import migrate  # noqa: E402
 from memory_runtime.models import Entity, Turn  # noqa: E402
-from memory_runtime.services import EmbeddedStack  # noqa: E402
 from memory_runtime.stores.bundle import Stores  # noqa: E402
 
 RESULTS = HERE / "results" / "remember.md"
@@ -136,27 +132,16 @@ def main() -> int:
     stream = turn_stream(args.seed)
     results: dict[int, dict[str, list[float]]] = {}
     began = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-remember-") as tmp:
-        stack = EmbeddedStack(Path(tmp) / "stack")
-        env = stack.up()
-        try:
-            settings = load_settings(
-                postgres_uri=env.postgres_uri, graph_uri=env.graph_uri, redis_uri=env.redis_uri, _env_file=None
-            )
-            with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
-                with AgentMemory(USER, stores=stores) as memory:
-                    have = 0
-                    for i, target in enumerate(sorted(args.turns)):
-                        print(f"storing turns up to {target} ...", file=sys.stderr)
-                        have = store_until(memory, stream, have, target)
-                        if i == 0 and (args.facts or args.entities):
-                            print(f"learning {args.facts} facts and {args.entities} entities ...", file=sys.stderr)
-                            learn(memory, args.facts, args.entities, rng)
-                        print(f"timing {len(queries)} queries at {have} turns ...", file=sys.stderr)
-                        results[have] = measure(memory, stores, queries)
-        finally:
-            stack.down()
+    with embedded_stores("bench-remember-") as stores, AgentMemory(USER, stores=stores) as memory:
+        have = 0
+        for i, target in enumerate(sorted(args.turns)):
+            print(f"storing turns up to {target} ...", file=sys.stderr)
+            have = store_until(memory, stream, have, target)
+            if i == 0 and (args.facts or args.entities):
+                print(f"learning {args.facts} facts and {args.entities} entities ...", file=sys.stderr)
+                learn(memory, args.facts, args.entities, rng)
+            print(f"timing {len(queries)} queries at {have} turns ...", file=sys.stderr)
+            results[have] = measure(memory, stores, queries)
     sizes = sorted(results)
     names = list(results[sizes[-1]])
     header = "| measure | " + " | ".join(f"p50 @ {n // 1000}k | p95 @ {n // 1000}k" for n in sizes) + " |"

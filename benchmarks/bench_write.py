@@ -11,20 +11,15 @@ import argparse
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness import Timer, pct, progress
+from harness import Timer, embedded_stores, pct, progress
 
 from memory_runtime import episodic
-from memory_runtime.config import load_settings
 from memory_runtime.memory import AgentMemory
-from memory_runtime.migrations import migrate
 from memory_runtime.models import Turn
-from memory_runtime.services import EmbeddedStack
-from memory_runtime.stores.bundle import Stores
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
@@ -45,41 +40,31 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(7)
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    with tempfile.TemporaryDirectory(prefix="bench-write-") as tmp:
-        stack = EmbeddedStack(Path(tmp) / "stack")
-        env = stack.up()
-        try:
-            settings = load_settings(postgres_uri=env.postgres_uri, graph_uri=env.graph_uri, redis_uri=env.redis_uri,
-                                     _env_file=None)  # fmt: skip
-            with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
-                with AgentMemory("bench-user", stores=stores) as memory:
-                    print(f"store_turn x {args.singles} (one turn per call) ...", file=sys.stderr)
-                    lat = []
-                    for i in range(args.singles + 50):
-                        turn = Turn(conversation_id=f"single-{i // 20}", index=i % 20, role="user",
-                                    content=sentence(rng, i), timestamp=t0 + timedelta(seconds=i))  # fmt: skip
-                        start = time.perf_counter()
-                        memory.store_turn(turn)
-                        if i >= 50:  # warm-up excluded
-                            lat.append(time.perf_counter() - start)
-                    pg, graph = Timer(), Timer()
-                    episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
-                    episodic.project = graph.wrap(episodic.project)
-                    turns = [
-                        Turn(conversation_id=f"batch-{i // 100}", index=i % 100, role="user" if i % 2 else "assistant",
-                             content=sentence(rng, i), timestamp=t0 + timedelta(minutes=i))
-                        for i in range(args.turns)
-                    ]  # fmt: skip
-                    print(f"store_turns: {args.turns} turns in batches of {args.batch} ...", file=sys.stderr)
-                    started = time.perf_counter()
-                    for b in range(0, len(turns), args.batch):
-                        memory.store_turns(turns[b : b + args.batch])
-                        progress("turns", min(b + args.batch, len(turns)), len(turns), started)
-                    elapsed = time.perf_counter() - started
-                    print(file=sys.stderr)
-        finally:
-            stack.down()
+    with embedded_stores("bench-write-") as stores, AgentMemory("bench-user", stores=stores) as memory:
+        print(f"store_turn x {args.singles} (one turn per call) ...", file=sys.stderr)
+        lat = []
+        for i in range(args.singles + 50):
+            turn = Turn(conversation_id=f"single-{i // 20}", index=i % 20, role="user",
+                        content=sentence(rng, i), timestamp=t0 + timedelta(seconds=i))  # fmt: skip
+            start = time.perf_counter()
+            memory.store_turn(turn)
+            if i >= 50:  # warm-up excluded
+                lat.append(time.perf_counter() - start)
+        pg, graph = Timer(), Timer()
+        episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
+        episodic.project = graph.wrap(episodic.project)
+        turns = [
+            Turn(conversation_id=f"batch-{i // 100}", index=i % 100, role="user" if i % 2 else "assistant",
+                 content=sentence(rng, i), timestamp=t0 + timedelta(minutes=i))
+            for i in range(args.turns)
+        ]  # fmt: skip
+        print(f"store_turns: {args.turns} turns in batches of {args.batch} ...", file=sys.stderr)
+        started = time.perf_counter()
+        for b in range(0, len(turns), args.batch):
+            memory.store_turns(turns[b : b + args.batch])
+            progress("turns", min(b + args.batch, len(turns)), len(turns), started)
+        elapsed = time.perf_counter() - started
+        print(file=sys.stderr)
     rows = [
         ("store_turn p50", f"{pct(lat, 50) * 1000:.2f} ms"),
         ("store_turn p95", f"{pct(lat, 95) * 1000:.2f} ms"),

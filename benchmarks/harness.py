@@ -1,9 +1,35 @@
-"""Shared benchmark plumbing: timing wrappers, percentiles and a progress line (no project logic here)."""
+"""Shared benchmark plumbing: a private embedded stack, timing wrappers, percentiles and a progress line."""
 
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
+
+from memory_runtime.config import load_settings
+from memory_runtime.migrations import migrate
+from memory_runtime.services import EmbeddedStack
+from memory_runtime.stores.bundle import Stores
+
+
+@contextmanager
+def embedded_stores(prefix: str, **overrides: Any) -> Iterator[Stores]:
+    """Migrated Stores on a private embedded stack in a temporary directory; the stack is stopped afterwards."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        stack = EmbeddedStack(Path(tmp) / "stack")
+        env = stack.up()
+        try:
+            settings = load_settings(
+                postgres_uri=env.postgres_uri, graph_uri=env.graph_uri, redis_uri=env.redis_uri, _env_file=None,
+                **overrides,
+            )  # fmt: skip
+            with Stores.open(settings) as stores:
+                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+                yield stores
+        finally:
+            stack.down()
 
 
 class Timer:

@@ -23,19 +23,18 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import fields, replace
 from datetime import datetime
 from pathlib import Path
 
-from memory_runtime.config import load_settings
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/harness.py
+from harness import embedded_stores  # noqa: E402
+
 from memory_runtime.memory import AgentMemory
-from memory_runtime.migrations import migrate
 from memory_runtime.models import Turn
 from memory_runtime.retrieval import Retriever, Tuning
-from memory_runtime.services import EmbeddedStack
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.text import content_terms
 
@@ -241,25 +240,11 @@ def main() -> int:
         questions = [q for q in questions if q["sample_id"] in keep]
     tuning = parse_overrides(args.set) if args.set else None
     strategies = [s for s in STRATEGIES if s in args.only]
-    with tempfile.TemporaryDirectory(prefix="retrieval-eval-") as tmp:
-        stack = EmbeddedStack(Path(tmp) / "stack")
-        env = stack.up()
-        try:
-            settings = load_settings(
-                postgres_uri=env.postgres_uri,
-                graph_uri=env.graph_uri,
-                redis_uri=env.redis_uri,
-                postgres_schema="reteval",
-                graph_name="reteval",
-                redis_prefix="reteval",
-                _env_file=None,
-            )
-            with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
-                ranked, spent = evaluate(stores, convs, questions, args.top_k, tuning, set(strategies))
-                model_id = stores.embedder.model_id
-        finally:
-            stack.down()
+    with embedded_stores(
+        "retrieval-eval-", postgres_schema="reteval", graph_name="reteval", redis_prefix="reteval"
+    ) as stores:
+        ranked, spent = evaluate(stores, convs, questions, args.top_k, tuning, set(strategies))
+        model_id = stores.embedder.model_id
     result = score(ranked, questions, args.top_k, strategies)
     text = tables(result, questions, strategies)
     per_q = {s: f"{spent[s] / (len(questions) * 2) * 1000:.1f} ms" for s in strategies}
