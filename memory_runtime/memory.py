@@ -149,20 +149,13 @@ class AgentMemory:
     def store_turn(self, turn: Turn) -> WriteResult:
         """Store one turn durably (idempotent); see EpisodicMemory for the guarantees."""
         with self._op("store_turn", "write"):
-            self._check_turn_scope([turn])
             return self.episodic.store_turns([turn])
 
     def store_turns(self, turns: Iterable[Turn]) -> WriteResult:
         """Store a batch of turns atomically in Postgres, then project them."""
         turns = list(turns)
         with self._op("store_turns", "write"):
-            self._check_turn_scope(turns)
             return self.episodic.store_turns(turns)
-
-    def _check_turn_scope(self, turns: list[Turn]) -> None:
-        for t in turns:
-            if not isinstance(t, Turn):
-                raise ValidationError(f"expected a Turn, got {type(t).__name__}")
 
     def reproject(self, since: datetime | None = None, until: datetime | None = None) -> ReprojectReport:
         """Re-project this user's turns that the graph is missing (after a graph outage)."""
