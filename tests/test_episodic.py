@@ -177,3 +177,9 @@ def test_metadata_with_a_nul_character_is_rejected_before_postgres_sees_it(memor
     with pytest.raises(ValidationError, match="NUL"):
         memory.store_turn(Turn(conversation_id="c1", index=0, role="user", content="x", metadata={"k": "a\x00b"}))
     assert pg_count(backend_stores, "u1") == 0
+
+
+def test_something_that_is_not_a_turn_is_a_typed_error_and_writes_nothing(memory, backend_stores):
+    with pytest.raises(ValidationError, match="expected a Turn, got dict"):
+        memory.store_turns([*turns("c1", 1), {"conversation_id": "c1", "index": 1, "role": "user", "content": "x"}])
+    assert pg_count(backend_stores, "u1") == 0
