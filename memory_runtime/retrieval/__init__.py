@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from memory_runtime import validation
-from memory_runtime.errors import AgentMemoryError, ValidationError
+from memory_runtime.errors import AgentMemoryError, StoreUnavailableError, ValidationError
 from memory_runtime.models import MemoryBundle, now, to_ms, utc
 from memory_runtime.retrieval import access, episodic, lexical, semantic
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
@@ -120,12 +120,34 @@ class Retriever:
     def _weighted_query(self) -> bool:
         return self.tuning.query_idf and hasattr(getattr(self.stores.embedder, "inner", None), "embed_query")
 
-    def _query_vector(self, text: str, lex: episodic.Lexical | None) -> list[float]:
+    def _query_vector(self, text: str, weights: dict[str, float] | None) -> list[float]:
         """The query embedding; for the hashing embedder weighted by the user's idf of each term."""
-        if lex is None or not lex.weights or not self._weighted_query():
+        if not weights or not self._weighted_query():
             return self.stores.embedder.embed([text])[0]
-        top = max(lex.weights.values())
-        return self.stores.embedder.inner.embed_query(text, lambda term: lex.weights.get(term, top))
+        top = max(weights.values())
+        return self.stores.embedder.inner.embed_query(text, lambda term: weights.get(term, top))
+
+    def _vector_turns(self, vec: list[float], k: int, since, until, warnings: list[str], timings: dict) -> list:
+        began = time.perf_counter()
+        search = (episodic.vector, episodic.vector_exact_pg)
+        rows, warning = episodic.with_fallback(*search, self.stores, self.user_id, vec, k, since, until)
+        warnings.extend([warning] if warning else [])
+        timings["vector"] = _ms(began)
+        return rows
+
+    def _lexical(self, text: str, k: int, since, until, warnings: list[str], start_vector) -> episodic.Lexical:
+        """BM25 full-text; `start_vector(weights)` is called as soon as the term weights are known, so the
+        weighted vector search runs while the candidate turns are fetched and scored."""
+        args = (self.stores, self.user_id)
+        try:
+            post = episodic.postings_graph(*args, text, since, until, candidates=k > 0)
+            start_vector(post.weights)
+            return episodic.rank_graph(*args, post, k)
+        except StoreUnavailableError as exc:
+            log.warning("graph unavailable, ranking turns by Postgres full-text: %s", exc)
+            warnings.append(f"{exc.store} unavailable: full-text fell back to Postgres")
+            start_vector({})
+            return episodic.fulltext_pg(*args, text, k, since, until)
 
     def _turns(
         self,
@@ -138,35 +160,35 @@ class Retriever:
         timings: dict[str, float],
         vector: list[float] | None = None,
     ) -> list[dict[str, Any]]:
-        """Full-text (BM25) then vector search, score fusion, conversational context, recency, diversity.
+        """Full-text (BM25) and vector search, score fusion, conversational context, recency, diversity.
 
-        Runs in the calling thread: the vector query needs the term weights the full-text lookup returns,
-        and remember() has the semantic and side searches running on the pool meanwhile.
+        The weighted query vector needs the term weights the full-text postings give, so the vector search
+        starts on the pool once they are in, and runs while the full-text candidates are fetched and scored.
         """
         t = self.tuning
         k = max(top_k * t.candidate_factor, t.min_candidates)
-        args = (self.stores, self.user_id)
         lists: dict[str, list[dict[str, Any]]] = {}
         lex: episodic.Lexical | None = None
-        started = time.perf_counter()
         weighted = mode != "fulltext" and vector is None and self._weighted_query()
+        search: dict[str, Any] = {}  # once started: the query vector ("vec") and the pending search ("rows")
+
+        def start_vector(weights: dict[str, float] | None) -> None:
+            if mode != "fulltext" and not search:
+                search["vec"] = vec = vector or self._query_vector(text, weights if weighted else None)
+                search["rows"] = self.stores.executor.submit(
+                    self._vector_turns, vec, k, since, until, warnings, timings
+                )
+
+        started = time.perf_counter()
         if mode != "vector" or weighted:
-            lex, warning = episodic.with_fallback(
-                episodic.fulltext_graph, episodic.fulltext_pg, *args, text, 0 if mode == "vector" else k, since, until
-            )
-            warnings.extend([warning] if warning else [])
+            lex = self._lexical(text, 0 if mode == "vector" else k, since, until, warnings, start_vector)
             if mode != "vector":
                 lists["fulltext"] = lex.turns
             timings["fulltext"] = _ms(started)
-        vec: list[float] | None = None
-        if mode != "fulltext":
-            began = time.perf_counter()
-            vec = vector or self._query_vector(text, lex if weighted else None)
-            search = (episodic.vector, episodic.vector_exact_pg)
-            rows, warning = episodic.with_fallback(*search, *args, vec, k, since, until)
-            warnings.extend([warning] if warning else [])
-            lists["vector"] = rows
-            timings["vector"] = _ms(began)
+        start_vector(None)  # not started yet: an unweighted query (or a non-hashing embedder)
+        vec: list[float] | None = search.get("vec")  # the neighbours are scored against it too
+        if search:
+            lists["vector"] = search["rows"].result()
         cands, scalers = combine(
             lists, {"vector": t.vector_weight, "fulltext": t.fulltext_weight}, zero_floor=("fulltext",)
         )
@@ -238,34 +260,29 @@ class Retriever:
         }
 
     # ---- facts and entities ----------------------------------------------------------------------
-    def _semantic_jobs(self, text, vec, top_k: int, as_of_ms: int | None) -> dict[str, Future]:
-        """Submit the fact and entity searches."""
+    def _semantic(self, text: str, vec: list[float], top_k: int, as_of_ms: int | None) -> dict[str, list]:
+        """Facts and entities by vector and full-text (one statement), then the graph around the best entities:
+        entities within two hops and the facts about all of them. Runs on the pool beside the turn search."""
         k = top_k * 2
-        pool, args = self.stores.executor, (self.stores, self.user_id)
-        return {
-            "fact_vector": pool.submit(semantic.fact_vector, *args, vec, k, as_of_ms),
-            "fact_fulltext": pool.submit(semantic.fact_fulltext, *args, text, k, as_of_ms),
-            "entity_vector": pool.submit(semantic.entity_vector, *args, vec, k),
-            "entity_fulltext": pool.submit(semantic.entity_fulltext, *args, text, k),
-        }
-
-    def _fuse_semantic(self, jobs: dict[str, Future], top_k: int, as_of_ms: int | None) -> tuple[list, list]:
-        t = self.tuning
-        k = top_k * 2
-        res = {name: job.result() for name, job in jobs.items()}
+        res = semantic.search(self.stores, self.user_id, text, vec, k, as_of_ms)
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
-        seeds = [e.id for e in entities[: t.expansion_seeds]]
-        expanded = semantic.expand(self.stores, self.user_id, seeds, depth=2, limit=k)
-        graph_facts = semantic.facts_about(self.stores, self.user_id, seeds + [e["id"] for e in expanded], k, as_of_ms)
+        seeds = [e.id for e in entities[: self.tuning.expansion_seeds]]
+        res["expanded"] = semantic.expand(self.stores, self.user_id, seeds, depth=2, limit=k)
+        about = seeds + [e["id"] for e in res["expanded"]]
+        res["graph_facts"] = semantic.facts_about(self.stores, self.user_id, about, k, as_of_ms)
+        return res
+
+    def _fuse_semantic(self, job: Future, top_k: int) -> tuple[list, list]:
+        res = job.result()
         facts = fuse(
-            {"vector": res["fact_vector"], "fulltext": res["fact_fulltext"], "graph": graph_facts},
+            {"vector": res["fact_vector"], "fulltext": res["fact_fulltext"], "graph": res["graph_facts"]},
             {"vector": 1.0, "fulltext": 1.0, "graph": 0.5},
         )
         for c in facts:  # confidence and salience break ties between equally ranked facts
             c.score += 0.02 * float(c.item.get("confidence") or 0) + 0.01 * float(c.item.get("salience") or 0)
         facts.sort(key=lambda c: -c.score)
         ents = fuse(
-            {"vector": res["entity_vector"], "fulltext": res["entity_fulltext"], "graph": expanded},
+            {"vector": res["entity_vector"], "fulltext": res["entity_fulltext"], "graph": res["expanded"]},
             {"vector": 1.0, "fulltext": 1.0, "graph": 0.5},
         )
         fact_items = [{**c.item, "score": round(c.score, 6), "found_by": c.found_by} for c in facts[:top_k]]
@@ -297,7 +314,7 @@ class Retriever:
         vec = self.stores.embedder.embed([text])[0]
         as_of_ms = to_ms(utc(as_of)) if as_of else None
         pool = self.stores.executor
-        semantic_jobs = self._semantic_jobs(text, vec, top_k, as_of_ms) if include_semantic else {}
+        semantic_job = pool.submit(self._semantic, text, vec, top_k, as_of_ms) if include_semantic else None
         side_jobs: dict[str, Future] = {
             "goals": pool.submit(self._goals),
             "profile": pool.submit(self._profile),
@@ -311,8 +328,8 @@ class Retriever:
             began = time.perf_counter()
             bundle.relevant_turns = self._turns(text, top_k, since, until, "hybrid", warnings, timings)
             timings["episodic"] = _ms(began)
-        if semantic_jobs:
-            bundle.facts, bundle.entities = self._fuse_semantic(semantic_jobs, top_k, as_of_ms)
+        if semantic_job is not None:
+            bundle.facts, bundle.entities = self._fuse_semantic(semantic_job, top_k)
             timings["semantic_done"] = _ms(started)
         for name, job in side_jobs.items():
             try:

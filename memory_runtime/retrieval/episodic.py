@@ -9,6 +9,7 @@ ranking when the graph is down.
 """
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +37,7 @@ class Lexical:
     avg_terms: float
 
 
+MAX_OVERFETCH = 1000
 POSTINGS_MAX_DF = 250  # a query term matching more turns than this adds weight but no candidates
 
 _COLUMNS = sql.SQL(
@@ -85,21 +87,32 @@ def _graph_turns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r["turn"], "timestamp": from_ms(r["turn"]["timestamp"]), "score": r["score"]} for r in rows]
 
 
-def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
-    """The user's turns ranked by BM25, with candidates and per-user term frequencies from the graph's index.
+@dataclass(frozen=True)
+class Postings:
+    """What the graph's index says about the query terms for one user, before any turn text is fetched."""
 
-    With k == 0 only the term weights are looked up (what a weighted vector query needs).
-    """
+    terms: dict[str, str]  # index query term → stem
+    weights: dict[str, float]  # stem → idf, for every query term (one no turn contains is maximally rare)
+    present: dict[str, float]  # the weights of the stems some turn contains
+    hits: dict[str, tuple[set[str], float]]  # turn id → (stems it matched, length estimate in terms)
+    stats: lexical.CorpusStats
+    window: dict[str, Any]
+
+
+def postings_graph(stores: Stores, user_id: str, text: str, since, until, *, candidates: bool = True) -> Postings:
+    """Per-user document frequencies of the query terms (hence their BM25 weights) and, with `candidates`,
+    the turns containing the rarer ones — one graph query (frequent terms' counts come from Redis)."""
     graph = stores.graph
     by_stem: dict[str, str] = {}
     for token in query_terms(text):
         by_stem.setdefault(stem(token), token)
     terms = {graph.dialect.fulltext_query(token): s for s, token in by_stem.items()}
     terms.pop("", None)
-    if not terms:
-        return Lexical([], {}, lexical.DEFAULT_AVG_TERMS)
     window = {"user_id": user_id, "since": to_ms(since), "until": to_ms(until)}
-    max_df = POSTINGS_MAX_DF if k > 0 else 0
+    stats = lexical.corpus_stats(stores, user_id)
+    if not terms:
+        return Postings({}, {}, {}, {}, stats, window)
+    max_df = POSTINGS_MAX_DF if candidates else 0
     # Frequent terms yield no candidates, so a remembered frequency spares enumerating their postings
     # (not within a time window, where the frequency is the window's).
     known = lexical.cached_frequencies(stores, user_id, list(terms.values())) if since is until is None else {}
@@ -111,29 +124,35 @@ def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until
             stores, user_id, {terms[r["term"]]: r["df"] for r in rows if r["df"] > POSTINGS_MAX_DF}
         )
     frequencies = {**known, **{terms[r["term"]]: r["df"] for r in rows}}
-    stats = lexical.corpus_stats(stores, user_id)
     n = max([stats.turns, *frequencies.values()])
-    weights = {s: lexical.idf(0, n) for s in terms.values()}  # a term no turn contains is maximally rare
+    weights = {s: lexical.idf(0, n) for s in terms.values()}
     weights.update({s: lexical.idf(df, n) for s, df in frequencies.items()})
-    if k <= 0:
-        return Lexical([], weights, stats.avg_terms)
-    present = {s: weights[s] for s in frequencies}
     hits: dict[str, tuple[set[str], float]] = {}
     for r in rows:
         for turn_id, chars in r["hits"]:
             matched, _ = hits.setdefault(turn_id, (set(), chars / stats.chars_per_term))
             matched.add(terms[r["term"]])
+    return Postings(terms, weights, {s: weights[s] for s in frequencies}, hits, stats, window)
+
+
+def rank_graph(stores: Stores, user_id: str, post: Postings, k: int) -> Lexical:
+    """The `k` best candidate turns by BM25: estimated from the postings, the best k + 25% fetched and
+    rescored exactly on their text."""
+    graph, present, hits, stats = stores.graph, post.present, post.hits, post.stats
+    if k <= 0 or not post.terms:  # only the term weights were asked for
+        return Lexical([], post.weights, stats.avg_terms)
     best = sorted(hits, key=lambda i: (-lexical.estimate(present, hits[i][0], hits[i][1], stats.avg_terms), i))
     wanted = best[: k + k // 4]  # the estimate ignores repeated terms; rescoring a margin exactly repairs that
     found = {
         r["turn"]["id"]: r["turn"]
         for r in graph.read(q.turns_by_id(graph.dialect), {"ids": wanted, "user_id": user_id})
     }
-    if not found and frequencies:
+    if not found and present:
         # Every matching turn contains only frequent terms: let the index pick candidates among them.
-        common = [term for term, s in terms.items() if s in frequencies]
+        common = [term for term, s in post.terms.items() if s in present]
         extra = graph.read(
-            q.turn_fulltext(graph.dialect), {"q": graph.dialect.fulltext_query(" ".join(common)), "k": k, **window}
+            q.turn_fulltext(graph.dialect),
+            {"q": graph.dialect.fulltext_query(" ".join(common)), "k": k, **post.window},
         )
         found = {r["turn"]["id"]: r["turn"] for r in extra}
     scored = sorted(
@@ -147,12 +166,28 @@ def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until
     return Lexical(turns, present, stats.avg_terms)
 
 
+def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
+    """The user's turns ranked by BM25, with candidates and per-user term frequencies from the graph's index."""
+    return rank_graph(stores, user_id, postings_graph(stores, user_id, text, since, until, candidates=k > 0), k)
+
+
+def overfetch(k: int, stats: lexical.CorpusStats) -> int:
+    """How many nearest turns to ask the shared index for, so that about `k` are the user's.
+
+    The index spans all users, so a user holding a share s of it needs about k / s hits; HNSW's own recall
+    also falls when asked for few (its search breadth is the count asked), hence at least 4k. Capped at
+    MAX_OVERFETCH: past that, the exact per-user scan in Postgres is the cheaper answer.
+    """
+    share = stats.turns / stats.indexed if stats.indexed > 0 else 1.0
+    return min(MAX_OVERFETCH, max(4 * k, math.ceil(1.5 * k / max(share, 1e-6))))
+
+
 def vector_graph(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
-    """Nearest turns from the graph's vector index (over-fetched, then filtered to the user)."""
+    """Nearest turns from the graph's vector index (over-fetched by the user's share of it, then filtered)."""
     graph = stores.graph
     rows = graph.read(
         q.turn_vector(graph.dialect),
-        {"vec": vec, "k": min(max(k * 10, 100), 1000), "limit": k, "user_id": user_id,
+        {"vec": vec, "k": overfetch(k, lexical.corpus_stats(stores, user_id)), "limit": k, "user_id": user_id,
          "since": to_ms(since), "until": to_ms(until)},
     )  # fmt: skip
     return _graph_turns(rows)

@@ -32,11 +32,13 @@ DEFAULT_AVG_TERMS = 10.0
 
 @dataclass(frozen=True)
 class CorpusStats:
-    """Size of a user's searchable turn log, its mean length in content terms and characters per term."""
+    """Size of a user's searchable turn log, its mean length in content terms and characters per term, and
+    how many turns (of all users) the shared index holds."""
 
     turns: int
     avg_terms: float
     chars_per_term: float = 6.0
+    indexed: int = 0
 
 
 def idf(df: int, n: int) -> float:
@@ -52,18 +54,23 @@ def corpus_stats(stores: Stores, user_id: str) -> CorpusStats:
         raw = stores.redis.client.get(key)
         if raw:
             cached = json.loads(raw)
-            return CorpusStats(int(cached["turns"]), float(cached["avg_terms"]), float(cached["chars_per_term"]))
+            turns, avg, chars, indexed = (cached[k] for k in ("turns", "avg_terms", "chars_per_term", "indexed"))
+            return CorpusStats(int(turns), float(avg), float(chars), int(indexed))
     except (redis.RedisError, ValueError, KeyError) as exc:
         log.debug("BM25 statistics cache unavailable: %s", exc)
     graph = stores.graph
     rows = graph.read(q.turn_count(graph.dialect), {"user_id": user_id, "sample": STATS_SAMPLE})
     total = int(rows[0]["total"]) if rows else 0
+    indexed = int(rows[0]["indexed"]) if rows else 0
     sample = rows[0]["sample"] if rows else []
     terms = sum(len(content_terms(c or "")) for c in sample)
     chars = sum(len(c or "") for c in sample)
     avg = terms / len(sample) if sample else DEFAULT_AVG_TERMS
-    stats = CorpusStats(total, max(avg, 1.0), chars / terms if terms else 6.0)
-    value = {"turns": stats.turns, "avg_terms": stats.avg_terms, "chars_per_term": stats.chars_per_term}
+    stats = CorpusStats(total, max(avg, 1.0), chars / terms if terms else 6.0, max(indexed, total))
+    value = {
+        "turns": stats.turns, "avg_terms": stats.avg_terms, "chars_per_term": stats.chars_per_term,
+        "indexed": stats.indexed,
+    }  # fmt: skip
     try:
         stores.redis.client.set(key, json.dumps(value), ex=STATS_TTL_S)
     except redis.RedisError as exc:

@@ -25,41 +25,26 @@ def _facts(rows: list[dict[str, Any]], key: str = "fact") -> list[dict[str, Any]
     return out
 
 
-def _entities(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**r["entity"], "score": r.get("score", r.get("dist"))} for r in rows]
+def _entities(rows: list[dict[str, Any]], key: str = "entity") -> list[dict[str, Any]]:
+    return [{**r[key], "score": r.get("score", r.get("dist"))} for r in rows]
 
 
-def fact_vector(stores: Stores, user_id: str, vec: list[float], limit: int, as_of_ms: int | None) -> list[dict]:
-    """Valid facts nearest to the query vector."""
-    g = stores.graph
-    params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms}
-    return _facts(g.read(q.fact_vector(g.dialect), params))
+SEARCHES = ("fact_vector", "fact_fulltext", "entity_vector", "entity_fulltext")
 
 
-def fact_fulltext(stores: Stores, user_id: str, text: str, limit: int, as_of_ms: int | None) -> list[dict]:
-    """Valid facts whose claims match the query terms."""
+def search(
+    stores: Stores, user_id: str, text: str, vec: list[float], limit: int, as_of_ms: int | None
+) -> dict[str, list[dict]]:
+    """Facts (valid now, or at `as_of_ms`) and entities by vector and full-text: {strategy: items, best first}."""
     g = stores.graph
     query = g.dialect.fulltext_query(text)
-    if not query:
-        return []
-    params = {"q": query, "limit": limit, "user_id": user_id, "as_of": as_of_ms}
-    return _facts(g.read(q.fact_fulltext(g.dialect), params))
-
-
-def entity_vector(stores: Stores, user_id: str, vec: list[float], limit: int) -> list[dict]:
-    """Entities nearest to the query vector."""
-    g = stores.graph
-    params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id}
-    return _entities(g.read(q.entity_vector(g.dialect), params))
-
-
-def entity_fulltext(stores: Stores, user_id: str, text: str, limit: int) -> list[dict]:
-    """Entities whose name, aliases or description match the query terms."""
-    g = stores.graph
-    query = g.dialect.fulltext_query(text)
-    if not query:
-        return []
-    return _entities(g.read(q.entity_fulltext(g.dialect), {"q": query, "limit": limit, "user_id": user_id}))
+    params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms, "q": query}
+    found: dict[str, list[dict]] = {name: [] for name in SEARCHES}
+    for row in g.read(q.semantic_search(g.dialect, fulltext=bool(query)), params):
+        found[row["strategy"]].append(row)
+    out = {name: _facts(rows, "item") for name, rows in found.items() if name.startswith("fact")}
+    out |= {name: _entities(rows, "item") for name, rows in found.items() if name.startswith("entity")}
+    return out
 
 
 def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int) -> list[dict]:

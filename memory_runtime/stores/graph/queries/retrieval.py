@@ -29,7 +29,7 @@ FACT_VALID = (
     "($as_of IS NOT NULL AND coalesce(node.valid_at, node.created_at) <= $as_of "
     "AND (node.invalid_at IS NULL OR node.invalid_at > $as_of)))"
 )
-ENTITY = "node {.id, .name, .type, .description, .aliases, salience: coalesce(node.salience, 0.5)} AS entity, score"
+ENTITY = "node {.id, .name, .type, .description, .aliases, salience: coalesce(node.salience, 0.5)} AS item, score"
 
 
 @cypher("retrieval.turn_fulltext")
@@ -76,13 +76,16 @@ RETURN {TURN_MAP} AS turn
 
 @cypher("retrieval.turn_count")
 def turn_count(d: Dialect) -> str:
-    """How many turns the user has in the graph, and a sample of their contents (for BM25 statistics)."""
+    """How many turns the user has in the graph, a sample of their contents (for BM25 statistics), and how
+    many turns of all users the graph holds (`indexed`: what the shared vector index spans)."""
     return """
+MATCH (a:Turn)
+WITH count(a) AS indexed
 MATCH (n:Turn) WHERE n.user_id = $user_id
-WITH count(n) AS total
+WITH indexed, count(n) AS total
 MATCH (n:Turn) WHERE n.user_id = $user_id
-WITH total, n LIMIT $sample
-RETURN total, collect(n.content) AS sample
+WITH indexed, total, n LIMIT $sample
+RETURN indexed, total, collect(n.content) AS sample
 """
 
 
@@ -96,44 +99,50 @@ RETURN {TURN} ORDER BY score DESC LIMIT $limit
 """
 
 
-@cypher("retrieval.fact_vector")
-def fact_vector(d: Dialect) -> str:
-    """The user's valid facts nearest to $vec."""
+ITEM_FACT = FACT.replace(" AS fact, score", " AS item, score")
+
+
+def _fact_vector(d: Dialect) -> str:
     return f"""
 {d.vector_search(_VECTOR["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
-RETURN {FACT} ORDER BY score DESC LIMIT $limit
+RETURN 'fact_vector' AS strategy, {ITEM_FACT} ORDER BY score DESC LIMIT $limit
 """
 
 
-@cypher("retrieval.fact_fulltext")
-def fact_fulltext(d: Dialect) -> str:
-    """The user's valid facts whose claim matches $q."""
+def _fact_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
-RETURN {FACT} ORDER BY score DESC LIMIT $limit
+RETURN 'fact_fulltext' AS strategy, {ITEM_FACT} ORDER BY score DESC LIMIT $limit
 """
 
 
-@cypher("retrieval.entity_vector")
-def entity_vector(d: Dialect) -> str:
-    """The user's entities nearest to $vec."""
+def _entity_vector(d: Dialect) -> str:
     return f"""
 {d.vector_search(_VECTOR["Entity"])}
 WHERE node.user_id = $user_id
-RETURN {ENTITY} ORDER BY score DESC LIMIT $limit
+RETURN 'entity_vector' AS strategy, {ENTITY} ORDER BY score DESC LIMIT $limit
 """
 
 
-@cypher("retrieval.entity_fulltext")
-def entity_fulltext(d: Dialect) -> str:
-    """The user's entities whose name, aliases or description match $q."""
+def _entity_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Entity"])}
 WHERE node.user_id = $user_id
-RETURN {ENTITY} ORDER BY score DESC LIMIT $limit
+RETURN 'entity_fulltext' AS strategy, {ENTITY} ORDER BY score DESC LIMIT $limit
 """
+
+
+@cypher("retrieval.semantic_search", variants=[{"fulltext": True}, {"fulltext": False}])
+def semantic_search(d: Dialect, fulltext: bool) -> str:
+    """The user's valid facts and entities nearest to $vec and (with `fulltext`) matching $q: up to $limit
+    rows per strategy, each tagged with it — one statement instead of four round trips. Facts are valid now,
+    or at $as_of; the vector searches over-fetch $k before the user filter."""
+    parts = [_fact_vector(d), _entity_vector(d)]
+    if fulltext:
+        parts += [_fact_fulltext(d), _entity_fulltext(d)]
+    return "UNION ALL".join(parts)
 
 
 def _expansion_types() -> str:
@@ -155,10 +164,13 @@ ORDER BY dist, entity.salience DESC LIMIT $limit
 
 @cypher("retrieval.facts_about")
 def facts_about(d: Dialect) -> str:
-    """Valid facts about any of $entity_ids, most confident first."""
+    """Valid facts about any of $entity_ids, most confident first (the match starts at the entities' id
+    index and the fact filter waits behind WITH: given `node.user_id` up front, FalkorDB scans the user's
+    facts through that index instead)."""
     return f"""
-MATCH (node:Fact)-[:ABOUT]->(e:Entity)
-WHERE e.id IN $entity_ids AND node.user_id = $user_id AND {FACT_VALID}
+MATCH (e:Entity) WHERE e.id IN $entity_ids AND e.user_id = $user_id
+MATCH (node:Fact)-[:ABOUT]->(e)
+WITH node WHERE node.user_id = $user_id AND {FACT_VALID}
 WITH DISTINCT node, 1.0 AS score
 RETURN {FACT} ORDER BY node.confidence DESC LIMIT $limit
 """
