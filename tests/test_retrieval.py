@@ -197,6 +197,34 @@ def test_hybrid_finds_what_only_one_strategy_finds(stores384) -> None:
     assert "fulltext" in hybrid[only_fulltext] and "vector" in hybrid[only_vector]
 
 
+def test_a_user_with_a_tiny_share_of_the_index_still_gets_their_nearest_turns(stores384) -> None:
+    """The vector index spans all users; the over-fetch follows the user's share and an under-filled
+    answer falls back to the exact per-user scan, so a small user among a large one misses nothing."""
+    stores = stores384
+    with AgentMemory("big", stores=stores) as m:
+        m.store_turns(_turns("b", [f"telescope lens number {i} for the observatory" for i in range(400)]))
+    with AgentMemory("small", stores=stores) as m:
+        mine = m.store_turns(
+            _turns("s", ["my telescope lens cracked", "the observatory tour", "soup recipe", "tennis on Monday"])
+        ).turn_ids
+    found = Retriever(stores, "small").search_turns("telescope lens observatory", 4, mode="vector")
+    assert [t["id"] for t in found][:2] == mine[:2] and {t["id"] for t in found} <= set(mine)
+
+
+def test_facts_about_the_best_entities_come_through_the_graph(memory: AgentMemory) -> None:
+    biscuit = memory.upsert_entity(Entity(name="Biscuit", type="Other", description="the family beagle"))
+    vet = memory.upsert_entity(Entity(name="Dr Okafor", type="Person"))
+    memory.relate(biscuit, vet, "KNOWS")
+    about_vet = memory.learn_fact("Dr Okafor works at the harbour clinic", entity_ids=[vet])
+    memory.learn_fact("The quarterly budget closes in March")
+    bundle = memory.remember("Biscuit")
+    # No shared word: reached from Biscuit in two hops, so it outranks an unrelated fact the vector search
+    # returns as well (with two facts, every fact is among the nearest).
+    assert bundle.facts[0]["id"] == about_vet and "graph" in bundle.facts[0]["found_by"]
+    assert all("graph" not in f["found_by"] for f in bundle.facts[1:])
+    assert [e["id"] for e in bundle.entities][:2] == [biscuit, vet]
+
+
 def test_search_turns_rejects_an_unknown_mode(stores) -> None:
     with pytest.raises(ValidationError):
         Retriever(stores, "alice").search_turns("beagle", mode="semantic")
