@@ -178,7 +178,8 @@ def test_hybrid_finds_what_only_one_strategy_finds(stores384) -> None:
         texts = [
             # only full-text: the one turn with the rare word, long enough that its cosine is low
             "We finally fixed the zeolite filter in the old aquarium pump after three weekends of trying "
-            "everything, vinegar soaks, new tubing, another outlet and a long call with the manufacturer.",
+            "everything, vinegar soaks, new tubing, another outlet and a long call with the manufacturer, "
+            "who eventually mailed a replacement gasket and a spare impeller for the next time it jams.",
             # only vector: no query word as such (the index stems photography and photographs apart)
             "photographs photographers",
             "photographer friend",
