@@ -59,8 +59,8 @@ class Tuning:
     vector_weight: float = 0.5
     fulltext_weight: float = 1.0
     query_idf: bool = True  # weight a hashing query vector by the user's idf (see HashingEmbedder.embed_query)
-    context_adjacent: float = 0.2
-    context_skip: float = 0.2
+    context_adjacent: float = 0.3
+    context_skip: float = 0.3
     context_hits: int = 20
     recency_weight: float = 0.05
     salience_weight: float = 0.02
