@@ -163,6 +163,8 @@ def _porter(w: str) -> str:
 
 def fold(text: str) -> str:
     """Lower-case and strip accents."""
+    if text.isascii():  # the common case, several times faster than normalising
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
