@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 from memory_runtime.errors import ValidationError
 from memory_runtime.memory import AgentMemory
 from memory_runtime.models import Entity, Turn, estimate_tokens, now
-from memory_runtime.retrieval import Retriever, access
+from memory_runtime.retrieval import Retriever, Tuning, access
+from memory_runtime.retrieval.fusion import Candidate
+from memory_runtime.retrieval.sessions import boost, coverage
 from tests.conftest import drop_namespace, make_settings, open_migrated
 
 WORDS = (
@@ -178,7 +180,8 @@ def test_hybrid_finds_what_only_one_strategy_finds(stores384) -> None:
         texts = [
             # only full-text: the one turn with the rare word, long enough that its cosine is low
             "We finally fixed the zeolite filter in the old aquarium pump after three weekends of trying "
-            "everything, vinegar soaks, new tubing, another outlet and a long call with the manufacturer.",
+            "everything, vinegar soaks, new tubing, another outlet and a long call with the manufacturer, "
+            "who eventually mailed a replacement gasket and a spare impeller for the next time it jams.",
             # only vector: no query word as such (the index stems photography and photographs apart)
             "photographs photographers",
             "photographer friend",
@@ -223,6 +226,40 @@ def test_facts_about_the_best_entities_come_through_the_graph(memory: AgentMemor
     assert bundle.facts[0]["id"] == about_vet and "graph" in bundle.facts[0]["found_by"]
     assert all("graph" not in f["found_by"] for f in bundle.facts[1:])
     assert [e["id"] for e in bundle.entities][:2] == [biscuit, vet]
+
+
+def test_session_coverage_is_the_share_of_query_weight_its_turns_match_together() -> None:
+    weights = {"kayak": 3.0, "lisbon": 2.0, "sister": 1.0}
+    cands = [
+        Candidate("1", {"conversation_id": "a", "content": "The kayak trip is booked!"}, score=1.0),
+        Candidate("2", {"conversation_id": "a", "content": "Lisbon in May, with my sister."}, score=0.2),
+        Candidate("3", {"conversation_id": "b", "content": "My sister says hi."}, score=0.3),
+    ]
+    assert coverage(cands, weights) == {"a": pytest.approx(1.0), "b": pytest.approx(1 / 6)}
+    ranked = boost(cands, weights, 0.4)
+    assert [c.id for c in ranked] == ["1", "2", "3"]
+    assert [c.score for c in ranked] == pytest.approx([1.4, 0.6, 0.3 + 0.4 / 6])
+    assert boost(cands, weights, 0.0) is cands and boost(cands, {}, 0.4) is cands
+
+
+def test_a_session_covering_the_whole_query_lifts_its_turns(memory: AgentMemory, stores) -> None:
+    filler = [f"Small talk about {w} and the weather" for w in WORDS[10:16]]
+    trip = ["We finally booked the kayak trip around Lisbon!", *filler, "Going with my sister, she is thrilled."]
+    other = [*filler[:3], "My sister adopted a beagle last week.", *filler[3:]]
+    memory.store_turns(_turns("trip", trip) + _turns("other", other))
+    query = "Which sister joined the kayak trip in Lisbon?"
+
+    def sister_turns(tuning: Tuning) -> dict[str, tuple[int, float]]:
+        """conversation → (rank, score) of its "sister" turn."""
+        turns = Retriever(stores, "alice", tuning).search_turns(query, top_k=10)
+        return {t["conversation_id"]: (i, t["score"]) for i, t in enumerate(turns) if "sister" in t["content"]}
+
+    with_sessions, without = sister_turns(Tuning()), sister_turns(Tuning(session_weight=0.0))
+    assert with_sessions["trip"][0] < with_sessions["other"][0]
+    # the two "sister" turns sit beyond the ±2 context of their session's other matches: only the trip
+    # session covers kayak and Lisbon too, so its turn gains more
+    gain = {conv: with_sessions[conv][1] - without[conv][1] for conv in ("trip", "other")}
+    assert gain["trip"] > 2 * gain["other"] > 0
 
 
 def test_search_turns_rejects_an_unknown_mode(stores) -> None:

@@ -1,7 +1,7 @@
 """The built-in offline embedder: signed feature hashing of words, word bigrams and character n-grams.
 
 Deterministic across processes and machines (blake2b, not Python's salted hash), no model download, no
-network. Words are lower-cased, accent-folded and lightly stemmed; stopwords are dropped from the word
+network. Words are lower-cased, accent-folded and Porter-stemmed; stopwords are dropped from the word
 features but kept in character n-grams. Vectors are L2-normalised, so cosine = dot product.
 """
 
@@ -25,7 +25,7 @@ def _slot(feature: str, dimensions: int) -> tuple[int, float]:
 class HashingEmbedder:
     """Feature-hashing embedder (`hashing`, the default)."""
 
-    VERSION = "v1"
+    VERSION = "v2"  # v2: Porter stems (memory_runtime.text.stem) in the word and bigram features
 
     def __init__(self, dimensions: int = 384) -> None:
         if dimensions < 8:

@@ -25,7 +25,7 @@ from typing import Any
 from memory_runtime import validation
 from memory_runtime.errors import AgentMemoryError, StoreUnavailableError, ValidationError
 from memory_runtime.models import MemoryBundle, now, to_ms, utc
-from memory_runtime.retrieval import access, episodic, lexical, semantic
+from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
 
@@ -51,7 +51,8 @@ class Tuning:
     Turn scores: `fulltext_weight` × BM25 / best BM25 + `vector_weight` × min-max scaled cosine, then each
     of the `context_hits` strongest turns and its neighbours in the conversation add `context_adjacent` × the
     best score at index ±1 and `context_skip` × the best at ±2 (in a dialogue the answer to a question
-    often sits one turn after the turn that echoes it, or two — the same speaker's follow-up); then recency,
+    often sits one turn after the turn that echoes it, or two — the same speaker's follow-up); each turn then
+    gains `session_weight` × the share of the query its conversation's candidates cover (`sessions`); then recency,
     salience and the per-conversation `conversation_penalty` (the n-th turn of one conversation is damped
     by penalty**n). benchmarks/retrieval_eval measures each of these.
     """
@@ -59,9 +60,10 @@ class Tuning:
     vector_weight: float = 0.5
     fulltext_weight: float = 1.0
     query_idf: bool = True  # weight a hashing query vector by the user's idf (see HashingEmbedder.embed_query)
-    context_adjacent: float = 0.2
-    context_skip: float = 0.2
+    context_adjacent: float = 0.3
+    context_skip: float = 0.3
     context_hits: int = 20
+    session_weight: float = 0.4  # × the share of the query's idf its conversation's candidates match (`sessions`)
     recency_weight: float = 0.05
     salience_weight: float = 0.02
     conversation_penalty: float = 0.95
@@ -199,6 +201,7 @@ class Retriever:
             except AgentMemoryError as exc:  # context refines the ranking; without it the hits still stand
                 warnings.append(f"conversational context skipped: {exc}")
             timings["context"] = _ms(began)
+            cands = sessions.boost(cands, lex.weights if lex else {}, t.session_weight)
         reference = until or now()
         for c in cands:
             c.score += t.recency_weight * recency_boost(c.item.get("timestamp"), reference)

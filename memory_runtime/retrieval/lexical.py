@@ -23,8 +23,8 @@ from memory_runtime.text import content_terms
 
 log = logging.getLogger(__name__)
 
-K1 = 1.2
-B = 0.75
+K1 = 0.9  # Anserini's passage defaults (k1 0.9, b 0.4): chat turns are short and their length says little
+B = 0.4
 STATS_TTL_S = 600  # per-user N and average length drift slowly; a stale value only nudges idf
 STATS_SAMPLE = 300
 DEFAULT_AVG_TERMS = 10.0
