@@ -33,6 +33,23 @@ def _turn(stores, tid: str, user: str, content: str, vec: list[float]) -> None:
 def test_rows_come_back_as_plain_dicts_of_scalars_lists_and_maps(backend_stores):
     rows = backend_stores.graph.read("RETURN 1 AS n, 'x' AS s, [1, 2] AS l, {a: 1, b: 'two'} AS m, null AS z")
     assert rows == [{"n": 1, "s": "x", "l": [1, 2], "m": {"a": 1, "b": "two"}, "z": None}]
+    rows = backend_stores.graph.read(
+        "RETURN -7 AS neg, 1.5 AS f, true AS yes, false AS no, 'ünï ✓' AS u, [] AS empty, {} AS none, "
+        "[{k: [1, 'a', null, 2.25]}] AS nested"
+    )
+    assert rows == [
+        {"neg": -7, "f": 1.5, "yes": True, "no": False, "u": "ünï ✓", "empty": [], "none": {},
+         "nested": [{"k": [1, "a", None, 2.25]}]}
+    ]  # fmt: skip
+    assert type(rows[0]["nested"][0]) is dict and type(rows[0]["yes"]) is bool and type(rows[0]["f"]) is float
+
+
+def test_falkordb_values_outside_the_contract_still_decode(stores):
+    """Nodes (and other values the fast row decoder leaves alone) go through the client's own parser."""
+    stores.graph.write("CREATE (:Entity {id: 'e1', user_id: 'u', name: 'Biscuit'})")
+    [row] = stores.graph.read("MATCH (e:Entity {id: 'e1'}) RETURN e, e.name AS name, {n: 1} AS m")
+    assert row["name"] == "Biscuit" and row["m"] == {"n": 1}
+    assert row["e"].labels == ["Entity"] and row["e"].properties["name"] == "Biscuit"
 
 
 def test_parameters_are_data_never_cypher(backend_stores):

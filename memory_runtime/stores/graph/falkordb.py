@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis
+from falkordb.query_result import QueryResult
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
@@ -48,6 +49,44 @@ def _row_value(value: Any) -> Any:
     if kind is OrderedDict or kind is dict:
         return {k: _row_value(v) for k, v in value.items()}
     return value
+
+
+class _Unparsed(Exception):
+    """A compact result value the fast path does not decode (node, edge, path, point, temporal, vector)."""
+
+
+def _cell(cell: list[Any]) -> Any:
+    """One value of FalkorDB's compact result format ([type, value]) as a plain Python value."""
+    kind, value = cell
+    if kind == 2 or kind == 3:  # string, integer (RESP already decoded them)
+        return value
+    if kind == 1:  # null
+        return None
+    if kind == 10:  # map: [key, cell, key, cell, ...]
+        return {value[i]: _cell(value[i + 1]) for i in range(0, len(value), 2)}
+    if kind == 6:  # array
+        return [_cell(v) for v in value]
+    if kind == 5:  # double, sent as text
+        return float(value)
+    if kind == 4:  # boolean, sent as text
+        return value == "true"
+    raise _Unparsed(kind)
+
+
+def _fast_rows(response: list[Any]) -> list[Row] | None:
+    """Rows of a compact GRAPH.QUERY reply ([header, rows, statistics], or [statistics] without a RETURN),
+    decoded directly: the client's general parser dispatches every value through several calls and was the
+    largest single CPU cost of a remember(). None when the reply holds an error or a value only the client
+    decodes."""
+    if any(isinstance(part, redis.ResponseError) for part in (response[0], response[-1])):
+        return None
+    if len(response) == 1:
+        return []
+    names = [h[1] for h in response[0]]
+    try:
+        return [{n: _cell(c) for n, c in zip(names, row, strict=True)} for row in response[1]]
+    except _Unparsed:
+        return None
 
 
 class _FloatList:
@@ -105,8 +144,15 @@ class FalkorGraphStore(GraphStore):
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         try:
-            fn = self._graph.ro_query if read_only else self._graph.query
-            result = fn(cypher, _params(params) if params else None)
+            graph = self._graph
+            header = graph._build_params_header(_params(params)) if params else ""
+            command = "GRAPH.RO_QUERY" if read_only else "GRAPH.QUERY"
+            response = graph.execute_command(command, graph.name, header + cypher, "--compact")
+            rows = _fast_rows(response)
+            if rows is None:  # an error, or nodes, edges and other values only the client's parser knows
+                result = QueryResult(graph, response)
+                names = [h[1] for h in result.header]
+                rows = [{n: _row_value(v) for n, v in zip(names, row, strict=True)} for row in result.result_set]
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
         except UnicodeEncodeError as exc:  # lone surrogates fail while packing the command: nothing was sent
@@ -117,8 +163,7 @@ class FalkorGraphStore(GraphStore):
                     "FalkorDB cannot store text containing NUL (U+0000) characters; nothing was written"
                 ) from None
             raise GraphQueryError(str(exc), cypher) from exc
-        names = [h[1] for h in result.header]
-        return [{n: _row_value(v) for n, v in zip(names, row, strict=True)} for row in result.result_set]
+        return rows
 
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         return self._run(cypher, params, read_only=True)
