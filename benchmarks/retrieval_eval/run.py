@@ -86,8 +86,9 @@ def load(data: Path) -> tuple[list[dict], list[dict]]:
     return convs, questions
 
 
-def turns_of(conv: dict) -> list[Turn]:
-    """The conversation as Turns: one conversation id per session, content prefixed by the speaker."""
+def turns_of(conv: dict, speaker_prefix: bool = True) -> list[Turn]:
+    """The conversation as Turns: one conversation id per session, content prefixed by the speaker (or, with
+    speaker_prefix=False, the bare text, the speaker only in metadata)."""
     out = []
     for s in conv["sessions"]:
         cid = f"{conv['sample_id']}-s{s['session']:02d}"
@@ -97,7 +98,7 @@ def turns_of(conv: dict) -> list[Turn]:
                     conversation_id=cid,
                     index=t["index"],
                     role=t["role"],
-                    content=f"{t['speaker']}: {t['text']}",
+                    content=f"{t['speaker']}: {t['text']}" if speaker_prefix else t["text"],
                     timestamp=datetime.fromisoformat(t["timestamp"]),
                     metadata={"speaker": t["speaker"], "dia_id": t["turn_id"], "session_time": s["date_time"]},
                 )
@@ -117,7 +118,13 @@ def parse_overrides(pairs: list[str]) -> Tuning:
 
 
 def evaluate(
-    stores: Stores, convs: list[dict], questions: list[dict], ks: list[int], tuning: Tuning | None, only: set[str]
+    stores: Stores,
+    convs: list[dict],
+    questions: list[dict],
+    ks: list[int],
+    tuning: Tuning | None,
+    only: set[str],
+    speaker_prefix: bool = True,
 ) -> tuple[dict, dict]:
     """Ranked dataset turn ids per (strategy, k, qid), plus timing per strategy."""
     dia: dict[str, dict[tuple[str, int], str]] = {}
@@ -126,7 +133,7 @@ def evaluate(
     n_turns = 0
     for conv in convs:
         user = conv["sample_id"]
-        turns = turns_of(conv)
+        turns = turns_of(conv, speaker_prefix)
         with AgentMemory(user, stores=stores) as memory:
             for b in range(0, len(turns), 500):
                 memory.store_turns(turns[b : b + 500])
@@ -232,6 +239,9 @@ def main() -> int:
     parser.add_argument("--conversations", type=int, default=None, help="evaluate only the first N")
     parser.add_argument("--dump", type=Path, default=None, help="write per-question rankings (JSONL) here")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
+    parser.add_argument(
+        "--bare-text", action="store_true", help="store turns without the 'Speaker: ' prefix (speaker in metadata)"
+    )
     args = parser.parse_args()
     convs, questions = load(args.data)
     if args.conversations:
@@ -243,7 +253,7 @@ def main() -> int:
     with embedded_stores(
         "retrieval-eval-", postgres_schema="reteval", graph_name="reteval", redis_prefix="reteval"
     ) as stores:
-        ranked, spent = evaluate(stores, convs, questions, args.top_k, tuning, set(strategies))
+        ranked, spent = evaluate(stores, convs, questions, args.top_k, tuning, set(strategies), not args.bare_text)
         model_id = stores.embedder.model_id
     result = score(ranked, questions, args.top_k, strategies)
     text = tables(result, questions, strategies)
@@ -254,7 +264,7 @@ def main() -> int:
         with args.dump.open("w") as f:
             for q in questions:
                 f.write(json.dumps({**q, **{s: ranked[s, args.top_k[0], q["qid"]] for s in strategies}}) + "\n")
-    if not args.no_write and not args.set and not args.conversations:
+    if not args.no_write and not args.set and not args.conversations and not args.bare_text:
         n_turns = sum(len(s["turns"]) for c in convs for s in c["sessions"])
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(

@@ -40,6 +40,9 @@ Mode = str  # "hybrid" | "vector" | "fulltext"
 MODES = ("hybrid", "vector", "fulltext")
 
 
+HASHING_VECTOR_WEIGHT = 0.2
+SEMANTIC_VECTOR_WEIGHT = 0.5
+
 # Turn indexes are Postgres int4 (Turn.index <= 2**31 - 1); neighbour lookups must not step past it.
 MAX_TURN_INDEX = 2**31 - 1
 
@@ -57,7 +60,9 @@ class Tuning:
     by penalty**n). benchmarks/retrieval_eval measures each of these.
     """
 
-    vector_weight: float = 0.5
+    # None: 0.2 with the hashing embedder, whose vectors are lexical and mostly repeat what BM25 knows (at 0.5 it
+    # pulled near-misses into the top 5: benchmarks/retrieval_eval), 0.5 with a semantic model.
+    vector_weight: float | None = None
     fulltext_weight: float = 1.0
     query_idf: bool = True  # weight a hashing query vector by the user's idf (see HashingEmbedder.embed_query)
     context_adjacent: float = 0.3
@@ -119,8 +124,16 @@ class Retriever:
         since, until = self._window(time_window_hours, as_of)
         return self._turns(text, top_k, since, until, mode, [], {}, vector)
 
+    def _vector_weight(self) -> float:
+        if self.tuning.vector_weight is not None:
+            return self.tuning.vector_weight
+        return HASHING_VECTOR_WEIGHT if self._hashing() else SEMANTIC_VECTOR_WEIGHT
+
+    def _hashing(self) -> bool:
+        return hasattr(getattr(self.stores.embedder, "inner", None), "embed_query")
+
     def _weighted_query(self) -> bool:
-        return self.tuning.query_idf and hasattr(getattr(self.stores.embedder, "inner", None), "embed_query")
+        return self.tuning.query_idf and self._hashing()
 
     def _query_vector(self, text: str, weights: dict[str, float] | None) -> list[float]:
         """The query embedding; for the hashing embedder weighted by the user's idf of each term."""
@@ -192,7 +205,7 @@ class Retriever:
         if search:
             lists["vector"] = search["rows"].result()
         cands, scalers = combine(
-            lists, {"vector": t.vector_weight, "fulltext": t.fulltext_weight}, zero_floor=("fulltext",)
+            lists, {"vector": self._vector_weight(), "fulltext": t.fulltext_weight}, zero_floor=("fulltext",)
         )
         if mode == "hybrid" and cands:
             began = time.perf_counter()
@@ -234,7 +247,7 @@ class Retriever:
             own = 0.0
             if lex is not None and lex.weights:
                 own += t.fulltext_weight * ft(lexical.score(lex.weights, row["content"], lex.avg_terms))
-            own += t.vector_weight * vs(row.get("similarity"))
+            own += self._vector_weight() * vs(row.get("similarity"))
             at[(row["conversation_id"], row["index"])] = Candidate(row["id"], dict(row), {}, {}, own)
         own_scores = {key: c.score for key, c in at.items()}
         for (conv, index), c in at.items():
