@@ -345,7 +345,10 @@ class Retriever:
             bundle.relevant_turns = self._turns(text, top_k, since, until, "hybrid", warnings, timings)
             timings["episodic"] = _ms(began)
         if semantic_job is not None:
-            bundle.facts, bundle.entities = self._fuse_semantic(semantic_job, top_k)
+            try:
+                bundle.facts, bundle.entities = self._fuse_semantic(semantic_job, top_k)
+            except StoreUnavailableError as exc:  # facts and entities live in the graph alone; the turns stand
+                warnings.append(f"facts and entities skipped: {exc}")
             timings["semantic_done"] = _ms(started)
         for name, job in side_jobs.items():
             try:

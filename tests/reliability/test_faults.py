@@ -331,3 +331,24 @@ def test_forget_user_interrupted_by_a_graph_outage_is_finished_by_running_it_aga
         counts = memory.forget_user()
         assert counts["graph.Turn"] == 3 and graph_turn_ids(stores, "u1") == []
         assert memory.recent_turns() == []
+
+
+def test_remember_with_the_graph_down_answers_turns_from_postgres_and_says_so(settings, graph_server, caplog):
+    own = settings.model_copy(update={"graph_uri": graph_server.uri, "connect_timeout_s": 1.0})
+    with open_stores(own) as stores, AgentMemory("u1", "c1", stores=stores) as memory:
+        stored = memory.store_turns(
+            [
+                Turn(conversation_id="c1", index=i, role="user", content=text)
+                for i, text in enumerate(["We paddled a kayak around Lisbon", "The soup was too salty", "Rain again"])
+            ]
+        )
+        memory.learn_fact("u1 paddled a kayak around Lisbon", source_turn_id=stored.turn_ids[0])
+        assert memory.remember("kayak Lisbon").facts
+        graph_server.kill()
+        with caplog.at_level(logging.WARNING):
+            bundle = memory.remember("kayak Lisbon")
+        assert bundle.relevant_turns[0]["id"] == stored.turn_ids[0]  # Postgres full-text and exact vectors
+        assert bundle.facts == [] and bundle.entities == []  # they live in the graph alone
+        assert "FalkorDB unavailable" in caplog.text
+        graph_server.start()
+        assert memory.remember("kayak Lisbon").facts  # the same object recovers
