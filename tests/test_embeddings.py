@@ -11,6 +11,7 @@ import pytest
 
 from memory_runtime.config import load_settings
 from memory_runtime.embeddings import make_embedder
+from memory_runtime.embeddings.base import check_dimensions
 from memory_runtime.embeddings.cache import CachedEmbedder
 from memory_runtime.embeddings.hashing import HashingEmbedder
 from memory_runtime.embeddings.openai import OpenAIEmbedder
@@ -203,6 +204,28 @@ def test_wrong_dimension_response_raises_invalid_embedding():
 
     with pytest.raises(InvalidEmbedding, match=f"{DIMS + 1} dimensions"):
         embedder.embed(["hello"])
+
+
+@pytest.mark.parametrize(
+    ("vector", "message"),
+    [
+        ([0.1] * 3, "3 dimensions"),
+        ([[0.1, 0.2]] * 4, "dimensions"),
+        (["x"] * 4, "not a flat sequence"),
+        ([10**400] * 4, "not a flat sequence"),
+        ([0.1, float("nan"), 0.2, 0.3], "NaN"),
+        ([0.1, None, 0.2, 0.3], "NaN"),
+        ([1e39, 0.0, 0.0, 0.0], "float32"),
+    ],
+)
+def test_a_malformed_vector_from_any_provider_is_a_typed_error(vector, message):
+    with pytest.raises(InvalidEmbedding, match=message):
+        check_dimensions(vector, 4)
+
+
+def test_a_valid_vector_comes_back_as_a_list_of_floats():
+    out = check_dimensions((1, 0.5, True, -2), 4)
+    assert out == [1.0, 0.5, 1.0, -2.0] and all(type(x) is float for x in out)
 
 
 def test_embedding_cache_avoids_a_second_request(stores):
