@@ -274,3 +274,12 @@ def test_missing_sentence_transformers_is_a_configuration_error(monkeypatch):
 
     with pytest.raises(ConfigurationError, match="pip install sentence-transformers"):
         make_embedder(settings)
+
+
+def test_hashing_vectors_are_computed_not_cached(stores):
+    """A hashing vector costs less than a Redis round trip: nothing is read from or written to the cache."""
+    embedder = CachedEmbedder(HashingEmbedder(DIMS), stores.redis, ttl_s=60)
+    first = embedder.embed(["a turn about kayaks", "another about soup"])
+    assert embedder.embed(["a turn about kayaks"]) == first[:1]
+    assert embedder.hits == embedder.misses == 0
+    assert not list(stores.redis.client.scan_iter(match=stores.redis.key("emb", "*")))

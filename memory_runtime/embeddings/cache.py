@@ -1,4 +1,9 @@
-"""An embedding cache in Redis keyed by model and content hash; Redis failures only cost a recompute."""
+"""An embedding cache in Redis keyed by model and content hash; Redis failures only cost a recompute.
+
+Embedders that compute a vector faster than a Redis round trip (the hashing embedder: ~50 us) set
+`worth_caching = False` and bypass it: caching them cost two round trips per call and ~1.5 KB of Redis
+memory per stored turn.
+"""
 
 import logging
 import struct
@@ -35,6 +40,8 @@ class CachedEmbedder:
         texts = list(texts)
         if not texts:
             return []
+        if not getattr(self.inner, "worth_caching", True):  # cheaper to compute than one Redis round trip
+            return [check_dimensions(v, self.dimensions, f"{self.model_id} embedding") for v in self.inner.embed(texts)]
         cached: list[bytes | None] = [None] * len(texts)
         if self._store is not None and self._ttl > 0:
             try:

@@ -25,6 +25,7 @@ def _slot(feature: str, dimensions: int) -> tuple[int, float]:
 class HashingEmbedder:
     """Feature-hashing embedder (`hashing`, the default)."""
 
+    worth_caching = False  # computing a vector is cheaper than fetching it (see embeddings.cache)
     VERSION = "v2"  # v2: Porter stems (memory_runtime.text.stem) in the word and bigram features
 
     def __init__(self, dimensions: int = 384) -> None:
