@@ -13,6 +13,7 @@ from memory_assets import cypher
 from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
+from memory_runtime import maintenance
 from memory_runtime.models import now, to_ms
 from memory_runtime.retrieval import access
 from resources import MemoryStoreResource
@@ -92,7 +93,9 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
         "Turns said more than retention_days before the end of the window are archived: archived_at is set "
         "in Postgres (the rows stay there and enter the cold-tier HNSW index), and their graph Turn nodes lose "
         "their embedding (leaving the vector index) and get archived = true. Entities whose salience fell "
-        "below archive_min_salience and that no fact is ABOUT and no turn MENTIONS are deleted."
+        "below archive_min_salience and that no fact is ABOUT and no turn MENTIONS are deleted. Then every "
+        "vector index whose k-nearest probes return under 90% live nodes is rebuilt (FalkorDB 4.16 leaves the "
+        "old vector of an updated or deleted node behind; see memory_runtime.maintenance)."
     ),
 )
 def archived_memories(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
@@ -124,21 +127,33 @@ def archived_memories(context: dg.AssetExecutionContext, memory: MemoryStoreReso
         "deleted",
         {"min_salience": float(settings.archive_min_salience)},
     )
+    # Decay and archival updated (and deleted) vector-indexed nodes, which on FalkorDB leaves orphan vectors
+    # crowding live ones out of nearest-neighbour results: rebuild the indexes that lost too many.
+    indexes = maintenance.repair_vector_indexes(stores, progress=context.log.info)
     counts = {
         "postgres_turns_archived": pg_archived,
         "graph_turns_archived": graph_archived,
         "orphan_entities_deleted": entities_deleted,
+        "vector_indexes_rebuilt": sum(i.rebuilt for i in indexes),
     }
     rows = [{"step": k, "count": v} for k, v in counts.items()]
+    health = [
+        {"index": i.label, "vectors": i.vectors, "health": round(i.health, 3),
+         "after": "" if i.health_after is None else round(i.health_after, 3), "rebuild_s": i.seconds}
+        for i in indexes
+    ]  # fmt: skip
     return materialized(
         window,
         timer,
         counts,
-        markdown_table(rows, ["step", "count"]),
+        markdown_table(rows, ["step", "count"])
+        + "\n\nVector index health (share of live nodes a k-nearest probe returns):\n\n"
+        + markdown_table(health, ["index", "vectors", "health", "after", "rebuild_s"]),
         extra={
             "cutoff": cutoff.isoformat(),
             "retention_days": settings.retention_days,
             "archive_min_salience": float(settings.archive_min_salience),
+            "min_vector_index_health": min((i.current for i in indexes), default=1.0),
         },
     )
 

@@ -164,6 +164,32 @@ def cmd_reproject(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Report each vector index's health and rebuild those below the threshold (all with --force)."""
+    from memory_runtime import maintenance
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    with Stores.open(settings) as stores:
+        if args.check:
+            report = maintenance.check_vector_indexes(stores)
+        else:
+            say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
+            report = maintenance.repair_vector_indexes(stores, args.threshold, force=args.force, progress=say)
+    print(f"{'index':<10} {'vectors':>8} {'health':>7} {'after':>7} {'rebuild':>8}")
+    for i in report:
+        after = "" if i.health_after is None else f"{i.health_after:.2f}"
+        rebuilt = f"{i.seconds:.1f} s" if i.rebuilt else ""
+        print(f"{i.label:<10} {i.vectors:>8} {i.health:>7.2f} {after:>7} {rebuilt:>8}")
+    unhealthy = [i.label for i in report if (i.health if i.health_after is None else i.health_after) < args.threshold]
+    if unhealthy and args.check:
+        print(
+            f"below {args.threshold:.2f}: {', '.join(unhealthy)}; run `agent-memory reindex` to rebuild",
+            file=sys.stderr,
+        )
+    return 1 if unhealthy else 0
+
+
 def _backfill_request(args: argparse.Namespace, start: str, end: str, settings: "Settings"):  # -> BackfillRequest
     from memory_runtime.backfill import BackfillRequest, parse_day
 
@@ -318,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--interval", type=float, default=15.0, help="seconds between reflection-lag probes")
     rep = add("reproject", cmd_reproject, "re-project turns the graph is missing (after a graph outage)")
     rep.add_argument("--user", help="only this user's turns")
+    rix = add("reindex", cmd_reindex, "measure the graph's vector indexes and rebuild those that lost live nodes")
+    rix.add_argument("--check", action="store_true", help="only report; exit 1 if an index is below the threshold")
+    rix.add_argument("--force", action="store_true", help="rebuild every vector index")
+    rix.add_argument("--threshold", type=float, default=0.9, help="health below which an index is rebuilt")
     imp = add("import", cmd_import, "import conversation files with their original timestamps (jsonl, openai, ...)")
     imp.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories of .json/.jsonl/.ndjson files")
     imp.add_argument("--user", help="the user who owns the imported conversations")

@@ -87,6 +87,8 @@ def test_archival_moves_old_turns_out_of_the_hot_tier_and_deletes_orphan_entitie
     }
     left = {r["id"] for r in stores.graph.read("MATCH (e:Entity) RETURN e.id AS id")}
     assert left == {kept_high, with_fact, mentioned} and orphan not in left
+    # Archival removed vectors and deleted a node; the run ends with every vector index returning live nodes.
+    assert meta["min_vector_index_health"] == 1.0 and "vector_indexes_rebuilt" in meta
 
     again = metadata(
         materialize([archived_memories], memory, instance, partition_key="2024-03-20"), "archived_memories"

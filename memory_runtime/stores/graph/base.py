@@ -64,6 +64,13 @@ class GraphStore(ABC):
     def close(self) -> None:
         """Release connections."""
 
+    def rebuild_vector_index(self, node_label: str, dims: int, timeout_s: float = 600.0) -> bool:
+        """Rebuild the label's vector index from the nodes as they are now; False if the backend never needs it.
+
+        Neo4j's vector indexes drop a replaced vector themselves, so the default does nothing.
+        """
+        return False
+
     def ensure_schema(self, dims: int, schema: GraphSchema = SCHEMA) -> SchemaReport:
         """Idempotently create the schema; refuse if existing vector indexes have another dimension."""
         from memory_runtime.errors import EmbeddingDimensionMismatch

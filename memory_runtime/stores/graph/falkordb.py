@@ -13,8 +13,9 @@ from redis.retry import Retry
 
 from memory_runtime.errors import GraphQueryError, StoreUnavailableError, ValidationError
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
+from memory_runtime.stores.graph.cypher import ident
 from memory_runtime.stores.graph.dialect import FalkorDialect
-from memory_runtime.stores.graph.schema import GraphSchema
+from memory_runtime.stores.graph.schema import SCHEMA, GraphSchema
 
 _SETTING = "MEMORY_GRAPH_URI"
 
@@ -244,6 +245,35 @@ class FalkorGraphStore(GraphStore):
             if failed:
                 raise GraphQueryError(f"unique constraint failed to build: {failed}", "GRAPH.CONSTRAINT")
             time.sleep(0.02)
+
+    def rebuild_vector_index(self, node_label: str, dims: int, timeout_s: float = 600.0) -> bool:
+        """Drop and re-create the label's vector index, then wait until it is operational.
+
+        FalkorDB 4.16 re-indexes a node on every update (a new document id) without removing its old vector
+        from the HNSW graph, and leaves a deleted node's vector behind too. Those orphans take places in a
+        k-nearest result and are then discarded, so a query returns fewer than k nodes, and after every node
+        was updated a few times (salience decay, access statistics) almost none (fixed upstream in
+        FalkorDB/FalkorDB#2197). Rebuilding the index from the live nodes removes them.
+        """
+        index = next(v for v in SCHEMA.vectors if v.label == node_label)
+        ddl = next(d for d in self.dialect.schema_ddl(SCHEMA, dims) if d.kind == "vector" and d.label == node_label)
+        try:
+            self.write(f"DROP VECTOR INDEX FOR (n:{ident(node_label)}) ON (n.{ident(index.prop)})")
+        except GraphQueryError as exc:
+            if "no such index" not in str(exc):  # absent (a failed earlier rebuild): create it below
+                raise
+        self.write(ddl.statement)
+        # The label's index is rebuilt in the background, and may still say OPERATIONAL for a moment before
+        # it starts: done once it was seen building and is operational again (or stayed so for a second).
+        began = time.monotonic()
+        seen_building = False
+        while time.monotonic() < began + timeout_s:
+            status = {r["label"]: r["status"] for r in self._indexes()}.get(node_label, "")
+            seen_building = seen_building or "UNDER CONSTRUCTION" in status
+            if status == "OPERATIONAL" and (seen_building or time.monotonic() > began + 1.0):
+                return True
+            time.sleep(0.02)
+        raise GraphQueryError(f"the vector index on :{node_label} still builds after {timeout_s:.0f} s", ddl.statement)
 
     def server_version(self) -> str:
         try:

@@ -16,7 +16,17 @@ _BUILDERS: dict[str, tuple[Callable[..., str], tuple[dict[str, Any], ...]]] = {}
 # Modules that define builders; importing them fills the registry.
 QUERY_MODULES: tuple[str, ...] = tuple(
     f"memory_runtime.stores.graph.queries.{name}"
-    for name in ("episodic", "semantic", "procedural", "goals", "users", "erasure", "retrieval", "consolidation")
+    for name in (
+        "episodic",
+        "semantic",
+        "procedural",
+        "goals",
+        "users",
+        "erasure",
+        "retrieval",
+        "consolidation",
+        "maintenance",
+    )
 )
 
 
