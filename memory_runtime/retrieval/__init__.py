@@ -11,7 +11,8 @@ One query embedding (cached), then every strategy runs concurrently on the store
   the top entities bringing their facts; invalidated facts only appear for an `as_of` when they held;
 - procedural: strategies by similarity × success rate; active goals; the user profile.
 
-Access statistics of returned items are written behind through Redis (`access`), off the caller's path.
+Access statistics of returned items are buffered in Redis (`access`) and reach the graph with the daily
+salience decay: a read never writes to the graph.
 """
 
 import logging

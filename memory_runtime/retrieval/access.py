@@ -1,11 +1,14 @@
-"""Access statistics of recalled items (last_accessed, access_count), written behind through Redis.
+"""Access statistics of recalled items (last_accessed, access_count), buffered in Redis, written daily.
 
 Writing them into the graph after every remember() put three write statements, and the graph's write
-lock, on the path of the next read. Instead each read adds its items to two Redis hashes of the user
-(last access time, access count) and, at most once per FLUSH_EVERY_S per user, one background job moves
-everything pending into the graph with one UNWIND statement per label. Statistics therefore lag reads by
-up to FLUSH_EVERY_S (until the user's next read); `flush()` writes them out on demand (e.g. before
-salience decay). If Redis is down, the read writes straight into the graph as before.
+lock, on the path of the next read — and on FalkorDB 4.16 every update of a vector-indexed node leaves an
+orphan vector that crowds live nodes out of k-nearest results (see memory_runtime.maintenance). So a read
+only adds its items to two Redis hashes of the user (last access time, access count); `flush_all()` moves
+everything pending into the graph with one UNWIND statement per label, and the daily `salience_decay` run
+calls it first (decay counts days from the last access), before `archived_memories` repairs the vector
+indexes. Statistics in the graph therefore lag reads by up to a day; `flush()` writes a user's out on
+demand. Pending statistics expire after PENDING_TTL_S without a flush. If Redis is down, the read writes
+straight into the graph as before.
 """
 
 import logging
@@ -19,22 +22,21 @@ from memory_runtime.stores.graph.queries import retrieval as q
 
 log = logging.getLogger(__name__)
 
-FLUSH_EVERY_S = 30
 PENDING_TTL_S = 7 * 86400
 LABELS = ("Turn", "Fact", "Entity")
 
 
-def _keys(stores: Stores, user_id: str) -> tuple[str, str, str]:
+def _keys(stores: Stores, user_id: str) -> tuple[str, str]:
     k = stores.redis.key
-    return k("access", "last", user_id), k("access", "count", user_id), k("access", "flushed", user_id)
+    return k("access", "last", user_id), k("access", "count", user_id)
 
 
 def record(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
-    """Note an access to each item (label → ids); schedules a flush when one is due. Never raises."""
+    """Note an access to each item (label → ids) in the user's Redis buffer. Never raises."""
     items = [f"{label}:{i}" for label, ids in batches.items() for i in ids]
     if not items:
         return
-    last, count, flushed = _keys(stores, user_id)
+    last, count = _keys(stores, user_id)
     stamp = to_ms(now())
     try:
         pipe = stores.redis.client.pipeline(transaction=False)
@@ -43,19 +45,15 @@ def record(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
             pipe.hincrby(count, item, 1)
         pipe.expire(last, PENDING_TTL_S)
         pipe.expire(count, PENDING_TTL_S)
-        pipe.set(flushed, stamp, nx=True, ex=FLUSH_EVERY_S)
-        due = pipe.execute()[-1]
+        pipe.execute()
     except redis.RedisError as exc:
         log.debug("access buffer unavailable, writing to the graph: %s", exc)
         _submit(stores, lambda: _write(stores, user_id, {i: (stamp, 1) for i in items}))
-        return
-    if due:
-        _submit(stores, lambda: flush(stores, user_id))
 
 
 def flush(stores: Stores, user_id: str) -> int:
     """Move the user's pending access statistics into the graph; returns how many items were updated."""
-    last, count, _ = _keys(stores, user_id)
+    last, count = _keys(stores, user_id)
     pipe = stores.redis.client.pipeline(transaction=True)
     pipe.hgetall(last)
     pipe.hgetall(count)
