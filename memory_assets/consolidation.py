@@ -16,7 +16,7 @@ from memory_assets._common import GROUP, Timer, Window, counts_table, markdown_t
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_assets.timeline import TimelineEvent, shorten, upsert_timeline
-from memory_runtime import ids
+from memory_runtime import ids, maintenance
 from memory_runtime.models import now, to_ms
 from resources import MemoryStoreResource
 
@@ -74,6 +74,9 @@ def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResour
         )
     )
     counts.pop("duration_s", None)  # the asset reports its own duration
+    # Writing facts and entities leaves orphan vectors on FalkorDB 4.16 (memory_runtime.maintenance).
+    repaired = maintenance.repair_vector_indexes(memory.stores, labels=("Fact", "Entity"), progress=context.log.info)
+    counts["vector_indexes_rebuilt"] = sum(i.rebuilt for i in repaired)
     numeric = {k: v for k, v in counts.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     extra = {k: v for k, v in counts.items() if k not in numeric}
     extra["extractor_version"] = version_for(memory.settings)

@@ -5,11 +5,14 @@ invalidation, entity upserts) leaves its old vector in the HNSW graph as an orph
 leaves its vector too; orphans crowd live nodes out of k-nearest results (see
 `FalkorGraphStore.rebuild_vector_index`). Health is measured by asking the index for the k nearest
 neighbours of a few stored vectors: a sound index returns min(k, vectors stored) live nodes, a polluted one
-fewer. `repair_vector_indexes` rebuilds every index below the threshold; the `archived_memories` asset runs
-it after each day's decay and archival, and `agent-memory reindex` runs it by hand.
+fewer. `repair_vector_indexes` rebuilds every index below the threshold: `semantic_memory` runs it for facts
+and entities after each consolidation (creating one already leaves an orphan: the statement updates the
+node it made), `archived_memories` for every index after each day's decay and archival, and
+`agent-memory reindex` by hand.
 """
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from memory_runtime.stores.bundle import Stores
@@ -52,21 +55,30 @@ def vector_health(stores: Stores, node_label: str, probes: int = PROBES, k: int 
     return total, sum(found) / (expected * len(found))
 
 
-def check_vector_indexes(stores: Stores) -> list[IndexHealth]:
-    """The health of every vector index."""
-    return [IndexHealth(v.label, *vector_health(stores, v.label)) for v in SCHEMA.vectors]
+def check_vector_indexes(stores: Stores, labels: Sequence[str] | None = None) -> list[IndexHealth]:
+    """The health of every vector index (or of those on `labels`)."""
+    return [IndexHealth(v.label, *vector_health(stores, v.label)) for v in SCHEMA.vectors if _wanted(v.label, labels)]
+
+
+def _wanted(node_label: str, labels: Sequence[str] | None) -> bool:
+    return labels is None or node_label in labels
 
 
 def repair_vector_indexes(
-    stores: Stores, threshold: float = DEFAULT_THRESHOLD, *, force: bool = False, progress=None
+    stores: Stores,
+    threshold: float = DEFAULT_THRESHOLD,
+    *,
+    force: bool = False,
+    labels: Sequence[str] | None = None,
+    progress=None,
 ) -> list[IndexHealth]:
-    """Rebuild every vector index whose health is below `threshold` (all of them with `force`).
+    """Rebuild every vector index (or those on `labels`) whose health is below `threshold` (all with `force`).
 
     `progress(message)` hears about each index. Returns the health of each, before and after.
     """
     out = []
     dims = stores.settings.embedding_dimensions
-    for index in check_vector_indexes(stores):
+    for index in check_vector_indexes(stores, labels):
         if index.vectors and (force or index.health < threshold):
             if progress:
                 progress(f"rebuilding the vector index on :{index.label} ({index.vectors} vectors, "

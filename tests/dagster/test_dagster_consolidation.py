@@ -190,6 +190,10 @@ def test_semantic_memory_extracts_entities_and_facts_linked_to_their_turns(store
     facts = stores.graph.read("MATCH (f:Fact)-[:DERIVED_FROM]->(t:Turn) WHERE f.user_id = 'u1' RETURN t.id AS turn")
     assert facts and {f["turn"] for f in facts} == {ids[0]}
     assert SemanticMemory(stores, "u1").find_entities("Acme Corp")
+    # creating facts and entities orphans vectors on FalkorDB; the run leaves their indexes sound
+    from memory_runtime.maintenance import check_vector_indexes
+
+    assert all(i.health >= 0.9 for i in check_vector_indexes(stores, ("Fact", "Entity")))
 
 
 def test_semantic_memory_code_version_is_the_extractor_version():
