@@ -123,13 +123,16 @@ def main() -> int:
         )
     w = args.window
     rows = []
-    ratios = []
+    ratios: list[str] = []
+    series: list[str] = []
     for op, lat in (("upsert_entity", ent_lat), ("learn_fact", fact_lat)):
         first, last = lat[:w], lat[-w:]
         rows.append(window_row(f"{op}, first {len(first)}", first))
         rows.append(window_row(f"{op}, last {len(last)}", last))
         ratio = (len(last) / sum(last)) / (len(first) / sum(first))
         ratios.append(f"{op}: last/first throughput = {ratio:.2f}")
+        windows = [lat[i : i + w] for i in range(0, len(lat), w)]
+        series.append(f"{op} calls/s per {w} calls: " + " ".join(f"{len(x) / sum(x):.0f}" for x in windows))
     header = ("calls", "throughput", "p50", "p95")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     lines = ["| " + " | ".join(c.ljust(widths[i]) for i, c in enumerate(header)) + " |"]
@@ -140,6 +143,7 @@ def main() -> int:
     counts = ", ".join(f"{r['n']} {r['label']}" for r in nodes)
     print(table)
     print(summary)
+    print("\n".join(series))
     print(f"graph nodes of the user at the end: {counts}")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(
@@ -157,6 +161,8 @@ def main() -> int:
         + table
         + "\n\n"
         + summary
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in series)
         + "\n"
         + (f"\n{args.note}\n" if args.note else "")
     )
