@@ -124,8 +124,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     with Stores.open(settings) as stores:
         report = migrate(stores.pg, stores.graph, settings.embedding_dimensions)
     if report.changed:
+        backfilled = f"; backfilled lookup keys of {report.backfilled} graph node(s)" if report.backfilled else ""
         print(f"applied {len(report.applied)} SQL migration(s) {report.applied or ''} and "
-              f"{len(report.graph.created)} graph schema element(s)")  # fmt: skip
+              f"{len(report.graph.created)} graph schema element(s){backfilled}")  # fmt: skip
     else:
         print("schema is up to date; nothing to do")
     return 0

@@ -3,6 +3,9 @@
 SQL migrations are `schema/postgres/NNNN_name.sql`, applied in order inside one transaction each and
 recorded in `schema_migrations` with a checksum. The embedding dimension is fixed by the first run
 (`memory_settings`); a different configured dimension is refused before anything is changed.
+
+Graph data steps follow the graph schema: `backfill_graph` gives nodes written by an older version the
+properties the current statements look them up by (today: the facts' `claim_key` / `slot_key`).
 """
 
 import hashlib
@@ -15,10 +18,12 @@ from psycopg import sql
 
 from memory_runtime.errors import EmbeddingDimensionMismatch, SchemaError
 from memory_runtime.stores.graph import GraphStore, SchemaReport
+from memory_runtime.stores.graph.queries import semantic as semantic_q
 from memory_runtime.stores.postgres import PostgresStore
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x6D656D6F7279  # pg_advisory_xact_lock key: one migrator at a time
+BACKFILL_BATCH = 5000  # nodes per backfill statement (one transaction each on Neo4j)
 
 _BOOTSTRAP = """
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -58,11 +63,12 @@ class MigrationReport:
 
     applied: list[str] = field(default_factory=list)
     graph: SchemaReport = field(default_factory=SchemaReport)
+    backfilled: int = 0
 
     @property
     def changed(self) -> bool:
-        """True if anything was created."""
-        return bool(self.applied or self.graph.created)
+        """True if anything was created or backfilled."""
+        return bool(self.applied or self.graph.created or self.backfilled)
 
 
 def schema_dir() -> Path:
@@ -140,4 +146,17 @@ def migrate(pg: PostgresStore, graph: GraphStore, dims: int) -> MigrationReport:
             raise EmbeddingDimensionMismatch(dims, d, f"{graph.backend} vector index on :{lbl}")
     report = MigrationReport(applied=migrate_postgres(pg, dims))
     report.graph = graph.ensure_schema(dims)
+    report.backfilled = backfill_graph(graph)
     return report
+
+
+def backfill_graph(graph: GraphStore, batch: int = BACKFILL_BATCH) -> int:
+    """Set the lookup keys of facts written before they existed, in batches; returns the number of nodes set."""
+    statement = semantic_q.backfill_fact_keys(graph.dialect)
+    total = 0
+    while True:
+        rows = graph.write(statement, {"batch": batch})
+        updated = int(rows[0]["updated"]) if rows else 0
+        total += updated
+        if updated < batch:
+            return total

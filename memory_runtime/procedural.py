@@ -169,7 +169,7 @@ class ProceduralMemory:
                     "success": success,
                     "latency_ms": latency,
                     "used_at": to_ms(used_at),
-                    "turn_id": turn_uuid,
+                    "turn_ids": [] if turn_uuid is None else [turn_uuid],
                     "now": to_ms(now()),
                 },
             )

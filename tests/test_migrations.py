@@ -1,9 +1,12 @@
 """`agent-memory migrate`: idempotent on Postgres and the graph, and refuses a changed dimension."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from memory_runtime.errors import EmbeddingDimensionMismatch
 from memory_runtime.migrations import migrate, postgres_migrations
+from memory_runtime.semantic import SemanticMemory
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.schema import SCHEMA
 
@@ -15,6 +18,23 @@ def test_migrate_twice_changes_nothing_the_second_time(backend_settings):
     assert first.applied == [f"{m.version:04d}_{m.name}" for m in postgres_migrations()]
     assert first.graph.created
     assert not second.changed
+
+
+def test_migrate_backfills_the_lookup_keys_of_facts_written_before_them(backend_settings):
+    with Stores.open(backend_settings) as stores:
+        migrate(stores.pg, stores.graph, backend_settings.embedding_dimensions)
+        sem = SemanticMemory(stores, "u1")
+        old = sem.learn_fact("Ada lives in London", valid_at=datetime(2020, 1, 1, tzinfo=UTC),
+                             subject="Ada", predicate="lives_in", object="London")  # fmt: skip
+        stores.graph.write("MATCH (f:Fact) REMOVE f.claim_key, f.slot_key")  # as an older version wrote it
+        report = migrate(stores.pg, stores.graph, backend_settings.embedding_dimensions)
+        again = migrate(stores.pg, stores.graph, backend_settings.embedding_dimensions)
+        assert sem.learn_fact("ada lives in london") == old  # dedup finds it
+        new = sem.learn_fact("Ada lives in Paris", valid_at=datetime(2023, 1, 1, tzinfo=UTC),
+                             subject="Ada", predicate="lives_in", object="Paris")  # fmt: skip
+        assert sem.get_fact(old)["superseded_by"] == [new]  # supersession finds it
+    assert report.backfilled == 1
+    assert not again.changed
 
 
 def test_migrate_creates_every_vector_index_with_the_configured_dimension(backend_settings):

@@ -309,6 +309,30 @@ def test_learn_fact_learnt_out_of_order_is_closed_by_the_later_fact(mem: Semanti
     assert mem.get_fact(later)["supersedes"] == [earlier]
 
 
+def test_learn_fact_claims_sharing_a_long_prefix_are_different_facts(mem: SemanticMemory) -> None:
+    prefix = "Ada noted that " + "the analytical engine weaves algebraic patterns " * 8
+    first = mem.learn_fact(prefix + "like a loom weaves flowers")
+    second = mem.learn_fact(prefix + "like a loom weaves leaves")
+    assert first != second
+    assert mem.learn_fact(prefix + "like a loom weaves leaves") == second
+
+
+def test_learn_fact_reinforced_with_a_predicate_is_then_superseded_by_a_conflict(mem: SemanticMemory) -> None:
+    old = mem.learn_fact("Ada lives in London", valid_at=t(2020), subject="Ada")
+    assert mem.learn_fact("Ada lives in London", subject="Ada", predicate="lives_in", object="London") == old
+    new = lives_in(mem, "Paris", 2023)
+    assert mem.get_fact(old)["invalid_at"] == t(2023)
+    assert mem.get_fact(new)["supersedes"] == [old]
+
+
+def test_learn_fact_does_not_supersede_another_users_fact_in_the_same_slot(
+    mem: SemanticMemory, other: SemanticMemory
+) -> None:
+    theirs = lives_in(other, "London", 2020)
+    lives_in(mem, "Paris", 2023)
+    assert other.get_fact(theirs)["invalid_at"] is None
+
+
 def test_learn_fact_with_unknown_entity_writes_nothing(mem: SemanticMemory) -> None:
     person = ada(mem)
     before = graph_size(mem)

@@ -30,8 +30,11 @@ CREATE INDEX FOR (n:`Turn`) ON (n.`conversation_id`);
 CREATE INDEX FOR (n:`Turn`) ON (n.`timestamp`);
 CREATE INDEX FOR (n:`Entity`) ON (n.`norm_name`);
 CREATE INDEX FOR (n:`Fact`) ON (n.`invalid_at`);
+CREATE INDEX FOR (n:`Fact`) ON (n.`claim_key`);
+CREATE INDEX FOR (n:`Fact`) ON (n.`slot_key`);
 CREATE INDEX FOR (n:`Goal`) ON (n.`status`);
 CREATE INDEX FOR (n:`Tool`) ON (n.`name`);
+CREATE INDEX FOR (n:`Entity`) ON (n.`norm_aliases`);
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE User PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Conversation PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Turn PROPERTIES 1 id

@@ -29,6 +29,8 @@ CREATE INDEX `turn_conversation_id` IF NOT EXISTS FOR (n:`Turn`) ON (n.`conversa
 CREATE INDEX `turn_timestamp` IF NOT EXISTS FOR (n:`Turn`) ON (n.`timestamp`);
 CREATE INDEX `entity_norm_name` IF NOT EXISTS FOR (n:`Entity`) ON (n.`norm_name`);
 CREATE INDEX `fact_invalid_at` IF NOT EXISTS FOR (n:`Fact`) ON (n.`invalid_at`);
+CREATE INDEX `fact_claim_key` IF NOT EXISTS FOR (n:`Fact`) ON (n.`claim_key`);
+CREATE INDEX `fact_slot_key` IF NOT EXISTS FOR (n:`Fact`) ON (n.`slot_key`);
 CREATE INDEX `goal_status` IF NOT EXISTS FOR (n:`Goal`) ON (n.`status`);
 CREATE INDEX `tool_name` IF NOT EXISTS FOR (n:`Tool`) ON (n.`name`);
 CREATE VECTOR INDEX `turn_embedding` IF NOT EXISTS FOR (n:`Turn`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine'}};

@@ -69,7 +69,10 @@ class Neo4jDialect(Dialect):
     name = "neo4j"
 
     def schema_ddl(self, schema: GraphSchema, dims: int) -> list[DDL]:
-        """Idempotent DDL (`IF NOT EXISTS`); uniqueness constraints bring their own index."""
+        """Idempotent DDL (`IF NOT EXISTS`); uniqueness constraints bring their own index.
+
+        `schema.element_ranges` are skipped: a Neo4j range index cannot answer `$x IN n.list`.
+        """
         out = [
             DDL(
                 "unique",
@@ -141,7 +144,7 @@ class FalkorDialect(Dialect):
         out = [DDL("range", lbl, ("id",), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.id)") for lbl in schema.unique]
         out += [
             DDL("range", lbl, (prop,), f"CREATE INDEX FOR (n:{ident(lbl)}) ON (n.{ident(prop)})")
-            for lbl, prop in schema.ranges
+            for lbl, prop in schema.ranges + schema.element_ranges  # a range index on a list indexes its elements
         ]
         out += [DDL("unique", lbl, ("id",), f"UNIQUE NODE {lbl} PROPERTIES 1 id") for lbl in schema.unique]
         out += [

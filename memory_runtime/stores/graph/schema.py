@@ -33,12 +33,17 @@ class FulltextIndex:
 
 @dataclass(frozen=True)
 class GraphSchema:
-    """Uniqueness on `id` for every label, range indexes, vector and full-text indexes."""
+    """Uniqueness on `id` for every label, range indexes, vector and full-text indexes.
+
+    `element_ranges` are range indexes over list properties that serve `$x IN n.prop`; only backends
+    that index list elements (FalkorDB) create them, Neo4j's range indexes cannot answer that predicate.
+    """
 
     unique: tuple[str, ...]
     ranges: tuple[tuple[str, str], ...]
     vectors: tuple[VectorIndex, ...]
     fulltext: tuple[FulltextIndex, ...]
+    element_ranges: tuple[tuple[str, str], ...] = ()
 
 
 SCHEMA = GraphSchema(
@@ -49,6 +54,9 @@ SCHEMA = GraphSchema(
         ("Turn", "timestamp"),
         ("Entity", "norm_name"),
         ("Fact", "invalid_at"),
+        # The write path's lookup keys (see queries/semantic.py): dedup by claim, conflicts by subject/predicate.
+        ("Fact", "claim_key"),
+        ("Fact", "slot_key"),
         ("Goal", "status"),
         ("Tool", "name"),
     ),
@@ -58,4 +66,5 @@ SCHEMA = GraphSchema(
         FulltextIndex("Fact", ("claim",)),
         FulltextIndex("Turn", ("content",)),
     ),
+    element_ranges=(("Entity", "norm_aliases"),),  # entity resolution by alias (upsert_entity)
 )

@@ -29,7 +29,9 @@ def _strategy_fields(var: str) -> str:
 def record_tool_usage(d: Dialect) -> str:
     """Count one call of a user's tool (running mean latency) and link it to its turn if that is projected.
 
-    $tool_id, $user_id, $name, $success (bool), $latency_ms, $used_at (ms), $turn_id (or null), $now.
+    $tool_id, $user_id, $name, $success (bool), $latency_ms, $used_at (ms), $turn_ids ([] or [the turn id]),
+    $now. The turn comes as a list because FalkorDB cannot use the id index for `{id: $turn_id}` when the
+    parameter is null and scans all of the user's turns instead; an empty list is an empty index lookup.
     """
     return """
 MERGE (tool:Tool {id: $tool_id})
@@ -46,9 +48,10 @@ SET tool.usage_count = n + 1,
     tool.mean_latency_ms = mean + ($latency_ms - mean) / (n + 1),
     tool.last_used_at = CASE WHEN $used_at > last THEN $used_at ELSE last END
 WITH tool
-OPTIONAL MATCH (t:Turn {id: $turn_id}) WHERE t.user_id = $user_id
-FOREACH (_ IN CASE WHEN t IS NULL THEN [] ELSE [1] END | MERGE (t)-[:USED_TOOL]->(tool))
-RETURN tool.usage_count AS usage_count, t IS NOT NULL AS linked
+OPTIONAL MATCH (t:Turn) WHERE t.id IN $turn_ids AND t.user_id = $user_id
+WITH tool, collect(t) AS turns
+FOREACH (t IN turns | MERGE (t)-[:USED_TOOL]->(tool))
+RETURN tool.usage_count AS usage_count, size(turns) > 0 AS linked
 """
 
 

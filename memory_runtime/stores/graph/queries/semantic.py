@@ -36,8 +36,30 @@ FACT_FIELDS = """f.id AS id, f.claim AS claim, f.confidence AS confidence, f.sou
 # A fact is current when its validity window is open at $now (invalid_at may lie in the future).
 CURRENT_FACT = "(f.invalid_at IS NULL OR f.invalid_at > $now)"
 
+# Lookup keys of a fact, stored as indexed properties so that the write path finds a user's duplicates and
+# conflicting facts through one selective index instead of scanning all of the user's facts (FalkorDB
+# otherwise starts from the `user_id` index). A key is a prefix of the user id and the normalised text,
+# bounded so that it fits any index (Neo4j's range index refuses keys over 8 kB): a narrowing key, not an
+# identity, so every lookup still checks the exact user_id and normalised values. Computed in Cypher from
+# the node's own properties (learn_fact, and `backfill_fact_keys` for facts written before the keys).
+KEY_PREFIX_CHARS = 200
+
+
+def claim_key(user_id: str, norm_claim: str) -> str:
+    """Cypher expression of the dedup key of (user_id, norm_claim) expressions."""
+    return f"{user_id} + '|' + left({norm_claim}, {KEY_PREFIX_CHARS})"
+
+
+def slot_key(user_id: str, norm_subject: str, norm_predicate: str) -> str:
+    """Cypher expression of the (user, subject, predicate) slot key; null unless subject and predicate are set."""
+    n = KEY_PREFIX_CHARS
+    return f"{user_id} + '|' + left({norm_subject}, {n}) + '|' + left({norm_predicate}, {n})"
+
+
 # The entity an upsert lands on: the exact (user, type, normalised name) id, else an entity of the same
-# type that already has the normalised name as an alias (oldest first).
+# type that already has the normalised name as an alias (oldest first). Both lookups are index-backed
+# (`id`, and the element index on `norm_aliases` on FalkorDB), so the user_id filter never has to scan the
+# user's entities (Neo4j cannot index list elements: there the alias half still filters the user's entities).
 _RESOLVE = """
 OPTIONAL MATCH (c:Entity)
  WHERE c.user_id = $user_id AND c.type = $type AND (c.id = $id OR $norm_name IN c.norm_aliases)
@@ -180,18 +202,29 @@ def learn_fact(d: Dialect) -> str:
        (new)-[:SUPERSEDES]->(old). A conflict that began later (out-of-order learning, backfills)
        closes the new fact instead: its invalid_at becomes the earliest such valid_at, and
        (later)-[:SUPERSEDES]->(new). Old facts are never deleted.
+    5. Lookup keys: the fact's `claim_key` and `slot_key` are set from the values it is stored with
+       (on a reinforcement from the merged subject and predicate: the same on either engine whether the
+       SET items see the old or the new values).
+
+    Duplicates and subject/predicate conflicts are found through the `claim_key` / `slot_key` indexes and
+    only then filtered by user and exact values: a filter on `user_id` next to an unindexed predicate makes
+    FalkorDB scan all of the user's facts, so the write would slow down with every fact learnt.
 
     Returns one row: id, reinforced, superseded (number of facts closed).
     """
+    merged_slot_key = slot_key(
+        "f.user_id", "coalesce(f.norm_subject, $norm_subject)", "coalesce(f.norm_predicate, $norm_predicate)"
+    )
     return f"""
 OPTIONAL MATCH (s:Fact) WHERE s.user_id = $user_id AND s.id IN $supersedes
 WITH count(DISTINCT s) AS found
 OPTIONAL MATCH (e:Entity) WHERE e.user_id = $user_id AND e.id IN $entity_ids
 WITH found, collect(DISTINCT e) AS ents
 WHERE found = size($supersedes) AND size(ents) = size($entity_ids)
-OPTIONAL MATCH (dup:Fact)
- WHERE dup.user_id = $user_id AND dup.norm_claim = $norm_claim
-   AND (dup.invalid_at IS NULL OR dup.invalid_at > $now)
+OPTIONAL MATCH (dup:Fact) WHERE dup.claim_key = {claim_key("$user_id", "$norm_claim")}
+WITH ents, [d IN collect(dup) WHERE d.user_id = $user_id AND d.norm_claim = $norm_claim
+                                AND (d.invalid_at IS NULL OR d.invalid_at > $now)] AS dups
+UNWIND CASE WHEN size(dups) = 0 THEN [null] ELSE dups END AS dup
 WITH ents, dup ORDER BY dup.created_at LIMIT 1
 WITH ents, dup IS NOT NULL AS reinforced, coalesce(dup.id, $id) AS fid
 MERGE (f:Fact {{id: fid}})
@@ -202,7 +235,9 @@ MERGE (f:Fact {{id: fid}})
                 f.subject = $subject, f.predicate = $predicate, f.object = $object,
                 f.norm_subject = $norm_subject, f.norm_predicate = $norm_predicate,
                 f.norm_object = $norm_object, f.reinforcements = 0,
-                f.embedding = {d.vector_value("embedding")}
+                f.embedding = {d.vector_value("embedding")},
+                f.claim_key = {claim_key("$user_id", "$norm_claim")},
+                f.slot_key = {slot_key("$user_id", "$norm_subject", "$norm_predicate")}
   ON MATCH SET f.confidence = CASE WHEN $confidence > f.confidence THEN $confidence ELSE f.confidence END,
                f.source_turn_ids = coalesce(f.source_turn_ids, [])
                    + [t IN $source_turn_ids WHERE NOT t IN coalesce(f.source_turn_ids, [])],
@@ -213,7 +248,9 @@ MERGE (f:Fact {{id: fid}})
                f.norm_subject = coalesce(f.norm_subject, $norm_subject),
                f.norm_predicate = coalesce(f.norm_predicate, $norm_predicate),
                f.norm_object = coalesce(f.norm_object, $norm_object),
-               f.reinforcements = coalesce(f.reinforcements, 0) + 1, f.updated_at = $now
+               f.reinforcements = coalesce(f.reinforcements, 0) + 1, f.updated_at = $now,
+               f.claim_key = {claim_key("f.user_id", "f.norm_claim")},
+               f.slot_key = {merged_slot_key}
 FOREACH (e IN ents | MERGE (f)-[:ABOUT]->(e))
 WITH f, reinforced
 OPTIONAL MATCH (t:Turn) WHERE t.user_id = $user_id AND t.id IN $source_turn_ids
@@ -221,13 +258,19 @@ WITH f, reinforced, collect(DISTINCT t) AS turns
 FOREACH (t IN turns | MERGE (f)-[:DERIVED_FROM]->(t))
 WITH f, reinforced
 OPTIONAL MATCH (o:Fact)
- WHERE o.user_id = $user_id AND o.id <> f.id
-   AND (o.id IN $supersedes
-        OR ($single_valued AND $norm_subject IS NOT NULL AND $norm_predicate IS NOT NULL AND $norm_object IS NOT NULL
-            AND o.norm_subject = $norm_subject AND o.norm_predicate = $norm_predicate
-            AND o.norm_object <> $norm_object
-            AND (o.invalid_at IS NULL OR o.invalid_at > f.valid_at)))
-WITH f, reinforced, collect(DISTINCT o) AS conflicts
+ WHERE o.id IN $supersedes
+    OR o.slot_key = CASE WHEN $single_valued AND $norm_object IS NOT NULL
+                         THEN {slot_key("$user_id", "$norm_subject", "$norm_predicate")} END
+WITH f, reinforced, collect(DISTINCT o) AS candidates
+WITH f, reinforced,
+     [o IN candidates
+      WHERE o.user_id = $user_id AND o.id <> f.id
+        AND (o.id IN $supersedes
+             OR ($single_valued AND $norm_subject IS NOT NULL AND $norm_predicate IS NOT NULL
+                 AND $norm_object IS NOT NULL
+                 AND o.norm_subject = $norm_subject AND o.norm_predicate = $norm_predicate
+                 AND o.norm_object <> $norm_object
+                 AND (o.invalid_at IS NULL OR o.invalid_at > f.valid_at)))] AS conflicts
 WITH f, reinforced,
      [o IN conflicts WHERE o.id IN $supersedes OR o.valid_at <= f.valid_at] AS older,
      [o IN conflicts WHERE NOT o.id IN $supersedes AND o.valid_at > f.valid_at
@@ -249,6 +292,21 @@ WITH f, reinforced, older,
 SET f.invalid_at = CASE WHEN until IS NOT NULL AND (f.invalid_at IS NULL OR until < f.invalid_at)
                         THEN until ELSE f.invalid_at END
 RETURN f.id AS id, reinforced, size(older) AS superseded
+"""
+
+
+@cypher("semantic.backfill_fact_keys")
+def backfill_fact_keys(d: Dialect) -> str:
+    """Set the lookup keys of up to $batch facts written before they existed; returns how many were set.
+
+    Run by `agent-memory migrate` until it returns less than $batch (see `migrations.backfill_graph`).
+    """
+    return f"""
+MATCH (f:Fact) WHERE f.claim_key IS NULL AND f.user_id IS NOT NULL AND f.norm_claim IS NOT NULL
+WITH f LIMIT $batch
+SET f.claim_key = {claim_key("f.user_id", "f.norm_claim")},
+    f.slot_key = {slot_key("f.user_id", "f.norm_subject", "f.norm_predicate")}
+RETURN count(f) AS updated
 """
 
 
