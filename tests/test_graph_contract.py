@@ -100,6 +100,15 @@ def test_fulltext_query_strips_every_operator(backend_stores):
     query = d.fulltext_query('cats* AND (dogs) -birds "fish" @name:ferret | mice~ [owls] {bats} the')
     terms = ["cats", "dogs", "birds", "fish", "name", "ferret", "mice", "owls", "bats"]
     assert query in (" OR ".join(terms), "|".join(terms))  # operators and stopwords gone
+    every = d.fulltext_query_all('cats* AND (dogs) -birds "fish" @name:ferret | mice~ [owls] {bats} the')
+    assert every in (" AND ".join(terms), " ".join(terms))
+    _turn(backend_stores, "both", "u1", "cats and dogs", _unit(0))
+    _turn(backend_stores, "one", "u1", "cats only", _unit(1))
+    rows = backend_stores.graph.read(
+        q.turn_fulltext(d),
+        {"q": d.fulltext_query_all("dogs? cats!"), "k": 10, "user_id": "u1", "since": None, "until": None},
+    )
+    assert [r["turn"]["id"] for r in rows] == ["both"]
 
 
 def test_invalid_cypher_is_a_typed_error_carrying_the_statement(backend_stores):

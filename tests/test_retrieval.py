@@ -261,6 +261,17 @@ def test_a_session_covering_the_whole_query_lifts_its_turns(memory: AgentMemory,
     assert gain["trip"] > 2 * gain["other"] > 0
 
 
+def test_when_every_query_word_is_frequent_turns_holding_all_of_them_come_first(memory: AgentMemory, stores) -> None:
+    """Terms in more turns than the postings cap yield no candidates of their own; the fallback asks the
+    index for turns holding every term before any-term matches (which it would have to score and sort)."""
+    texts = [f"kayak trip number {i}" for i in range(280)] + [f"lisbon visit number {i}" for i in range(280)]
+    texts += [f"kayak along lisbon docks, outing {i}" for i in range(12)]
+    stored = memory.store_turns(_turns("c", texts))
+    both = set(stored.turn_ids[-12:])
+    found = Retriever(stores, "alice").search_turns("kayak lisbon", 10, mode="fulltext")
+    assert len(found) == 10 and {t["id"] for t in found} <= both
+
+
 def test_search_turns_rejects_an_unknown_mode(stores) -> None:
     with pytest.raises(ValidationError):
         Retriever(stores, "alice").search_turns("beagle", mode="semantic")

@@ -38,7 +38,17 @@ class Lexical:
 
 
 MAX_OVERFETCH = 1000
-POSTINGS_MAX_DF = 250  # a query term matching more turns than this adds weight but no candidates
+# A query term matching more turns than this adds weight but no candidates: 250, or 1% of a longer log
+# (at 100k turns a fixed 250 left a third of the questions with no candidate term at all).
+POSTINGS_MAX_DF = 250
+POSTINGS_MAX_SHARE = 0.01
+MIN_COMMON_CANDIDATES = 10  # fewer turns hold every frequent query term: widen the query
+
+
+def postings_cap(stats: lexical.CorpusStats) -> int:
+    """The document frequency above which a term's postings are not enumerated."""
+    return max(POSTINGS_MAX_DF, math.ceil(stats.turns * POSTINGS_MAX_SHARE))
+
 
 _COLUMNS = sql.SQL(
     "id::text AS id, conversation_id, turn_index AS index, role, content, created_at AS timestamp, salience"
@@ -112,17 +122,16 @@ def postings_graph(stores: Stores, user_id: str, text: str, since, until, *, can
     stats = lexical.corpus_stats(stores, user_id)
     if not terms:
         return Postings({}, {}, {}, {}, stats, window)
-    max_df = POSTINGS_MAX_DF if candidates else 0
+    cap = postings_cap(stats)
+    max_df = cap if candidates else 0
     # Frequent terms yield no candidates, so a remembered frequency spares enumerating their postings
     # (not within a time window, where the frequency is the window's).
     known = lexical.cached_frequencies(stores, user_id, list(terms.values())) if since is until is None else {}
-    known = {s: df for s, df in known.items() if df > POSTINGS_MAX_DF}
+    known = {s: df for s, df in known.items() if df > cap}
     ask = [term for term, s in terms.items() if s not in known]
     rows = graph.read(q.turn_postings(graph.dialect), {"terms": ask, "max_df": max_df, **window}) if ask else []
     if since is until is None:
-        lexical.remember_frequencies(
-            stores, user_id, {terms[r["term"]]: r["df"] for r in rows if r["df"] > POSTINGS_MAX_DF}
-        )
+        lexical.remember_frequencies(stores, user_id, {terms[r["term"]]: r["df"] for r in rows if r["df"] > cap})
     frequencies = {**known, **{terms[r["term"]]: r["df"] for r in rows}}
     n = max([stats.turns, *frequencies.values()])
     weights = {s: lexical.idf(0, n) for s in terms.values()}
@@ -143,18 +152,10 @@ def rank_graph(stores: Stores, user_id: str, post: Postings, k: int) -> Lexical:
         return Lexical([], post.weights, stats.avg_terms)
     best = sorted(hits, key=lambda i: (-lexical.estimate(present, hits[i][0], hits[i][1], stats.avg_terms), i))
     wanted = best[: k + k // 4]  # the estimate ignores repeated terms; rescoring a margin exactly repairs that
-    found = {
-        r["turn"]["id"]: r["turn"]
-        for r in graph.read(q.turns_by_id(graph.dialect), {"ids": wanted, "user_id": user_id})
-    }
+    rows = graph.read(q.turns_by_id(graph.dialect), {"ids": wanted, "user_id": user_id}) if wanted else []
+    found = {r["turn"]["id"]: r["turn"] for r in rows}
     if not found and present:
-        # Every matching turn contains only frequent terms: let the index pick candidates among them.
-        common = [term for term, s in post.terms.items() if s in present]
-        extra = graph.read(
-            q.turn_fulltext(graph.dialect),
-            {"q": graph.dialect.fulltext_query(" ".join(common)), "k": k, **post.window},
-        )
-        found = {r["turn"]["id"]: r["turn"] for r in extra}
+        found = _common_term_candidates(stores, post, k)
     scored = sorted(
         (
             (lexical.score(present, t["content"], stats.avg_terms, hits.get(i, (set(), 0.0))[0]), t)
@@ -164,6 +165,28 @@ def rank_graph(stores: Stores, user_id: str, post: Postings, k: int) -> Lexical:
     )
     turns = [{**t, "timestamp": from_ms(t["timestamp"]), "score": s} for s, t in scored[:k] if s > 0]
     return Lexical(turns, present, stats.avg_terms)
+
+
+def _common_term_candidates(stores: Stores, post: Postings, k: int) -> dict[str, dict[str, Any]]:
+    """Candidates when every query term is frequent (none was enumerated): the turns holding all of them,
+    then both of the two rarest, then the rarest, and only then any of them, until MIN_COMMON_CANDIDATES
+    are found. The any-term query scores and sorts every matching turn (at 100k turns, up to 25 ms); the
+    narrower ones cost a few milliseconds at most, and hold the turns BM25 ranks first."""
+    graph, present = stores.graph, post.present
+    common = sorted((term for term, s in post.terms.items() if s in present), key=lambda t: present[post.terms[t]])
+    attempts = [graph.dialect.fulltext_query_all(" ".join(common))]
+    if len(common) > 2:
+        attempts.append(graph.dialect.fulltext_query_all(" ".join(common[-2:])))  # highest idf = rarest
+    if len(common) > 1:
+        attempts.append(graph.dialect.fulltext_query(common[-1]))
+    attempts.append(graph.dialect.fulltext_query(" ".join(common)))
+    found: dict[str, dict[str, Any]] = {}
+    for query in attempts:
+        rows = graph.read(q.turn_fulltext(graph.dialect), {"q": query, "k": k, **post.window})
+        found.update((r["turn"]["id"], r["turn"]) for r in rows)
+        if len(found) >= min(k, MIN_COMMON_CANDIDATES):
+            break
+    return found
 
 
 def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:

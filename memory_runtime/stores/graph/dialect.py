@@ -62,6 +62,10 @@ class Dialect:
         """A safe any-term query string for `text` in this backend's syntax ('' if no terms)."""
         raise NotImplementedError
 
+    def fulltext_query_all(self, text: str) -> str:
+        """A safe every-term query string for `text` ('' if no terms)."""
+        raise NotImplementedError
+
 
 class Neo4jDialect(Dialect):
     """Neo4j 5.15+ (Lucene full-text, HNSW vector indexes with similarity scores)."""
@@ -129,6 +133,9 @@ class Neo4jDialect(Dialect):
         # Word tokens only: Lucene operators and special characters can never reach the parser.
         return " OR ".join(query_terms(text))
 
+    def fulltext_query_all(self, text: str) -> str:
+        return " AND ".join(query_terms(text))
+
 
 class FalkorDialect(Dialect):
     """FalkorDB 4.x (RediSearch full-text, HNSW vector indexes returning cosine *distance*)."""
@@ -185,6 +192,9 @@ class FalkorDialect(Dialect):
     def fulltext_query(self, text: str) -> str:
         # RediSearch: space means AND, `|` means OR. Word tokens only, so no syntax can be injected.
         return "|".join(query_terms(text))
+
+    def fulltext_query_all(self, text: str) -> str:
+        return " ".join(query_terms(text))  # RediSearch: space is AND
 
 
 DIALECTS: dict[str, Dialect] = {"neo4j": Neo4jDialect(), "falkordb": FalkorDialect()}
