@@ -39,6 +39,7 @@ def test_updated_nodes_orphan_vectors_and_a_repair_restores_full_nearest_neighbo
     vec = stores.embedder.embed(["kayak lisbon"])[0]
     health = {i.label: i for i in maintenance.check_vector_indexes(stores)}
     assert health["Turn"].vectors == 240 and health["Turn"].health == 1.0
+    assert health["Fact"].vectors == 60 and health["Fact"].health == 1.0  # learning a fact updates nothing after
     assert maintenance.repair_vector_indexes(stores)[0].rebuilt is False  # a sound index is left alone
 
     _update_every_node(stores)

@@ -289,8 +289,8 @@ WITH f, reinforced, older,
      CASE WHEN size(newer) = 0 THEN null
           ELSE reduce(m = newer[0].valid_at, o IN newer | CASE WHEN o.valid_at < m THEN o.valid_at ELSE m END)
      END AS until
-SET f.invalid_at = CASE WHEN until IS NOT NULL AND (f.invalid_at IS NULL OR until < f.invalid_at)
-                        THEN until ELSE f.invalid_at END
+FOREACH (_ IN CASE WHEN until IS NOT NULL AND (f.invalid_at IS NULL OR until < f.invalid_at) THEN [1] ELSE [] END |
+  SET f.invalid_at = until)
 RETURN f.id AS id, reinforced, size(older) AS superseded
 """
 
