@@ -74,7 +74,7 @@ def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResour
         )
     )
     counts.pop("duration_s", None)  # the asset reports its own duration
-    # Upserted entities and closed facts leave orphan vectors on FalkorDB 4.16 (memory_runtime.maintenance).
+    # Re-mentioned entities and closed facts leave orphan vectors on FalkorDB 4.16 (memory_runtime.maintenance).
     repaired = maintenance.repair_vector_indexes(memory.stores, labels=("Fact", "Entity"), progress=context.log.info)
     counts["vector_indexes_rebuilt"] = sum(i.rebuilt for i in repaired)
     numeric = {k: v for k, v in counts.items() if isinstance(v, int | float) and not isinstance(v, bool)}

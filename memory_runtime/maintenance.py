@@ -6,9 +6,9 @@ leaves its vector too; orphans crowd live nodes out of k-nearest results (see
 `FalkorGraphStore.rebuild_vector_index`). Health is measured by asking the index for the k nearest
 neighbours of a few stored vectors: a sound index returns min(k, vectors stored) live nodes, a polluted one
 fewer. `repair_vector_indexes` rebuilds every index below the threshold: `semantic_memory` runs it for facts
-and entities after each consolidation (upserting an entity already leaves an orphan: the statement sets the
-node again after creating it; learning a fact leaves none unless it closes older facts),
+and entities after each consolidation (repeat mentions update entities, closed facts are updated),
 `archived_memories` for every index after each day's decay and archival, and `agent-memory reindex` by hand.
+Creating a node leaves no orphan: the write statements set each new node once, inside MERGE ... ON CREATE.
 """
 
 import time

@@ -84,6 +84,8 @@ def test_upsert_entity_merges_aliases_on_the_same_normalised_name(mem: SemanticM
     eid = ada(mem, aliases=["Ada L.", "Countess of Lovelace"])
     mem.upsert_entity(Entity(name="Ada Lovelace", type="Person", aliases=["ada l", "Augusta Ada King"]))
     assert mem.get_entity(eid)["aliases"] == ["Ada L.", "Countess of Lovelace", "Augusta Ada King"]
+    text = mem.stores.graph.read("MATCH (e:Entity {id: $id}) RETURN e.aliases_text AS t", {"id": eid})[0]["t"]
+    assert text == "Ada L. | Countess of Lovelace | Augusta Ada King"  # what the alias full-text index reads
 
 
 def test_upsert_entity_never_stores_its_own_name_as_an_alias(mem: SemanticMemory) -> None:

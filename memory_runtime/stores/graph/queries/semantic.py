@@ -92,30 +92,43 @@ RETURN c.id AS id, c.name AS name, c.aliases AS aliases, c.norm_aliases AS norm_
 def upsert_entity(d: Dialect, type_name: str) -> str:
     """MERGE an entity (resolved by id or alias) and union its aliases, in one statement.
 
+    Every property is written inside ON CREATE / ON MATCH, with no SET after the MERGE: on FalkorDB 4.16 a
+    further SET re-indexes the node and orphans the vector it was created with (memory_runtime.maintenance).
+    In ON MATCH the alias text comes before the alias lists and `norm_aliases` last, so whether an engine
+    applies SET items one by one or all at once, each reads the lists as they were.
+
     $aliases: list of {name, norm}; $attributes: JSON text or null (keep); $description: text or null
     (keep); $embedding: list of floats; $source_turn_ids: list of str.
     """
     type_label = ident(entity_type(type_name))
+    vector = d.vector_value("embedding")
     return (
         _RESOLVE
         + f"""
 WITH coalesce(c.id, $id) AS target
 MERGE (e:Entity {{id: target}})
-  ON CREATE SET e.user_id = $user_id, e.name = $name, e.norm_name = $norm_name, e.type = $type,
-                e.aliases = [], e.norm_aliases = [], e.source_turn_ids = [], e.mention_count = 1,
-                e.salience = $salience, e.created_at = $now
-  ON MATCH SET e.mention_count = coalesce(e.mention_count, 0) + 1,
-               e.salience = CASE WHEN $salience > coalesce(e.salience, 0.0) THEN $salience ELSE e.salience END
-SET e:{type_label}, e.updated_at = $now, e.description = coalesce($description, e.description),
-    e.attributes = coalesce($attributes, e.attributes), e.embedding = {d.vector_value("embedding")},
-    e.extractor_version = coalesce($extractor_version, e.extractor_version),
-    e.source_turn_ids = coalesce(e.source_turn_ids, [])
-        + [t IN $source_turn_ids WHERE NOT t IN coalesce(e.source_turn_ids, [])]
-WITH e, [a IN $aliases WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, [])] AS added
-SET e.aliases = coalesce(e.aliases, []) + [a IN added | a.name],
-    e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN added | a.norm]
-WITH e
-SET e.aliases_text = reduce(s = '', a IN e.aliases | s + CASE WHEN s = '' THEN '' ELSE ' | ' END + a)
+  ON CREATE SET e:{type_label}, e.user_id = $user_id, e.name = $name, e.norm_name = $norm_name, e.type = $type,
+                e.mention_count = 1, e.salience = $salience, e.created_at = $now, e.updated_at = $now,
+                e.description = $description, e.attributes = $attributes, e.embedding = {vector},
+                e.extractor_version = $extractor_version, e.source_turn_ids = $source_turn_ids,
+                e.aliases_text = reduce(s = '', a IN [a IN $aliases WHERE a.norm <> $norm_name | a.name] |
+                                        s + CASE WHEN s = '' THEN '' ELSE ' | ' END + a),
+                e.aliases = [a IN $aliases WHERE a.norm <> $norm_name | a.name],
+                e.norm_aliases = [a IN $aliases WHERE a.norm <> $norm_name | a.norm]
+  ON MATCH SET e:{type_label}, e.mention_count = coalesce(e.mention_count, 0) + 1,
+               e.salience = CASE WHEN $salience > coalesce(e.salience, 0.0) THEN $salience ELSE e.salience END,
+               e.updated_at = $now, e.description = coalesce($description, e.description),
+               e.attributes = coalesce($attributes, e.attributes), e.embedding = {vector},
+               e.extractor_version = coalesce($extractor_version, e.extractor_version),
+               e.source_turn_ids = coalesce(e.source_turn_ids, [])
+                   + [t IN $source_turn_ids WHERE NOT t IN coalesce(e.source_turn_ids, [])],
+               e.aliases_text = reduce(s = '', a IN coalesce(e.aliases, []) + [a IN $aliases
+                   WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.name] |
+                   s + CASE WHEN s = '' THEN '' ELSE ' | ' END + a),
+               e.aliases = coalesce(e.aliases, []) + [a IN $aliases
+                   WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.name],
+               e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN $aliases
+                   WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.norm]
 RETURN e.id AS id
 """
     )
