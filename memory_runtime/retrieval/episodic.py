@@ -2,7 +2,8 @@
 
 Vector tiers (see schema/postgres/0001_initial.sql): hot turns are found through the graph's HNSW index,
 over-fetched and filtered to the user. When that leaves fewer than k hits — a user with few turns among
-many, or a narrow time window — or the graph is down, an exact scan of the user's rows in Postgres
+many, a narrow time window, vectors orphaned by updates (memory_runtime.maintenance) — or the graph is
+down, an exact scan of the user's rows in Postgres
 answers instead (cheap exactly when the index is under-filled). Full-text takes candidates and per-user term
 frequencies from the graph's index and ranks them by BM25 (`lexical`); it falls back to Postgres `tsvector`
 ranking when the graph is down.
@@ -187,11 +188,6 @@ def _common_term_candidates(stores: Stores, post: Postings, k: int) -> dict[str,
         if len(found) >= min(k, MIN_COMMON_CANDIDATES):
             break
     return found
-
-
-def fulltext_graph(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
-    """The user's turns ranked by BM25, with candidates and per-user term frequencies from the graph's index."""
-    return rank_graph(stores, user_id, postings_graph(stores, user_id, text, since, until, candidates=k > 0), k)
 
 
 def overfetch(k: int, stats: lexical.CorpusStats) -> int:
