@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import redis
+from falkordb.helpers import stringify_param_value
 from falkordb.query_result import QueryResult
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
@@ -103,15 +104,16 @@ class _FloatList:
         return self.literal
 
 
-def _params(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Parameters as the client's header wants them; float vectors pre-formatted (finite: validated on write,
-    and query vectors come from the embedder)."""
-    out: dict[str, Any] = {}
+def _params_header(params: Mapping[str, Any]) -> str:
+    """The `CYPHER name=value ...` prefix that carries the parameters, values formatted by the client's
+    `stringify_param_value`; float vectors pre-formatted in one join (finite: validated on write, and query
+    vectors come from the embedder). Names are this code's own identifiers."""
+    parts = []
     for key, value in params.items():
         value = value.tolist() if hasattr(value, "tolist") else value
         vector = type(value) is list and len(value) > 16 and all(type(x) is float for x in value)
-        out[key] = _FloatList(value) if vector else plain(value)
-    return out
+        parts.append(f"`{key}`={_FloatList(value) if vector else stringify_param_value(plain(value))}")
+    return "CYPHER " + " ".join(parts) + " "
 
 
 class FalkorGraphStore(GraphStore):
@@ -146,7 +148,7 @@ class FalkorGraphStore(GraphStore):
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         try:
             graph = self._graph
-            header = graph._build_params_header(_params(params)) if params else ""
+            header = _params_header(params) if params else ""
             command = "GRAPH.RO_QUERY" if read_only else "GRAPH.QUERY"
             response = graph.execute_command(command, graph.name, header + cypher, "--compact")
             rows = _fast_rows(response)
