@@ -147,6 +147,8 @@ def migrate(pg: PostgresStore, graph: GraphStore, dims: int) -> MigrationReport:
     report = MigrationReport(applied=migrate_postgres(pg, dims))
     report.graph = graph.ensure_schema(dims)
     report.backfilled = backfill_graph(graph)
+    if report.backfilled:  # updating facts orphans their vectors on FalkorDB (memory_runtime.maintenance)
+        graph.rebuild_vector_index("Fact", dims)
     return report
 
 
