@@ -31,6 +31,22 @@ class Candidate:
         return sorted(self.ranks, key=lambda s: self.ranks[s])
 
 
+def _gather(lists: dict[str, list[dict[str, Any]]], key: str, score_key: str) -> dict[str, Candidate]:
+    """One Candidate per item id, in first-seen order: its rank and raw score in each strategy that found it
+    (the first occurrence counts), and the union of the fields the strategies returned for it."""
+    by_id: dict[str, Candidate] = {}
+    for strategy, items in lists.items():
+        for rank, item in enumerate(items):
+            cand = by_id.setdefault(item[key], Candidate(item[key], dict(item)))
+            if strategy in cand.ranks:
+                continue
+            cand.ranks[strategy] = rank
+            if item.get(score_key) is not None:
+                cand.raw_scores[strategy] = float(item[score_key])
+            cand.item.update({k: v for k, v in item.items() if cand.item.get(k) is None})
+    return by_id
+
+
 def fuse(
     lists: dict[str, list[dict[str, Any]]],
     weights: dict[str, float],
@@ -39,16 +55,7 @@ def fuse(
     score_key: str = "score",
 ) -> list[Candidate]:
     """Weighted reciprocal-rank fusion; the fused score is normalised to [0, 1]."""
-    by_id: dict[str, Candidate] = {}
-    for strategy, items in lists.items():
-        for rank, item in enumerate(items):
-            cand = by_id.setdefault(item[key], Candidate(item[key], dict(item)))
-            if strategy in cand.ranks:
-                continue
-            cand.ranks[strategy] = rank
-            if score_key in item and item[score_key] is not None:
-                cand.raw_scores[strategy] = float(item[score_key])
-            cand.item.update({k: v for k, v in item.items() if cand.item.get(k) is None})
+    by_id = _gather(lists, key, score_key)
     best = sum(weights.get(s, 1.0) for s in lists) / (RRF_K + 1) or 1.0
     for cand in by_id.values():
         cand.score = sum(weights.get(s, 1.0) / (RRF_K + 1 + r) for s, r in cand.ranks.items()) / best
@@ -84,17 +91,9 @@ def combine(
         values = [float(i[score_key]) for i in items if i.get(score_key) is not None]
         hi = max(values, default=1.0)
         scalers[strategy] = _scaler(0.0 if strategy in floors else min(values, default=0.0), hi)
-    by_id: dict[str, Candidate] = {}
-    for strategy, items in lists.items():
-        for rank, item in enumerate(items):
-            cand = by_id.setdefault(item[key], Candidate(item[key], dict(item)))
-            if strategy in cand.ranks:
-                continue
-            cand.ranks[strategy] = rank
-            if item.get(score_key) is not None:
-                cand.raw_scores[strategy] = float(item[score_key])
-            cand.item.update({k: v for k, v in item.items() if cand.item.get(k) is None})
-            cand.score += weights.get(strategy, 1.0) * scalers[strategy](item.get(score_key))
+    by_id = _gather(lists, key, score_key)
+    for cand in by_id.values():
+        cand.score = sum(weights.get(s, 1.0) * scalers[s](cand.raw_scores.get(s)) for s in cand.ranks)
     return sorted(by_id.values(), key=lambda c: -c.score), scalers
 
 
