@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,10 +31,10 @@ def _shut_down(server: StandaloneFalkorDB) -> None:
         server.kill()
 
 
-@pytest.fixture
-def graph_server() -> Iterator[StandaloneFalkorDB]:
-    """A private FalkorDB server for the graph, started; stopped (and its data removed) afterwards."""
-    directory = _short_dir("am-g-")
+@contextmanager
+def _standalone_falkordb(prefix: str) -> Iterator[StandaloneFalkorDB]:
+    """A started standalone FalkorDB in a fresh short directory; stopped and its data removed afterwards."""
+    directory = _short_dir(prefix)
     server = StandaloneFalkorDB(directory)
     server.start()
     try:
@@ -41,19 +42,20 @@ def graph_server() -> Iterator[StandaloneFalkorDB]:
     finally:
         _shut_down(server)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture
+def graph_server() -> Iterator[StandaloneFalkorDB]:
+    """A private FalkorDB server for the graph, started; stopped (and its data removed) afterwards."""
+    with _standalone_falkordb("am-g-") as server:
+        yield server
 
 
 @pytest.fixture
 def redis_server() -> Iterator[StandaloneFalkorDB]:
     """A private Redis server (FalkorDB's redis-server) for MEMORY_REDIS_URI, started; stopped afterwards."""
-    directory = _short_dir("am-r-")
-    server = StandaloneFalkorDB(directory)
-    server.start()
-    try:
+    with _standalone_falkordb("am-r-") as server:
         yield server
-    finally:
-        _shut_down(server)
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
