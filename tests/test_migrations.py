@@ -1,8 +1,10 @@
 """`agent-memory migrate`: idempotent on Postgres and the graph, and refuses a changed dimension."""
 
+import threading
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
 from memory_runtime.errors import EmbeddingDimensionMismatch
 from memory_runtime.migrations import migrate, postgres_migrations
@@ -77,3 +79,32 @@ def test_the_rendered_graph_schema_files_match_the_spec():
         [sys.executable, str(root / "tools" / "render_graph_schema.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_migrate_creates_a_new_graph_before_reading_it(settings):
+    """FalkorDB 4.16.3 can wedge when a graph that does not exist yet is read and then created."""
+    client = redis.Redis.from_url(settings.require("redis_uri"), decode_responses=True)
+    commands: list[list[str]] = []
+    stop = f"stop-{settings.graph_name}"
+    ready = threading.Event()
+
+    def watch() -> None:
+        with client.monitor() as monitor:
+            ready.set()
+            for event in monitor.listen():
+                words = event["command"].split()
+                if words[:2] == ["ECHO", stop]:
+                    return
+                if len(words) > 2 and words[0].startswith("GRAPH.") and settings.graph_name in words[1:3]:
+                    commands.append(words)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert ready.wait(5)
+    with Stores.open(settings) as stores:
+        migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+    client.echo(stop)
+    watcher.join(10)
+    client.close()
+    assert commands, "MONITOR saw no graph command"
+    assert commands[0][0] in ("GRAPH.QUERY", "GRAPH.CONSTRAINT"), commands[0]  # a write, which creates it
