@@ -319,3 +319,26 @@ def test_a_query_with_lone_surrogates_is_a_typed_error(stores):
 
     with AgentMemory("u1", stores=stores) as memory, pytest.raises(ValidationError, match="surrogates"):
         memory.remember("where \ud800 is it")
+
+
+def test_stale_corpus_statistics_are_answered_at_once_and_refreshed_in_the_background(memory, stores) -> None:
+    import json
+    import time
+
+    from memory_runtime.retrieval import lexical
+
+    memory.store_turns(_turns("c1", ["kayak trip", "museum visit", "garden party"]))
+    assert lexical.corpus_stats(stores, "alice").turns == 3
+    memory.store_turns(_turns("c2", ["violin concert", "tennis match"]))
+    assert lexical.corpus_stats(stores, "alice").turns == 3  # fresh: the cached count is used
+    key = stores.redis.key("bm25stats", "alice")
+    aged = json.loads(stores.redis.client.get(key)) | {"at": time.time() - lexical.STATS_FRESH_S - 1}
+    stores.redis.client.set(key, json.dumps(aged))
+    assert lexical.corpus_stats(stores, "alice").turns == 3  # stale: answered without waiting for a count
+    deadline = time.monotonic() + 10
+    while stores.redis.client.exists(key + ":refresh") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert lexical.corpus_stats(stores, "alice").turns == 5  # ... while the pool refreshed them
+    stores.redis.client.delete(key)
+    memory.store_turns(_turns("c3", ["sourdough recipe"]))
+    assert lexical.corpus_stats(stores, "alice").turns == 6  # nothing cached: counted in line
