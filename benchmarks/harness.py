@@ -26,7 +26,7 @@ def embedded_stores(prefix: str, **overrides: Any) -> Iterator[Stores]:
                 **overrides,
             )  # fmt: skip
             with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+                migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
                 yield stores
         finally:
             stack.down()

@@ -1,4 +1,4 @@
-"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill.
+"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill, reembed.
 
 Every failure the user can fix is one line on stderr naming what to fix, with exit status 1.
 """
@@ -77,20 +77,54 @@ def _configured_status() -> list[tuple[str, bool, str, str]]:
     return out
 
 
+def _embedder_status(settings: "Settings", postgres_uri: str) -> tuple[str, str, str]:
+    """(state, configured embedder id, detail): is the configured embedder the one that wrote the vectors?
+
+    Informational: status exits 1 only for a store that is down."""
+    from memory_runtime.embedding_model import EmbeddingState
+    from memory_runtime.embeddings import make_embedder
+    from memory_runtime.store_settings import MODEL, read_settings
+    from memory_runtime.stores.postgres import PostgresStore
+
+    try:
+        configured = make_embedder(settings).model_id
+        pg = PostgresStore(postgres_uri, settings.postgres_schema, min_size=1, max_size=1)
+        try:
+            recorded = read_settings(pg)
+        finally:
+            pg.close()
+    except AgentMemoryError as exc:
+        return "ERROR", "", str(exc)
+    if recorded is None:
+        return "-", configured, "not migrated yet: run `agent-memory migrate`"
+    state = EmbeddingState(recorded.get(MODEL), configured)
+    if state.unrecorded:
+        return "-", configured, f"the stored vectors' embedder is not recorded yet; run `{state.fix}`"
+    if state.stale:
+        return "STALE", configured, f"stored vectors by {state.recorded}; run `{state.fix}`"
+    return "current", configured, f"stored vectors by {state.recorded}"
+
+
 def cmd_status(args: argparse.Namespace) -> int:
-    """Report health and version of each store (configured URIs, else the embedded stack)."""
+    """Report health and version of each store (configured URIs, else the embedded stack), and whether the
+    configured embedder wrote the stored vectors."""
     from memory_runtime.config import load_settings
 
     settings = load_settings()
     if settings.postgres_uri or settings.redis_uri or settings.graph_uri:
         rows = _configured_status()
+        postgres_uri = settings.postgres_uri
     else:
         from memory_runtime.services import EmbeddedStack
 
-        rows = [(s.name, s.healthy, s.version, s.detail) for s in EmbeddedStack(_data_dir(args)).status()]
-    width = max(len(r[0]) for r in rows)
-    for name, healthy, version, detail in rows:
-        state = "healthy" if healthy else "DOWN"
+        stack = EmbeddedStack(_data_dir(args))
+        rows = [(s.name, s.healthy, s.version, s.detail) for s in stack.status()]
+        postgres_uri = stack.env().postgres_uri
+    lines = [(name, "healthy" if healthy else "DOWN", version, detail) for name, healthy, version, detail in rows]
+    if postgres_uri and all(healthy for name, healthy, *_ in rows if name == "postgres"):
+        lines.append(("embedder", *_embedder_status(settings, postgres_uri)))
+    width = max(len(line[0]) for line in lines)
+    for name, state, version, detail in lines:
         print(f"{name:<{width}}  {state:<7}  {version or '-'}  ({detail})")
     return 0 if all(r[1] for r in rows) else 1
 
@@ -122,14 +156,15 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
     settings, _ = _settings_with_stack(args)
     with Stores.open(settings) as stores:
-        report = migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+        report = migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
     if report.changed:
         backfilled = f"; backfilled lookup keys of {report.backfilled} graph node(s)" if report.backfilled else ""
+        recorded = f"; recorded the vectors' embedder: {report.recorded_model}" if report.recorded_model else ""
         print(f"applied {len(report.applied)} SQL migration(s) {report.applied or ''} and "
-              f"{len(report.graph.created)} graph schema element(s){backfilled}")  # fmt: skip
+              f"{len(report.graph.created)} graph schema element(s){backfilled}{recorded}")  # fmt: skip
     else:
         print("schema is up to date; nothing to do")
-    return 0
+    return 0  # a stale embedder is logged by migrate: a warning, not a failure
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -162,6 +197,39 @@ def cmd_reproject(args: argparse.Namespace) -> int:
     with Stores.open(settings) as stores:
         report = reproject(stores, user_id=args.user)
     print(f"checked {report.checked} turn(s); projected {report.projected} missing turn(s)")
+    return 0
+
+
+def cmd_reembed(args: argparse.Namespace) -> int:
+    """Recompute every stored vector with the configured embedder (resumable), then record it."""
+    from memory_runtime import reembed
+    from memory_runtime.progress import ProgressBar
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    with Stores.open(settings) as stores:
+        plan = reembed.plan(stores, user_id=args.user)
+        print(plan.render(), file=sys.stderr, flush=True)
+        if args.dry_run or plan.nothing_to_do:
+            if args.dry_run and not plan.nothing_to_do:
+                print("dry run: nothing was embedded or written", file=sys.stderr)
+            return 0
+        bar = ProgressBar(plan.total, "re-embedding", unit="vectors")
+        done: dict[str, int] = {}
+
+        def advance(kind: str, vectors: int) -> None:
+            done[kind] = done.get(kind, 0) + vectors
+            bar.note = f"{kind} {done[kind]:,}/{plan.pending.get(kind, 0):,}"
+            bar.advance(vectors, vectors)
+
+        try:
+            report = reembed.reembed(stores, user_id=args.user, batch_size=args.batch_size, progress=advance)
+        except KeyboardInterrupt:
+            print("\ninterrupted: progress is saved; run `agent-memory reembed` again to resume", file=sys.stderr)
+            return 130
+        finally:
+            bar.close()
+    print(report.render())
     return 0
 
 
@@ -345,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
     met.add_argument("--interval", type=float, default=15.0, help="seconds between reflection-lag probes")
     rep = add("reproject", cmd_reproject, "re-project turns the graph is missing (after a graph outage)")
     rep.add_argument("--user", help="only this user's turns")
+    ree = add("reembed", cmd_reembed, "recompute every stored vector with the configured embedder (resumable)")
+    ree.add_argument("--user", help="only this user's vectors (the recorded embedder changes only without --user)")
+    ree.add_argument("--batch-size", type=int, default=256, help="vectors per embed() call and write")
+    ree.add_argument("--dry-run", action="store_true", help="only count what would be recomputed")
     rix = add("reindex", cmd_reindex, "measure the graph's vector indexes and rebuild those that lost live nodes")
     rix.add_argument("--check", action="store_true", help="only report; exit 1 if an index is below the threshold")
     rix.add_argument("--force", action="store_true", help="rebuild every vector index")

@@ -125,7 +125,7 @@ def run_demo(settings: Settings, sample: Path | None = SAMPLE) -> int:
     from memory_runtime.stores.bundle import Stores
 
     with Stores.open(settings) as stores:
-        migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+        migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
         with AgentMemory(USER, "demo-session-3", stores=stores) as memory:
             memory.forget_user()  # the demo starts from a clean slate every time
             result = memory.store_turns(sample_turns())

@@ -155,7 +155,7 @@ def run_dev(data_dir: Path, host: str = "127.0.0.1", port: int = 3000) -> int:
             redis_uri=exports["MEMORY_REDIS_URI"],
         )
         with Stores.open(settings) as stores:
-            migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+            migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
         print(
             f"agent-memory dev: stores in {env.data_dir}; Dagster UI on http://{host}:{port} (Ctrl-C stops)",
             file=sys.stderr,

@@ -30,7 +30,9 @@ class EmbeddingDimensionMismatch(SchemaError):
         self.existing = existing
         super().__init__(
             f"MEMORY_EMBEDDING_DIMENSIONS={configured} but the {where} was built for {existing} dimensions. "
-            f"Set MEMORY_EMBEDDING_DIMENSIONS={existing}, or re-embed into a fresh store."
+            f"Set MEMORY_EMBEDDING_DIMENSIONS={existing} (an embedder of that dimension), or use a new database: "
+            f"`agent-memory reembed` keeps the dimension, and changing it needs a new database or a "
+            f"dimension-changing migration."
         )
 
 
@@ -138,3 +140,19 @@ class ImportFormatError(ValidationError):
         self.reason = reason
         where = "".join([f": line {line}" if line is not None else "", f": {record}" if record is not None else ""])
         super().__init__(f"{path}{where}: {reason}")
+
+
+class ReembedInterrupted(AgentMemoryError):
+    """A re-embedding stopped part-way (embedder or store failure); its progress is saved and a rerun resumes.
+
+    The recorded embedder stays the old one until a run finishes, so start-up keeps warning until then.
+    """
+
+    def __init__(self, stage: str, done: int, recorded: str | None, detail: str) -> None:
+        self.stage = stage
+        self.done = done
+        super().__init__(
+            f"re-embedding stopped {stage} after {done} vector(s) in this run ({detail}). Progress "
+            f"is saved: fix the cause and run `agent-memory reembed` again to resume; the recorded embedder stays "
+            f"{recorded or 'unrecorded'} until a run finishes."
+        )

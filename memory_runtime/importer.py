@@ -32,7 +32,6 @@ Decisions:
 """
 
 import dataclasses
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -50,87 +49,15 @@ from memory_runtime.errors import (
     ConversationOwnershipError,
     ImportFormatError,
     ProjectionError,
-    SchemaError,
     TurnConflictError,
     ValidationError,
 )
 from memory_runtime.importers import ParsedFile, ParseOptions, expand_paths, parse_file
 from memory_runtime.models import Turn
+from memory_runtime.progress import NoProgress, ProgressBar
 from memory_runtime.stores.bundle import Stores
 
 DEFAULT_BATCH_SIZE = 1000
-
-
-# ---- progress ---------------------------------------------------------------------------------------
-
-
-def _clock(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-class ProgressBar:
-    """A plain-text progress bar with turn rate and ETA on stderr.
-
-    Progress is measured in `total` units (the importer uses bytes of input, known before any file is
-    parsed, so files are parsed one at a time); the turns done and their rate are shown next to it. On a
-    terminal it redraws one line (at most 10 times a second); otherwise (CI, a log file) it prints a line
-    at every 10 % step, so logs stay short.
-    """
-
-    def __init__(self, total: float, label: str = "importing", stream: TextIO | None = None) -> None:
-        self.total = max(0.0, float(total))
-        self.label = label
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.done = 0.0
-        self.turns = 0
-        self.note = ""
-        self._started = time.monotonic()
-        self._last_draw = 0.0
-        self._last_step = 0
-
-    def line(self) -> str:
-        """The current state as one line."""
-        elapsed = time.monotonic() - self._started
-        frac = min(1.0, self.done / self.total) if self.total else 1.0
-        rate = self.turns / elapsed if elapsed > 0 else 0.0
-        width = 30
-        filled = int(frac * width)
-        bar = "#" * filled + "-" * (width - filled)
-        eta = _clock(elapsed * (1 - frac) / frac) if 0 < frac < 1 else ("0:00:00" if frac >= 1 else "-:--:--")
-        note = f"  {self.note}" if self.note else ""
-        return f"{self.label} [{bar}] {frac:4.0%}  {self.turns:,} turns  {rate:,.0f} turns/s  ETA {eta}{note}"
-
-    def advance(self, units: float, turns: int = 0) -> None:
-        """Count `units` more of the total (and `turns` more turns) and redraw when due."""
-        self.done = min(self.total, self.done + units)
-        self.turns += turns
-        now = time.monotonic()
-        finished = self.done >= self.total
-        if self.tty:
-            if now - self._last_draw >= 0.1 or finished:
-                self._last_draw = now
-                print("\r" + self.line(), end="", file=self.stream, flush=True)
-            return
-        step = int(self.done * 10 / self.total) if self.total else 10
-        if step > self._last_step:
-            self._last_step = step
-            print(self.line(), file=self.stream, flush=True)
-
-    def close(self) -> None:
-        """Finish the line (terminal) so later output starts on a fresh one."""
-        if self.tty:
-            print("\r" + self.line(), file=self.stream, flush=True)
-
-
-class _NoProgress(ProgressBar):
-    def advance(self, units: float, turns: int = 0) -> None:
-        self.done = min(self.total, self.done + units)
-        self.turns += turns
-
-    def close(self) -> None:
-        pass
 
 
 # ---- summary ----------------------------------------------------------------------------------------
@@ -408,17 +335,10 @@ class Importer:
                 bar.advance(per_turn * len(batch), len(batch))
 
     def _check_schema(self) -> None:
-        from memory_runtime.errors import EmbeddingDimensionMismatch
-        from memory_runtime.migrations import stored_dimensions
+        from memory_runtime.migrations import check_schema
 
         assert self.stores is not None
-        dims = stored_dimensions(self.stores.pg)
-        if dims is None:
-            raise SchemaError("the memory schema is missing; run `agent-memory migrate` first")
-        if dims != self.stores.settings.embedding_dimensions:
-            raise EmbeddingDimensionMismatch(
-                self.stores.settings.embedding_dimensions, dims, "PostgreSQL embedding column"
-            )
+        check_schema(self.stores.pg, self.stores.settings.embedding_dimensions, self.stores.embedder.model_id)
 
     # ---- public ---------------------------------------------------------------------------------------
     def run(self, paths: Sequence[str | Path], *, fail_fast: bool = False) -> ImportSummary:
@@ -435,7 +355,7 @@ class Importer:
         if not self.dry_run:
             self._check_schema()
         sizes = [_size(path) for path in files]
-        make_bar = ProgressBar if self.progress and not self.dry_run else _NoProgress
+        make_bar = ProgressBar if self.progress and not self.dry_run else NoProgress
         bar = make_bar(sum(sizes), "importing", stream=self.stream)
         try:
             for number, (path, size) in enumerate(zip(files, sizes, strict=True), start=1):

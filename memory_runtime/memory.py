@@ -13,7 +13,7 @@ from typing import Any, Literal
 from memory_runtime import metrics, validation
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.episodic import EpisodicMemory, ReprojectReport, WriteResult, reproject
-from memory_runtime.errors import AgentMemoryError, SchemaError, StoreUnavailableError, ValidationError
+from memory_runtime.errors import AgentMemoryError, StoreUnavailableError, ValidationError
 from memory_runtime.models import Entity, Goal, MemoryBundle, Reflection, Turn
 from memory_runtime.stores.bundle import Stores
 
@@ -60,14 +60,9 @@ class AgentMemory:
 
     # ---- start-up ------------------------------------------------------------------------------
     def _check_schema(self) -> None:
-        from memory_runtime.errors import EmbeddingDimensionMismatch
-        from memory_runtime.migrations import stored_dimensions
+        from memory_runtime.migrations import check_schema
 
-        dims = stored_dimensions(self.stores.pg)
-        if dims is None:
-            raise SchemaError("the memory schema is missing; run `agent-memory migrate` first")
-        if dims != self.settings.embedding_dimensions:
-            raise EmbeddingDimensionMismatch(self.settings.embedding_dimensions, dims, "PostgreSQL embedding column")
+        check_schema(self.stores.pg, self.settings.embedding_dimensions, self.stores.embedder.model_id)
 
     # ---- plumbing ------------------------------------------------------------------------------
     @cached_property

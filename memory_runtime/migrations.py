@@ -2,7 +2,9 @@
 
 SQL migrations are `schema/postgres/NNNN_name.sql`, applied in order inside one transaction each and
 recorded in `schema_migrations` with a checksum. The embedding dimension is fixed by the first run
-(`memory_settings`); a different configured dimension is refused before anything is changed.
+(`memory_settings`); a different configured dimension is refused before anything is changed. The first run
+also records which embedder wrote the stored vectors (`embedding_model`); a different configured embedder is
+not refused, it is warned about (`agent-memory reembed` recomputes the vectors, same dimension only).
 
 Graph data steps follow the graph schema: `backfill_graph` gives nodes written by an older version the
 properties the current statements look them up by (today: the facts' `claim_key` / `slot_key`).
@@ -16,7 +18,10 @@ from pathlib import Path
 
 from psycopg import sql
 
+from memory_runtime import embedding_model
+from memory_runtime.embeddings.base import Embedder
 from memory_runtime.errors import EmbeddingDimensionMismatch, SchemaError
+from memory_runtime.store_settings import DIMENSIONS, MODEL, read_settings
 from memory_runtime.stores.graph import GraphStore, SchemaReport
 from memory_runtime.stores.graph.queries import semantic as semantic_q
 from memory_runtime.stores.postgres import PostgresStore
@@ -64,11 +69,13 @@ class MigrationReport:
     applied: list[str] = field(default_factory=list)
     graph: SchemaReport = field(default_factory=SchemaReport)
     backfilled: int = 0
+    embedding: embedding_model.EmbeddingState | None = None  # None: migrate was given no embedder
+    recorded_model: str | None = None  # the embedder id this run recorded (first run only)
 
     @property
     def changed(self) -> bool:
-        """True if anything was created or backfilled."""
-        return bool(self.applied or self.graph.created or self.backfilled)
+        """True if anything was created, backfilled or recorded."""
+        return bool(self.applied or self.graph.created or self.backfilled or self.recorded_model)
 
 
 def schema_dir() -> Path:
@@ -95,14 +102,19 @@ def postgres_migrations() -> list[Migration]:
 
 def stored_dimensions(pg: PostgresStore) -> int | None:
     """The embedding dimension recorded by the first migrate run, if any."""
-    if not _has_table(pg, "memory_settings"):
-        return None
-    rows = pg.fetch("SELECT value FROM memory_settings WHERE key = 'embedding_dimensions'")
-    return int(rows[0]["value"]) if rows else None
+    value = (read_settings(pg) or {}).get(DIMENSIONS)
+    return None if value is None else int(value)
 
 
-def _has_table(pg: PostgresStore, table: str) -> bool:
-    return bool(pg.fetch("SELECT to_regclass(%s) IS NOT NULL AS ok", (f"{pg.schema}.{table}",))[0]["ok"])
+def check_schema(pg: PostgresStore, dims: int, model_id: str) -> None:
+    """At start-up: refuse a store never migrated or built for another dimension; warn (once) if its vectors
+    were written by another embedder than `model_id`."""
+    recorded = read_settings(pg)
+    if recorded is None or DIMENSIONS not in recorded:
+        raise SchemaError("the memory schema is missing; run `agent-memory migrate` first")
+    if int(recorded[DIMENSIONS]) != dims:
+        raise EmbeddingDimensionMismatch(dims, int(recorded[DIMENSIONS]), "PostgreSQL embedding column")
+    embedding_model.warn_if_stale(embedding_model.EmbeddingState(recorded.get(MODEL), model_id))
 
 
 def migrate_postgres(pg: PostgresStore, dims: int) -> list[str]:
@@ -135,8 +147,12 @@ def migrate_postgres(pg: PostgresStore, dims: int) -> list[str]:
     return applied
 
 
-def migrate(pg: PostgresStore, graph: GraphStore, dims: int) -> MigrationReport:
-    """Bring Postgres and the graph up to the current schema; a second run changes nothing."""
+def migrate(pg: PostgresStore, graph: GraphStore, dims: int, embedder: Embedder | None = None) -> MigrationReport:
+    """Bring Postgres and the graph up to the current schema; a second run changes nothing.
+
+    With `embedder` (every command passes the configured one), also record which embedder wrote the stored
+    vectors on the first run, and report (and warn about) a different one; without, that is left alone.
+    """
     existing = stored_dimensions(pg)
     if existing is not None and existing != dims:
         raise EmbeddingDimensionMismatch(dims, existing, "PostgreSQL embedding column")
@@ -149,6 +165,8 @@ def migrate(pg: PostgresStore, graph: GraphStore, dims: int) -> MigrationReport:
     report.backfilled = backfill_graph(graph)
     if report.backfilled:  # updating facts orphans their vectors on FalkorDB (memory_runtime.maintenance)
         graph.rebuild_vector_index("Fact", dims)
+    if embedder is not None:
+        report.embedding, report.recorded_model = embedding_model.settle(pg, graph, embedder)
     return report
 
 

@@ -150,7 +150,8 @@ def _fact_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _embedding_text(name: str, aliases: Sequence[str], description: str | None) -> str:
+def entity_text(name: str, aliases: Sequence[str], description: str | None) -> str:
+    """The text an entity's embedding is computed from."""
     text = name
     if aliases:
         text += ". Also known as: " + ", ".join(aliases)
@@ -228,7 +229,7 @@ class SemanticMemory:
             all_aliases = list(current.get("aliases") or []) + [a["name"] for a in aliases if a["norm"] not in known]
             description = description or current.get("description")
             attributes = {**json.loads(current.get("attributes") or "{}"), **new_attrs}
-        embedding = self._embed(_embedding_text(name, all_aliases, description))
+        embedding = self._embed(entity_text(name, all_aliases, description))
         rows = self._write(
             q.upsert_entity(self._dialect, type_name=entity.type),
             **params,

@@ -145,7 +145,7 @@ def open_migrated(settings: Settings):  # -> Stores
     from memory_runtime.stores.bundle import Stores
 
     stores = Stores.open(settings)
-    migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+    migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
     return stores
 
 

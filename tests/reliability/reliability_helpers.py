@@ -29,7 +29,7 @@ def open_stores(settings: Settings) -> Stores:
     from memory_runtime.migrations import migrate
 
     stores = Stores.open(settings)
-    migrate(stores.pg, stores.graph, settings.embedding_dimensions)
+    migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
     return stores
 
 

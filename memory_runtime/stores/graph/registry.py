@@ -26,6 +26,7 @@ QUERY_MODULES: tuple[str, ...] = tuple(
         "retrieval",
         "consolidation",
         "maintenance",
+        "vectors",
     )
 )
 
