@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from memory_runtime import maintenance
 from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Turn, now
+from memory_runtime.models import Entity, Turn, now
 from tests.test_cli import _env_for, run
 
 WORDS = "kayak lisbon pottery beagle marathon salsa ramen guitar camping promotion sunrise museum".split()
@@ -24,6 +24,7 @@ def _fill(memory: AgentMemory, turns: int = 240, facts: int = 60) -> None:
     )  # fmt: skip
     for i in range(facts):
         memory.learn_fact(f"alice likes {WORDS[i % 12]} number {i}")
+        memory.upsert_entity(Entity(name=f"{WORDS[i % 12]} club {i}", type="Organization"))
 
 
 def _update_every_node(stores, times: int = 3) -> None:
@@ -40,6 +41,7 @@ def test_updated_nodes_orphan_vectors_and_a_repair_restores_full_nearest_neighbo
     health = {i.label: i for i in maintenance.check_vector_indexes(stores)}
     assert health["Turn"].vectors == 240 and health["Turn"].health == 1.0
     assert health["Fact"].vectors == 60 and health["Fact"].health == 1.0  # learning a fact updates nothing after
+    assert health["Entity"].vectors == 60 and health["Entity"].health == 1.0  # a new entity's vector: set once
     assert maintenance.repair_vector_indexes(stores)[0].rebuilt is False  # a sound index is left alone
 
     _update_every_node(stores)

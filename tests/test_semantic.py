@@ -13,7 +13,7 @@ from memory_runtime import ids
 from memory_runtime.episodic import EpisodicMemory
 from memory_runtime.errors import InvalidRelationshipType, NotFoundError, ValidationError
 from memory_runtime.models import Entity, Turn
-from memory_runtime.semantic import SemanticMemory, flat_properties
+from memory_runtime.semantic import SemanticMemory, entity_text, flat_properties
 from memory_runtime.stores.graph.schema import SCHEMA, VectorIndex
 
 USER = "u1"
@@ -161,6 +161,18 @@ def test_upsert_entity_has_timestamps(mem: SemanticMemory) -> None:
 def test_upserted_entity_is_found_by_the_vector_index(mem: SemanticMemory) -> None:
     eid = ada(mem, description="wrote the first published algorithm for the Analytical Engine")
     mem.upsert_entity(Entity(name="Paris", type="Location", description="capital of France"))
+    assert vector_hits(mem, "Entity", "the first algorithm for the Analytical Engine")[0] == eid
+
+
+def test_an_entity_upserted_again_is_found_by_its_new_description(mem: SemanticMemory) -> None:
+    eid = ada(mem, description="a mathematician from London")
+    mem.upsert_entity(Entity(name="Paris", type="Location", description="capital of France"))
+    ada(mem, aliases=["Enchantress of Numbers"], description="wrote the first algorithm for the Analytical Engine")
+    stored = mem.stores.graph.read("MATCH (e:Entity {id: $id}) RETURN e.embedding AS v", {"id": eid})[0]["v"]
+    wanted = mem._embed(entity_text("Ada Lovelace", ["Enchantress of Numbers"],
+                                    "wrote the first algorithm for the Analytical Engine"))  # fmt: skip
+    assert stored == pytest.approx(wanted, abs=1e-6)  # the vector follows the text it now describes
+    mem.stores.graph.rebuild_vector_index("Entity", len(wanted))  # drop FalkorDB's orphans (maintenance)
     assert vector_hits(mem, "Entity", "the first algorithm for the Analytical Engine")[0] == eid
 
 

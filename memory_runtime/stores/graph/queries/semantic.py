@@ -92,8 +92,11 @@ RETURN c.id AS id, c.name AS name, c.aliases AS aliases, c.norm_aliases AS norm_
 def upsert_entity(d: Dialect, type_name: str) -> str:
     """MERGE an entity (resolved by id or alias) and union its aliases, in one statement.
 
-    Every property is written inside ON CREATE / ON MATCH, with no SET after the MERGE: on FalkorDB 4.16 a
-    further SET re-indexes the node and orphans the vector it was created with (memory_runtime.maintenance).
+    Every property but the vector is written inside ON CREATE / ON MATCH; the vector is set once, after the
+    MERGE. On FalkorDB 4.16 a SET after creating a node with a vector re-indexes it and orphans that vector
+    (memory_runtime.maintenance), so a new entity gets none until that last SET. And a SET of a vector over
+    another is silently skipped (FalkorDB/FalkorDB#2099: any two vectors compare equal, #2098), so ON MATCH
+    clears the old one first, or a re-mentioned entity would keep the vector of its first text.
     In ON MATCH the alias text comes before the alias lists and `norm_aliases` last, so whether an engine
     applies SET items one by one or all at once, each reads the lists as they were.
 
@@ -109,7 +112,7 @@ WITH coalesce(c.id, $id) AS target
 MERGE (e:Entity {{id: target}})
   ON CREATE SET e:{type_label}, e.user_id = $user_id, e.name = $name, e.norm_name = $norm_name, e.type = $type,
                 e.mention_count = 1, e.salience = $salience, e.created_at = $now, e.updated_at = $now,
-                e.description = $description, e.attributes = $attributes, e.embedding = {vector},
+                e.description = $description, e.attributes = $attributes,
                 e.extractor_version = $extractor_version, e.source_turn_ids = $source_turn_ids,
                 e.aliases_text = reduce(s = '', a IN [a IN $aliases WHERE a.norm <> $norm_name | a.name] |
                                         s + CASE WHEN s = '' THEN '' ELSE ' | ' END + a),
@@ -118,7 +121,7 @@ MERGE (e:Entity {{id: target}})
   ON MATCH SET e:{type_label}, e.mention_count = coalesce(e.mention_count, 0) + 1,
                e.salience = CASE WHEN $salience > coalesce(e.salience, 0.0) THEN $salience ELSE e.salience END,
                e.updated_at = $now, e.description = coalesce($description, e.description),
-               e.attributes = coalesce($attributes, e.attributes), e.embedding = {vector},
+               e.attributes = coalesce($attributes, e.attributes), e.embedding = null,
                e.extractor_version = coalesce($extractor_version, e.extractor_version),
                e.source_turn_ids = coalesce(e.source_turn_ids, [])
                    + [t IN $source_turn_ids WHERE NOT t IN coalesce(e.source_turn_ids, [])],
@@ -129,6 +132,7 @@ MERGE (e:Entity {{id: target}})
                    WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.name],
                e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN $aliases
                    WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.norm]
+SET e.embedding = {vector}
 RETURN e.id AS id
 """
     )
