@@ -18,6 +18,9 @@ import dagster as dg
 from memory_assets import cypher
 from memory_assets.consolidation import semantic_memory
 from memory_assets.episodic import episodic_graph
+from memory_assets.lifecycle import archived_memories
+from memory_runtime import maintenance
+from memory_runtime.embedding_model import EmbeddingState, recorded_model
 from resources import MemoryStoreResource
 
 DUPLICATE_ENTITY_MAX_RATE = 0.02  # duplicates / entities with the same (user, type, norm_name)
@@ -168,6 +171,51 @@ def duplicate_entity_rate(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     )
 
 
+@dg.asset_check(
+    asset=episodic_graph,
+    description=(
+        "The stored vectors were written by the configured embedder (the model id `migrate` recorded): "
+        "vectors of another model make vector recall degrade silently. Fix: `agent-memory reembed`."
+    ),
+)
+def vectors_from_configured_embedder(memory: MemoryStoreResource) -> dg.AssetCheckResult:
+    """Compare the recorded embedder with the configured one (warns: recall degrades, memory is not wrong)."""
+    stores = memory.stores
+    state = EmbeddingState(recorded_model(stores.pg), stores.embedder.model_id)
+    return dg.AssetCheckResult(
+        passed=not state.fix,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "recorded": state.recorded or "not recorded",
+            "configured": state.configured,
+            "fix": state.fix or "none",
+        },
+    )
+
+
+@dg.asset_check(
+    asset=archived_memories,
+    description=(
+        f"Every graph vector index returns at least {maintenance.DEFAULT_THRESHOLD:.0%} of the live nodes its "
+        "k-nearest probes should (orphan vectors left by updates crowd them out; `archived_memories` and "
+        "`agent-memory reindex` rebuild an index below that)."
+    ),
+)
+def vector_indexes_healthy(memory: MemoryStoreResource) -> dg.AssetCheckResult:
+    """The health of each vector index after the day's decay, archival and repair."""
+    health = maintenance.check_vector_indexes(memory.stores)
+    low = [i.label for i in health if i.health < maintenance.DEFAULT_THRESHOLD]
+    return dg.AssetCheckResult(
+        passed=not low,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "below_threshold": ", ".join(low) or "none",
+            "health": dg.MetadataValue.json({i.label: round(i.health, 3) for i in health}),
+            "vectors": dg.MetadataValue.json({i.label: i.vectors for i in health}),
+        },
+    )
+
+
 ALL_CHECKS = [
     no_cross_user_edges_episodic,
     no_cross_user_edges_semantic,
@@ -175,4 +223,6 @@ ALL_CHECKS = [
     embedding_dimensions_match,
     scores_in_unit_range,
     duplicate_entity_rate,
+    vectors_from_configured_embedder,
+    vector_indexes_healthy,
 ]

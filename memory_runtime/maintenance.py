@@ -8,7 +8,8 @@ neighbours of a few stored vectors: a sound index returns min(k, vectors stored)
 fewer. `repair_vector_indexes` rebuilds every index below the threshold: `semantic_memory` runs it for facts
 and entities after each consolidation (repeat mentions update entities, closed facts are updated),
 `archived_memories` for every index after each day's decay and archival, and `agent-memory reindex` by hand.
-Creating a node leaves no orphan: the write statements set each new node once, inside MERGE ... ON CREATE.
+Creating a node leaves no orphan: the write statements give each new node its vector once (inside
+MERGE ... ON CREATE, or, for entities, by one SET after a MERGE that created the node without one).
 """
 
 import time

@@ -11,11 +11,15 @@ from memory_assets.checks import (
     no_cross_user_edges_episodic,
     no_cross_user_edges_semantic,
     scores_in_unit_range,
+    vector_indexes_healthy,
+    vectors_from_configured_embedder,
 )
 from memory_assets.consolidation import memory_timeline
 from memory_assets.episodic import episodic_graph
+from memory_runtime import maintenance
 from memory_runtime.models import Entity
 from memory_runtime.semantic import SemanticMemory
+from memory_runtime.store_settings import MODEL, write_settings
 
 CHECKS = [
     no_cross_user_edges_episodic,
@@ -24,6 +28,8 @@ CHECKS = [
     embedding_dimensions_match,
     scores_in_unit_range,
     duplicate_entity_rate,
+    vectors_from_configured_embedder,
+    vector_indexes_healthy,
 ]
 
 
@@ -148,6 +154,30 @@ def test_duplicate_entities_above_the_threshold_fail_the_duplicate_check(stores,
     assert result.metadata["duplicates"].value == 3 and result.metadata["entities"].value == 5
 
 
+def test_vectors_of_another_embedder_warn_and_name_the_fix(stores, healthy, memory):
+    write_settings(stores.pg, {MODEL: "openai:text-embedding-3-small:64"})
+
+    result = run(vectors_from_configured_embedder, memory)
+
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert result.metadata["recorded"].value == "openai:text-embedding-3-small:64"
+    assert result.metadata["configured"].value == stores.embedder.model_id
+    assert result.metadata["fix"].value == "agent-memory reembed"
+
+
+def test_orphaned_vectors_fail_the_index_health_check_until_a_repair(stores, healthy, memory):
+    store_conversation(stores, "u1", "c-more", DAY_START, [f"turn number {i} about kayaks" for i in range(60)])
+    for day in range(3):  # what decay and access statistics do to every turn, a few days running
+        stores.graph.write("MATCH (t:Turn) SET t.decayed_at = $day", {"day": day})
+
+    result = run(vector_indexes_healthy, memory)
+
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert "Turn" in result.metadata["below_threshold"].value
+    maintenance.repair_vector_indexes(stores)
+    assert run(vector_indexes_healthy, memory).passed
+
+
 def test_quality_checks_are_attached_to_the_assets_they_guard():
     keys = {next(iter(c.check_keys)).to_user_string() for c in CHECKS}
     assert keys == {
@@ -157,4 +187,6 @@ def test_quality_checks_are_attached_to_the_assets_they_guard():
         "episodic_graph:embedding_dimensions_match",
         "semantic_memory:scores_in_unit_range",
         "semantic_memory:duplicate_entity_rate",
+        "episodic_graph:vectors_from_configured_embedder",
+        "archived_memories:vector_indexes_healthy",
     }
