@@ -309,10 +309,12 @@ class FalkorGraphStore(GraphStore):
         raise StoreUnavailableError("FalkorDB", _SETTING, "the server has no FalkorDB (graph) module loaded")
 
     def drop_all(self) -> None:
+        if not self._graph_exists():  # never ask the module about a missing graph (see _graph_exists)
+            return
         try:
             self._graph.delete()
         except redis.ResponseError:
-            pass  # graph key did not exist
+            pass  # deleted meanwhile
 
     def close(self) -> None:
         self._pool.disconnect()
