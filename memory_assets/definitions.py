@@ -11,6 +11,7 @@ import dagster as dg
 from memory_assets.assets import ALL_ASSETS
 from memory_assets.checks import ALL_CHECKS
 from memory_assets.jobs import ALL_JOBS
+from memory_assets.upkeep import UPKEEP_JOBS
 from resources import MemoryStoreResource
 from schedules import ALL_SCHEDULES
 from sensors import ALL_SENSORS
@@ -24,7 +25,7 @@ memory_store = MemoryStoreResource(
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=ALL_JOBS,
+    jobs=[*ALL_JOBS, *UPKEEP_JOBS],
     sensors=ALL_SENSORS,
     schedules=ALL_SCHEDULES,
     resources={"memory": memory_store},
