@@ -188,11 +188,12 @@ class FalkorGraphStore(GraphStore):
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
 
     def _indexes(self) -> list[Row]:
-        if not self._graph_exists():
-            return []
+        return self._read_indexes() if self._graph_exists() else []
+
+    def _read_indexes(self) -> list[Row]:
         try:
             return self.read("CALL db.indexes()")
-        except GraphQueryError:  # the graph key does not exist yet
+        except GraphQueryError:  # the graph was deleted meanwhile
             return []
 
     def vector_dimensions(self) -> dict[str, int]:
@@ -205,12 +206,12 @@ class FalkorGraphStore(GraphStore):
 
     def _existing(self) -> set[tuple[str, str, str]]:
         have: set[tuple[str, str, str]] = set()
-        for row in self._indexes():
+        if not self._graph_exists():  # nothing exists yet, and the graph must not be read first
+            return have
+        for row in self._read_indexes():
             for prop, types in (row.get("types") or {}).items():
                 for t in types:
                     have.add((t.lower(), row["label"], prop))
-        if not have and not self._graph_exists():
-            return have
         try:
             for row in self.read("CALL db.constraints()"):
                 if row["type"] == "UNIQUE":
