@@ -1,6 +1,6 @@
 """The episodic write path: idempotent, conflict-checked, scoped, durable before it is projected."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from graph_server import StandaloneFalkorDB
@@ -16,16 +16,7 @@ from memory_runtime.memory import AgentMemory
 from memory_runtime.migrations import migrate
 from memory_runtime.models import Turn
 from memory_runtime.stores.bundle import Stores
-
-T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def turns(conv: str, n: int, start: int = 0, text: str = "message") -> list[Turn]:
-    return [
-        Turn(conversation_id=conv, index=i, role="user" if i % 2 == 0 else "assistant",
-             content=f"{text} {i}", timestamp=T0 + timedelta(minutes=i))
-        for i in range(start, start + n)
-    ]  # fmt: skip
+from tests.reliability.reliability_helpers import T0, turns
 
 
 def pg_count(stores: Stores, user: str) -> int:
