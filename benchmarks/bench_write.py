@@ -17,9 +17,8 @@ from pathlib import Path
 
 from harness import Timer, embedded_stores, pct, progress
 
-from memory_runtime import episodic
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Turn
+from memory_runtime.api import AgentMemory, episodic
+from memory_runtime.domain.models import Turn
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from memory_ops.stack.embedded import EmbeddedStack
 from memory_runtime.config import load_settings
-from memory_runtime.migrations import migrate
-from memory_runtime.services import EmbeddedStack
 from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.migrations import migrate
 
 
 @contextmanager

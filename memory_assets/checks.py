@@ -19,8 +19,8 @@ from memory_assets import cypher
 from memory_assets.consolidation import semantic_memory
 from memory_assets.episodic import episodic_graph
 from memory_assets.lifecycle import archived_memories
-from memory_runtime import maintenance
-from memory_runtime.embedding_model import EmbeddingState, recorded_model
+from memory_runtime.batch import reindex as maintenance
+from memory_runtime.stores.embedder_record import EmbeddingState, recorded_model
 from resources import MemoryStoreResource
 
 DUPLICATE_ENTITY_MAX_RATE = 0.02  # duplicates / entities with the same (user, type, norm_name)

@@ -16,8 +16,9 @@ from memory_assets._common import GROUP, Timer, Window, counts_table, markdown_t
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_assets.timeline import TimelineEvent, shorten, upsert_timeline
-from memory_runtime import ids, maintenance
-from memory_runtime.models import now, to_ms
+from memory_runtime.batch import reindex as maintenance
+from memory_runtime.domain import ids
+from memory_runtime.domain.models import now, to_ms
 from resources import MemoryStoreResource
 
 # ---- semantic memory --------------------------------------------------------------------------------
@@ -74,7 +75,7 @@ def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResour
         )
     )
     counts.pop("duration_s", None)  # the asset reports its own duration
-    # Re-mentioned entities and closed facts leave orphan vectors on FalkorDB 4.16 (memory_runtime.maintenance).
+    # Re-mentioned entities and closed facts leave orphan vectors on FalkorDB 4.16 (memory_runtime.batch.reindex).
     repaired = maintenance.repair_vector_indexes(memory.stores, labels=("Fact", "Entity"), progress=context.log.info)
     counts["vector_indexes_rebuilt"] = sum(i.rebuilt for i in repaired)
     numeric = {k: v for k, v in counts.items() if isinstance(v, int | float) and not isinstance(v, bool)}
@@ -147,7 +148,7 @@ def _strategy_description(tools: list[str]) -> str:
 )
 def procedural_strategies(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Recompute mined strategies of the users active in the window."""
-    from memory_runtime.procedural import strategy_id, strategy_text, task_type_id
+    from memory_runtime.memory.procedural import strategy_id, strategy_text, task_type_id
 
     window, timer = Window.of(context), Timer()
     stores = memory.stores
@@ -386,7 +387,7 @@ def _summary(profile: dict[str, Any]) -> str | None:
     description=(
         "The user model of every user active in the window, consolidated from their current first-person "
         "facts: 'favorite_<x>' and 'dislikes' facts become preferences, 'likes' facts interests "
-        "(through memory_runtime.users.UserModel, which mirrors the graph into user_profiles), plus a "
+        "(through memory_runtime.memory.users.UserModel, which mirrors the graph into user_profiles), plus a "
         "readable summary in user_profiles.summary. A fact only overrides a preference set after it if it "
         "is newer; nothing is written when nothing changed."
     ),
@@ -394,8 +395,8 @@ def _summary(profile: dict[str, Any]) -> str | None:
 def user_profiles(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Fold preference and interest facts into the user model and refresh the profile summary."""
     from memory_runtime.extraction.types import USER_SUBJECT
+    from memory_runtime.memory.users import UserModel
     from memory_runtime.stores.graph.queries import users as user_queries
-    from memory_runtime.users import UserModel
 
     window, timer = Window.of(context), Timer()
     stores = memory.stores

@@ -7,7 +7,7 @@ import dagster as dg
 from memory_assets import cypher
 from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
 from memory_assets.partitions import daily_partitions
-from memory_runtime.episodic import reproject
+from memory_runtime.memory.episodic import reproject
 from resources import MemoryStoreResource
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,7 +81,7 @@ def conversation_turns(context: dg.AssetExecutionContext, memory: MemoryStoreRes
     ),
 )
 def episodic_graph(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
-    """Re-project the window's turns the graph is missing (memory_runtime.episodic.reproject)."""
+    """Re-project the window's turns the graph is missing (memory_runtime.memory.episodic.reproject)."""
     window, timer = Window.of(context), Timer()
     stores = memory.stores
     report = reproject(

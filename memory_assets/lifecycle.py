@@ -13,8 +13,8 @@ from memory_assets import cypher
 from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
-from memory_runtime import maintenance
-from memory_runtime.models import now, to_ms
+from memory_runtime.batch import reindex as maintenance
+from memory_runtime.domain.models import now, to_ms
 from memory_runtime.retrieval import access
 from resources import MemoryStoreResource
 
@@ -95,7 +95,7 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
         "their embedding (leaving the vector index) and get archived = true. Entities whose salience fell "
         "below archive_min_salience and that no fact is ABOUT and no turn MENTIONS are deleted. Then every "
         "vector index whose k-nearest probes return under 90% live nodes is rebuilt (FalkorDB 4.16 leaves the "
-        "old vector of an updated or deleted node behind; see memory_runtime.maintenance)."
+        "old vector of an updated or deleted node behind; see memory_runtime.batch.reindex)."
     ),
 )
 def archived_memories(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:

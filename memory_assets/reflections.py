@@ -25,8 +25,8 @@ from memory_assets._common import GROUP, Timer, Window, markdown_table, material
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_assets.timeline import TimelineEvent, upsert_timeline
-from memory_runtime.models import now, to_ms
-from memory_runtime.reflection import DEFAULT_GROUP, ReflectionJob, ReflectionQueue
+from memory_runtime.domain.models import now, to_ms
+from memory_runtime.memory.reflection import DEFAULT_GROUP, ReflectionJob, ReflectionQueue
 from resources import MemoryStoreResource
 
 CONSUMER_GROUP = DEFAULT_GROUP

@@ -1,8 +1,8 @@
 """Side jobs that derive no asset but rewrite stored memory, launched by hand from the UI or the CLI.
 
-`reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.reembed`: after
+`reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.batch.reembed`: after
 the embedder changed, resumable, then the recorded model id moves). `reindex_job` rebuilds the graph vector
-indexes that orphaned vectors have degraded (`memory_runtime.maintenance`). Both are ops, not assets
+indexes that orphaned vectors have degraded (`memory_runtime.batch.reindex`). Both are ops, not assets
 (dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and timings
 show in the UI like every consolidation run. The CLI commands `agent-memory reembed` / `reindex` do the
 same in the foreground.
@@ -14,7 +14,8 @@ import dagster as dg
 from pydantic import Field
 
 from memory_assets.jobs import STAGE_TAG
-from memory_runtime import maintenance, reembed
+from memory_runtime.batch import reembed
+from memory_runtime.batch import reindex as maintenance
 from resources import MemoryStoreResource
 
 LOG_EVERY_S = 5.0

@@ -10,24 +10,24 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "AgentMemory": "memory_runtime.memory",
-    "Turn": "memory_runtime.models",
-    "Entity": "memory_runtime.models",
-    "Fact": "memory_runtime.models",
-    "Goal": "memory_runtime.models",
-    "Strategy": "memory_runtime.models",
-    "Reflection": "memory_runtime.models",
-    "MemoryBundle": "memory_runtime.models",
+    "AgentMemory": "memory_runtime.api",
+    "Turn": "memory_runtime.domain.models",
+    "Entity": "memory_runtime.domain.models",
+    "Fact": "memory_runtime.domain.models",
+    "Goal": "memory_runtime.domain.models",
+    "Strategy": "memory_runtime.domain.models",
+    "Reflection": "memory_runtime.domain.models",
+    "MemoryBundle": "memory_runtime.domain.models",
     "Settings": "memory_runtime.config",
     "load_settings": "memory_runtime.config",
-    "WriteResult": "memory_runtime.episodic",
+    "WriteResult": "memory_runtime.memory.episodic",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
+    from memory_runtime.api import AgentMemory  # noqa: F401
     from memory_runtime.config import Settings, load_settings  # noqa: F401
-    from memory_runtime.episodic import WriteResult  # noqa: F401
-    from memory_runtime.memory import AgentMemory  # noqa: F401
-    from memory_runtime.models import Entity, Fact, Goal, MemoryBundle, Reflection, Strategy, Turn  # noqa: F401
+    from memory_runtime.domain.models import Entity, Fact, Goal, MemoryBundle, Reflection, Strategy, Turn  # noqa: F401
+    from memory_runtime.memory.episodic import WriteResult  # noqa: F401
 
 
 def __getattr__(name: str) -> Any:

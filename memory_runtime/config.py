@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from memory_runtime.errors import ConfigurationError
+from memory_runtime.domain.errors import ConfigurationError
 
 GraphBackend = Literal["neo4j", "falkordb"]
 

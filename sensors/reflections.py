@@ -23,7 +23,7 @@ from memory_assets import reflections as reflections_asset
 from memory_assets.jobs import reflections_job
 from memory_assets.partitions import day_key
 from memory_assets.reflections import CONSUMER_GROUP
-from memory_runtime.reflection import ReflectionQueue
+from memory_runtime.memory.reflection import ReflectionQueue
 from resources import MemoryStoreResource
 
 MAX_RETRIES = 5

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from memory_ops.stack.embedded import EmbeddedStack, StackEnv
 from memory_runtime.config import Settings, load_settings
-from memory_runtime.services import EmbeddedStack, StackEnv
 
 DIMS = 64  # small vectors keep the suite fast; the production default is 384
 
@@ -141,8 +141,8 @@ def backend_settings(request: pytest.FixtureRequest, stack: StackEnv, namespace:
 
 def open_migrated(settings: Settings):  # -> Stores
     """Open Stores for `settings` and apply the schema."""
-    from memory_runtime.migrations import migrate
     from memory_runtime.stores.bundle import Stores
+    from memory_runtime.stores.migrations import migrate
 
     stores = Stores.open(settings)
     migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parent.parent
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORY_", "DAGSTER_"))}
     return subprocess.run(
-        [sys.executable, "-m", "memory_runtime.cli", *args],
+        [sys.executable, "-m", "memory_ops.cli", *args],
         env=base | (env or {}), cwd=cwd or REPO, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from memory_runtime.config import Settings, load_settings
-from memory_runtime.errors import ConfigurationError
+from memory_runtime.domain.errors import ConfigurationError
 
 
 def test_bad_graph_uri_names_the_setting_to_fix():

@@ -10,12 +10,12 @@ import httpx
 import pytest
 
 from memory_runtime.config import load_settings
+from memory_runtime.domain.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError
 from memory_runtime.embeddings import make_embedder
 from memory_runtime.embeddings.base import check_dimensions
-from memory_runtime.embeddings.cache import CachedEmbedder
 from memory_runtime.embeddings.hashing import HashingEmbedder
 from memory_runtime.embeddings.openai import OpenAIEmbedder
-from memory_runtime.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError
+from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
 DIMS = 64

@@ -5,17 +5,17 @@ from datetime import timedelta
 import pytest
 from graph_server import StandaloneFalkorDB
 
-from memory_runtime.errors import (
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.errors import (
     ConversationOwnershipError,
     InvalidEmbedding,
     ProjectionError,
     TurnConflictError,
     ValidationError,
 )
-from memory_runtime.memory import AgentMemory
-from memory_runtime.migrations import migrate
-from memory_runtime.models import Turn
+from memory_runtime.domain.models import Turn
 from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.migrations import migrate
 from tests.reliability.reliability_helpers import T0, turns
 
 

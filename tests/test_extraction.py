@@ -383,8 +383,8 @@ USER_TURNS = [
 
 
 def _store_day(stores) -> dict[int, datetime]:
-    from memory_runtime.episodic import EpisodicMemory
-    from memory_runtime.models import Turn
+    from memory_runtime.domain.models import Turn
+    from memory_runtime.memory.episodic import EpisodicMemory
 
     times = {i: DAY + timedelta(hours=h) for i, _, _, h in USER_TURNS}
     EpisodicMemory(stores, "u1", None).store_turns(
@@ -400,7 +400,7 @@ def _graph_counts(stores) -> dict[str, int]:
 
 
 def _facts(stores) -> list[dict]:
-    from memory_runtime.semantic import SemanticMemory
+    from memory_runtime.memory.semantic import SemanticMemory
 
     return SemanticMemory(stores, "u1").list_facts(include_invalid=True, limit=100)
 
@@ -445,7 +445,7 @@ def test_consolidation_moving_invalidates_the_old_residence_at_the_later_turn_ti
 
 
 def test_consolidation_merges_aliases_and_links_mentions(stores) -> None:
-    from memory_runtime.semantic import SemanticMemory
+    from memory_runtime.memory.semantic import SemanticMemory
 
     _store_day(stores)
     counts = consolidate_window(stores, DAY, DAY + timedelta(days=1))
@@ -480,8 +480,8 @@ def test_consolidating_the_same_window_twice_changes_nothing(stores) -> None:
 
 
 def test_consolidation_reads_only_the_window_and_the_requested_user(stores) -> None:
-    from memory_runtime.episodic import EpisodicMemory
-    from memory_runtime.models import Turn
+    from memory_runtime.domain.models import Turn
+    from memory_runtime.memory.episodic import EpisodicMemory
 
     _store_day(stores)
     EpisodicMemory(stores, "u2", None).store_turns(

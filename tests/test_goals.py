@@ -5,10 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory_runtime import ids
-from memory_runtime.errors import NotFoundError, ValidationError
-from memory_runtime.goals import GoalMemory
-from memory_runtime.models import Goal
+from memory_runtime.domain import ids
+from memory_runtime.domain.errors import NotFoundError, ValidationError
+from memory_runtime.domain.models import Goal
+from memory_runtime.memory.goals import GoalMemory
 
 USER = "alice"
 OTHER = "bob"

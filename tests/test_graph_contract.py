@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from memory_runtime.errors import GraphQueryError, StoreUnavailableError
+from memory_runtime.domain.errors import GraphQueryError, StoreUnavailableError
 from memory_runtime.stores.graph import open_graph
 from memory_runtime.stores.graph.queries import retrieval as q
 from memory_runtime.stores.graph.schema import VectorIndex

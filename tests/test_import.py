@@ -19,23 +19,23 @@ from pathlib import Path
 
 import pytest
 
-from memory_runtime.backfill import (
+from memory_ops.backfill import (
     DEFAULT_JOB,
     BackfillRequest,
     child_environment,
     launch_via_webserver,
     run_backfill,
 )
-from memory_runtime.errors import (
+from memory_ops.importer import Importer, import_paths
+from memory_ops.importers import detect_format, parse_file
+from memory_ops.importers.base import SourceFile
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.errors import (
     ConversationOwnershipError,
     ImportFormatError,
     TurnConflictError,
     ValidationError,
 )
-from memory_runtime.importer import Importer, import_paths
-from memory_runtime.importers import detect_format, parse_file
-from memory_runtime.importers.base import SourceFile
-from memory_runtime.memory import AgentMemory
 from memory_runtime.stores.bundle import Stores
 
 REPO = Path(__file__).resolve().parent.parent
@@ -422,7 +422,7 @@ def test_remember_with_a_time_window_finds_only_imported_turns_inside_it(stores,
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORY_", "DAGSTER_"))}
     return subprocess.run(
-        [sys.executable, "-m", "memory_runtime.cli", *args], env=base | env, cwd=REPO,
+        [sys.executable, "-m", "memory_ops.cli", *args], env=base | env, cwd=REPO,
         capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -444,8 +444,8 @@ def test_cli_import_prints_the_summary_and_fails_on_a_bad_file(settings, stores,
 
 
 def test_cli_format_choices_match_the_parsers():
-    from memory_runtime.cli import IMPORT_FORMATS
-    from memory_runtime.importers import FORMATS
+    from memory_ops.cli import IMPORT_FORMATS
+    from memory_ops.importers import FORMATS
 
     assert tuple(IMPORT_FORMATS) == tuple(FORMATS)
 
@@ -468,7 +468,7 @@ def test_a_backfill_range_must_be_existing_day_partitions(settings):
 def test_the_graphql_documents_are_valid_for_the_installed_dagster():
     from graphql import parse, validate
 
-    from memory_runtime import backfill
+    from memory_ops import backfill
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -492,7 +492,7 @@ def dagster_home(stack, tmp_path, monkeypatch):
     assert url != stack.dagster_pg_url
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(REPO / "memory_runtime" / "dagster_instance.yaml", home / "dagster.yaml")
+    shutil.copy(REPO / "memory_ops" / "dagster_instance.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     monkeypatch.setenv("DAGSTER_PG_URL", url)
     try:
@@ -537,7 +537,7 @@ def test_backfill_consolidates_the_imported_days_in_one_recorded_run(settings, s
 
 
 def test_backfill_without_dagster_home_refuses_to_use_a_throwaway_instance(settings):
-    from memory_runtime.errors import ConfigurationError
+    from memory_runtime.domain.errors import ConfigurationError
 
     request = BackfillRequest.plan(date(2024, 3, 1), date(2024, 3, 1), settings)
     env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}

@@ -2,9 +2,9 @@
 
 from datetime import timedelta
 
-from memory_runtime import maintenance
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Entity, Turn, now
+from memory_runtime.api import AgentMemory
+from memory_runtime.batch import reindex as maintenance
+from memory_runtime.domain.models import Entity, Turn, now
 from tests.test_cli import _env_for, run
 
 WORDS = "kayak lisbon pottery beagle marathon salsa ramen guitar camping promotion sunrise museum".split()

@@ -184,7 +184,7 @@ def test_every_operation_the_facade_times_is_a_known_operation() -> None:
     import inspect
     import re
 
-    from memory_runtime import memory
+    from memory_runtime import api as memory
 
     used = set(re.findall(r'_op\("([a-z_]+)"', inspect.getsource(memory)))
     assert used, "AgentMemory no longer times its operations through _op"
@@ -195,8 +195,8 @@ def test_every_operation_the_facade_times_is_a_known_operation() -> None:
 
 
 def test_agent_memory_calls_are_timed(stores, settings: Settings) -> None:
-    from memory_runtime.memory import AgentMemory
-    from memory_runtime.models import Turn
+    from memory_runtime.api import AgentMemory
+    from memory_runtime.domain.models import Turn
 
     store_before = _count("store_turn")
     remember_before = _count("remember")
@@ -208,8 +208,8 @@ def test_agent_memory_calls_are_timed(stores, settings: Settings) -> None:
 
 
 def test_rate_limited_agent_memory_calls_are_counted(stores, settings: Settings) -> None:
-    from memory_runtime.errors import RateLimited
-    from memory_runtime.memory import AgentMemory
+    from memory_runtime.api import AgentMemory
+    from memory_runtime.domain.errors import RateLimited
 
     limited = settings.model_copy(update={"rate_limit_reads_per_minute": 1, "rate_limit_burst": 1})
     before = _value("agent_memory_rate_limited_total", operation="remember")

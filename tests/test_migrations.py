@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 import pytest
 import redis
 
-from memory_runtime.errors import EmbeddingDimensionMismatch
-from memory_runtime.migrations import migrate, postgres_migrations
-from memory_runtime.semantic import SemanticMemory
+from memory_runtime.domain.errors import EmbeddingDimensionMismatch
+from memory_runtime.memory.semantic import SemanticMemory
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.schema import SCHEMA
+from memory_runtime.stores.migrations import migrate, postgres_migrations
 
 
 def test_migrate_twice_changes_nothing_the_second_time(backend_settings):
@@ -62,7 +62,7 @@ def test_graph_dimension_mismatch_is_detected_even_when_postgres_is_fresh(settin
 
 
 def test_unique_constraint_rejects_a_duplicate_turn_id(stores):
-    from memory_runtime.errors import GraphQueryError
+    from memory_runtime.domain.errors import GraphQueryError
 
     stores.graph.write("CREATE (:Turn {id: 'same', user_id: 'u'})")
     with pytest.raises(GraphQueryError):

@@ -1,4 +1,4 @@
-"""The wheel agents install: every runtime package, the migrations, no Dagster code location."""
+"""The wheel agents install: every runtime and operations package, the migrations, no Dagster code location."""
 
 import tomllib
 from pathlib import Path
@@ -6,9 +6,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_every_runtime_package_is_listed_for_the_wheel():
+def test_every_runtime_and_ops_package_is_listed_for_the_wheel():
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "memory_runtime").rglob("__init__.py")}
+    on_disk = {
+        ".".join(p.parent.relative_to(ROOT).parts)
+        for top in ("memory_runtime", "memory_ops")
+        for p in (ROOT / top).rglob("__init__.py")
+    }
     assert on_disk | {"memory_runtime._schema", "memory_runtime._schema.postgres"} == listed
 
 

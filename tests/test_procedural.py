@@ -7,15 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory_runtime import ids
-from memory_runtime.errors import (
+from memory_runtime.domain import ids
+from memory_runtime.domain.errors import (
     ConversationOwnershipError,
     NotFoundError,
     ProjectionError,
     ToolProjectionError,
     ValidationError,
 )
-from memory_runtime.procedural import TASK_TYPE_BOOST, ProceduralMemory
+from memory_runtime.memory.procedural import TASK_TYPE_BOOST, ProceduralMemory
 from memory_runtime.stores.graph.falkordb import FalkorGraphStore
 
 USER = "alice"

@@ -6,8 +6,8 @@ import time
 import pytest
 
 from memory_runtime.config import Settings
-from memory_runtime.errors import RateLimited
-from memory_runtime.ratelimit import RateLimiter
+from memory_runtime.domain.errors import RateLimited
+from memory_runtime.memory.ratelimit import RateLimiter
 from memory_runtime.stores.redis import RedisStore
 
 SLOW = 1  # tokens per minute: nothing refills during a test

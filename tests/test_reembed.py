@@ -11,21 +11,21 @@ from datetime import timedelta
 import numpy as np
 import pytest
 
-from memory_runtime import embedding_model, maintenance
-from memory_runtime.embedding_model import UNKNOWN, recorded_model
-from memory_runtime.embeddings.cache import CachedEmbedder
+from memory_runtime.api import AgentMemory
+from memory_runtime.batch import reindex as maintenance
+from memory_runtime.batch.reembed import plan, reembed
+from memory_runtime.domain.embedding_text import entity_text, strategy_text
+from memory_runtime.domain.errors import EmbeddingDimensionMismatch, ReembedInterrupted, StoreUnavailableError
+from memory_runtime.domain.models import Entity, Goal, Turn, now
 from memory_runtime.embeddings.hashing import HashingEmbedder
-from memory_runtime.errors import EmbeddingDimensionMismatch, ReembedInterrupted, StoreUnavailableError
-from memory_runtime.memory import AgentMemory
-from memory_runtime.migrations import migrate
-from memory_runtime.models import Entity, Goal, Turn, now
-from memory_runtime.procedural import strategy_text
-from memory_runtime.reembed import plan, reembed
 from memory_runtime.retrieval import Retriever
-from memory_runtime.semantic import entity_text
-from memory_runtime.store_settings import MODEL, REEMBED_PROGRESS, read_settings, write_settings
-from memory_runtime.stored_vectors import vector_kinds
+from memory_runtime.stores import embedder_record as embedding_model
 from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.embedder_record import UNKNOWN, recorded_model
+from memory_runtime.stores.migrations import migrate
+from memory_runtime.stores.postgres.settings import MODEL, REEMBED_PROGRESS, read_settings, write_settings
+from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
+from memory_runtime.stores.vectors import vector_kinds
 from tests.conftest import DIMS
 from tests.test_cli import _env_for, run
 
@@ -152,7 +152,7 @@ def test_opening_a_store_written_by_another_embedder_logs_one_warning_naming_bot
     old_stores, settings, caplog
 ):
     _fill(old_stores)
-    caplog.set_level(logging.WARNING, logger="memory_runtime.embedding_model")
+    caplog.set_level(logging.WARNING, logger="memory_runtime.stores.embedder_record")
     with Stores.open(settings) as new:
         for _ in range(3):  # e.g. one AgentMemory per request: still one warning
             with AgentMemory("alice", stores=new) as memory:
@@ -174,7 +174,7 @@ def test_a_store_from_before_embedder_tracking_is_recorded_as_the_configured_emb
 def test_a_store_from_before_embedder_tracking_with_other_vectors_is_recorded_as_unknown_and_warned(old_stores, caplog):
     _fill(old_stores)
     write_settings(old_stores.pg, {}, delete=[MODEL])
-    caplog.set_level(logging.WARNING, logger="memory_runtime.embedding_model")
+    caplog.set_level(logging.WARNING, logger="memory_runtime.stores.embedder_record")
     report = migrate(old_stores.pg, old_stores.graph, DIMS, NEW)
     assert report.recorded_model == UNKNOWN and report.embedding.stale
     assert "agent-memory reembed" in caplog.text and NEW.model_id in caplog.text
@@ -182,7 +182,7 @@ def test_a_store_from_before_embedder_tracking_with_other_vectors_is_recorded_as
 
 def test_opening_a_store_whose_embedder_is_not_recorded_yet_says_to_migrate(stores, caplog):
     write_settings(stores.pg, {}, delete=[MODEL])  # migrated by an older version, not migrated since
-    caplog.set_level(logging.WARNING, logger="memory_runtime.embedding_model")
+    caplog.set_level(logging.WARNING, logger="memory_runtime.stores.embedder_record")
     with AgentMemory("alice", stores=stores):
         pass
     assert "not recorded yet" in caplog.text and "agent-memory migrate" in caplog.text

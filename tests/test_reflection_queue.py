@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from memory_runtime.errors import NotFoundError, ValidationError
-from memory_runtime.models import Reflection
-from memory_runtime.reflection import ReflectionQueue, forget_user
+from memory_runtime.domain.errors import NotFoundError, ValidationError
+from memory_runtime.domain.models import Reflection
+from memory_runtime.memory.reflection import ReflectionQueue, forget_user
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_forget_user_acknowledges_its_pending_jobs(queue, stores):
 
 
 def test_forget_user_scans_past_one_chunk(queue, stores, monkeypatch):
-    monkeypatch.setattr("memory_runtime.reflection._SCAN_CHUNK", 3)
+    monkeypatch.setattr("memory_runtime.memory.reflection._SCAN_CHUNK", 3)
     for i in range(10):
         queue.enqueue("u1" if i % 3 == 0 else "u2", "c1", reflection(f"outcome {i}"))
 

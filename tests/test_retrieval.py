@@ -7,9 +7,9 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from memory_runtime.errors import ValidationError
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Entity, Turn, estimate_tokens, now
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.errors import ValidationError
+from memory_runtime.domain.models import Entity, Turn, estimate_tokens, now
 from memory_runtime.retrieval import Retriever, Tuning, access
 from memory_runtime.retrieval.fusion import Candidate
 from memory_runtime.retrieval.sessions import boost, coverage
@@ -292,7 +292,7 @@ def test_recalled_turns_get_their_access_statistics_written_behind(memory: Agent
 
 
 def test_forget_user_also_drops_buffered_access_statistics(stores):
-    from memory_runtime.erasure import forget_user
+    from memory_runtime.memory.erasure import forget_user
     from memory_runtime.retrieval import access
 
     access.record(stores, "u-forget", {"Turn": ["t1"]})
@@ -314,8 +314,8 @@ def test_flush_all_writes_every_users_buffered_accesses_to_the_graph(stores):
 
 
 def test_a_query_with_lone_surrogates_is_a_typed_error(stores):
-    from memory_runtime.errors import ValidationError
-    from memory_runtime.memory import AgentMemory
+    from memory_runtime.api import AgentMemory
+    from memory_runtime.domain.errors import ValidationError
 
     with AgentMemory("u1", stores=stores) as memory, pytest.raises(ValidationError, match="surrogates"):
         memory.remember("where \ud800 is it")

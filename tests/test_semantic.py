@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from memory_runtime import ids
-from memory_runtime.episodic import EpisodicMemory
-from memory_runtime.errors import InvalidRelationshipType, NotFoundError, ValidationError
-from memory_runtime.models import Entity, Turn
-from memory_runtime.semantic import SemanticMemory, entity_text, flat_properties
+from memory_runtime.domain import ids
+from memory_runtime.domain.embedding_text import entity_text
+from memory_runtime.domain.errors import InvalidRelationshipType, NotFoundError, ValidationError
+from memory_runtime.domain.models import Entity, Turn
+from memory_runtime.memory.episodic import EpisodicMemory
+from memory_runtime.memory.semantic import SemanticMemory, flat_properties
 from memory_runtime.stores.graph.schema import SCHEMA, VectorIndex
 
 USER = "u1"

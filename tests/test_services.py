@@ -13,8 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from memory_runtime import services
-from memory_runtime.services import EmbeddedStack, StackEnv, StoreStatus
+from memory_ops.stack.embedded import EmbeddedStack, StackEnv, StoreStatus
 
 EXPORT_KEYS = {
     "MEMORY_POSTGRES_URI",
@@ -108,7 +107,7 @@ def test_up_starts_healthy_stores_and_writes_dagster_home(embedded: EmbeddedStac
     assert env.dagster_pg_url.startswith("postgresql+psycopg2://") and "/dagster?" in env.dagster_pg_url
     assert env.graph_uri == "falkor+" + env.redis_uri
     assert env.dagster_home.is_absolute()
-    expected = Path(services.__file__).with_name("dagster_instance.yaml").read_text()
+    expected = (Path(__file__).resolve().parents[1] / "memory_ops" / "dagster_instance.yaml").read_text()
     assert (env.dagster_home / "dagster.yaml").read_text() == expected
     assert "QueuedRunCoordinator" in expected
 

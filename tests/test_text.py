@@ -2,7 +2,7 @@
 
 import pytest
 
-from memory_runtime.text import content_terms, stem
+from memory_runtime.domain.text import content_terms, stem
 
 # Examples from Porter's paper (1980), one or two per rule, with the published bli→ble revision.
 PORTER = {

@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from memory_runtime import ids
-from memory_runtime.errors import ValidationError
-from memory_runtime.users import UserModel
+from memory_runtime.domain import ids
+from memory_runtime.domain.errors import ValidationError
+from memory_runtime.memory.users import UserModel
 
 USER = "alice"
 OTHER = "bob"

@@ -4,9 +4,9 @@ import time
 
 import pytest
 
-from memory_runtime.errors import ValidationError
+from memory_runtime.domain.errors import ValidationError
+from memory_runtime.memory.working import WorkingMemory, forget_user
 from memory_runtime.stores.redis import RedisStore
-from memory_runtime.working import WorkingMemory, forget_user
 
 TTL_S = 600
 
@@ -227,7 +227,7 @@ def test_forget_user_of_an_unknown_user_deletes_nothing(redis):
 
 
 def test_forget_user_deletes_many_conversations_in_batches(redis, monkeypatch):
-    monkeypatch.setattr("memory_runtime.working._DELETE_BATCH", 3)
+    monkeypatch.setattr("memory_runtime.memory.working._DELETE_BATCH", 3)
     for conversation in ("c1", "c2", "c3"):
         wm(redis, "u1", conversation).push_turns([turn(0, conversation)])
 

@@ -11,7 +11,7 @@ user and scores the returned turns against the gold evidence turn ids:
 - vector:   Retriever.search_turns(mode="vector");
 - fused:    AgentMemory.remember(...).relevant_turns (everything remember() does);
 - bm25:     Okapi BM25 (k1=1.2, b=0.75) over the user's turns in Python, tokenised with
-            memory_runtime.text.content_terms — the external-style reference.
+            memory_runtime.domain.text.content_terms — the external-style reference.
 
 Questions with `time_window_hours` / `as_of` pass them to every strategy (BM25 filters its corpus the same
 way). Recall@5, Recall@10 and NDCG@10 come from top_k=10 calls, Recall@25 from top_k=25 calls. `--set`
@@ -32,11 +32,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/harness.py
 from harness import embedded_stores  # noqa: E402
 
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Turn
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.models import Turn
+from memory_runtime.domain.text import content_terms
 from memory_runtime.retrieval import Retriever, Tuning
 from memory_runtime.stores.bundle import Stores
-from memory_runtime.text import content_terms
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results" / "retrieval_eval.md"

@@ -1,8 +1,8 @@
 """Embedders behind one protocol, chosen by MEMORY_EMBEDDING_PROVIDER; imported lazily."""
 
 from memory_runtime.config import Settings
+from memory_runtime.domain.errors import ConfigurationError
 from memory_runtime.embeddings.base import Embedder, check_dimensions
-from memory_runtime.errors import ConfigurationError
 
 PROVIDERS = {
     "hashing": "memory_runtime.embeddings.hashing:HashingEmbedder",

@@ -5,7 +5,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from memory_runtime.errors import InvalidEmbedding
+from memory_runtime.domain.errors import InvalidEmbedding
 
 FLOAT32_MAX = 3.4028234663852886e38
 

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from memory_runtime.text import STOPWORDS, content_terms, stem, tokens
+from memory_runtime.domain.text import STOPWORDS, content_terms, stem, tokens
 
 
 @lru_cache(maxsize=1 << 18)
@@ -26,7 +26,7 @@ class HashingEmbedder:
     """Feature-hashing embedder (`hashing`, the default)."""
 
     worth_caching = False  # computing a vector is cheaper than fetching it (see embeddings.cache)
-    VERSION = "v2"  # v2: Porter stems (memory_runtime.text.stem) in the word and bigram features
+    VERSION = "v2"  # v2: Porter stems (memory_runtime.domain.text.stem) in the word and bigram features
 
     def __init__(self, dimensions: int = 384) -> None:
         if dimensions < 8:

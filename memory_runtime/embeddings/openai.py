@@ -12,8 +12,8 @@ import httpx
 import openai
 
 from memory_runtime.config import Settings
+from memory_runtime.domain.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError, ValidationError
 from memory_runtime.embeddings.base import check_dimensions
-from memory_runtime.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError, ValidationError
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 MAX_BATCH = 256

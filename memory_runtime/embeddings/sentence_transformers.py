@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_runtime.config import Settings
-from memory_runtime.errors import ConfigurationError
+from memory_runtime.domain.errors import ConfigurationError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # 384 dimensions, the default MEMORY_EMBEDDING_DIMENSIONS
 

@@ -14,7 +14,7 @@ change so Dagster marks the affected partitions stale.
 
 from typing import Any
 
-from memory_runtime.extraction.consolidation import COUNT_KEYS, Extractor, consolidate_window
+from memory_runtime.batch.consolidate import COUNT_KEYS, Extractor, consolidate_window
 from memory_runtime.extraction.llm import llm_version
 from memory_runtime.extraction.resolution import EMBEDDING_MERGE_THRESHOLD, EntityResolver, Merge
 from memory_runtime.extraction.spacy_extractor import DEFAULT_MODEL, SpacyExtractor, model_version

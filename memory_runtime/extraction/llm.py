@@ -13,7 +13,8 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from memory_runtime.errors import AgentMemoryError
+from memory_runtime.domain.errors import AgentMemoryError
+from memory_runtime.domain.vocabulary import ENTITY_RELATIONSHIPS, ENTITY_TYPES
 from memory_runtime.extraction.rules import CONF_ASSISTANT, clean_name
 from memory_runtime.extraction.types import (
     USER_SUBJECT,
@@ -22,7 +23,6 @@ from memory_runtime.extraction.types import (
     ExtractedRelation,
     Extraction,
 )
-from memory_runtime.stores.graph.cypher import ENTITY_RELATIONSHIPS, ENTITY_TYPES
 
 BATCH_SIZE = 16
 EXTRACTED_ROLES = frozenset({"user", "assistant"})

@@ -26,7 +26,7 @@ from typing import Protocol
 
 import numpy as np
 
-from memory_runtime import ids
+from memory_runtime.domain import ids
 from memory_runtime.extraction.types import EntityMention
 
 EMBEDDING_MERGE_THRESHOLD = 0.92

@@ -27,7 +27,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from memory_runtime import ids
+from memory_runtime.domain import ids
 from memory_runtime.extraction.types import (
     USER_SUBJECT,
     EntityMention,

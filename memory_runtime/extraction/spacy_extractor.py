@@ -27,7 +27,7 @@ def load_pipeline(model: str = DEFAULT_MODEL) -> Any:
     try:
         return spacy.load(model, exclude=list(EXCLUDED_COMPONENTS))
     except OSError as exc:
-        from memory_runtime.errors import ConfigurationError
+        from memory_runtime.domain.errors import ConfigurationError
 
         raise ConfigurationError(
             f"spaCy model {model!r} is not installed ({exc}). Install it (e.g. `pip install "

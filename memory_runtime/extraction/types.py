@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from memory_runtime.models import FUNCTIONAL_PREDICATES, is_functional  # noqa: F401 — re-exported
+from memory_runtime.domain.models import FUNCTIONAL_PREDICATES, is_functional  # noqa: F401 — re-exported
 
 USER_SUBJECT = "user"  # the subject of every first-person fact ("I live in Paris" -> user lives_in Paris)
 
@@ -18,7 +18,7 @@ class EntityMention:
     @property
     def key(self) -> tuple[str, str]:
         """(type, normalised name): how mentions of one entity are grouped before resolution."""
-        from memory_runtime.ids import normalize_name
+        from memory_runtime.domain.ids import normalize_name
 
         return (self.type, normalize_name(self.name))
 

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from memory_runtime import validation
-from memory_runtime.errors import AgentMemoryError, StoreUnavailableError, ValidationError
-from memory_runtime.models import MemoryBundle, now, to_ms, utc
+from memory_runtime.domain import validation
+from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
+from memory_runtime.domain.models import MemoryBundle, now, to_ms, utc
 from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
@@ -371,17 +371,17 @@ class Retriever:
         return bundle
 
     def _procedural(self, text: str, top_k: int) -> list[dict[str, Any]]:
-        from memory_runtime.procedural import ProceduralMemory
+        from memory_runtime.memory.procedural import ProceduralMemory
 
         return ProceduralMemory(self.stores, self.user_id).what_worked_for(text, top_k=min(top_k, 5))
 
     def _goals(self) -> list[dict[str, Any]]:
-        from memory_runtime.goals import GoalMemory
+        from memory_runtime.memory.goals import GoalMemory
 
         return GoalMemory(self.stores, self.user_id).get_active_goals()
 
     def _profile(self) -> dict[str, Any]:
-        from memory_runtime.users import UserModel
+        from memory_runtime.memory.users import UserModel
 
         return UserModel(self.stores, self.user_id).get_user_context()
 

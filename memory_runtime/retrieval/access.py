@@ -2,7 +2,7 @@
 
 Writing them into the graph after every remember() put three write statements, and the graph's write
 lock, on the path of the next read — and on FalkorDB 4.16 every update of a vector-indexed node leaves an
-orphan vector that crowds live nodes out of k-nearest results (see memory_runtime.maintenance). So a read
+orphan vector that crowds live nodes out of k-nearest results (see memory_runtime.batch.reindex). So a read
 only adds its items to two Redis hashes of the user (last access time, access count); `flush_all()` moves
 everything pending into the graph with one UNWIND statement per label, and the daily `salience_decay` run
 calls it first (decay counts days from the last access), before `archived_memories` repairs the vector
@@ -16,7 +16,7 @@ from collections import defaultdict
 
 import redis
 
-from memory_runtime.models import now, to_ms
+from memory_runtime.domain.models import now, to_ms
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import retrieval as q
 

@@ -2,7 +2,7 @@
 
 Vector tiers (see schema/postgres/0001_initial.sql): hot turns are found through the graph's HNSW index,
 over-fetched and filtered to the user. When that leaves fewer than k hits — a user with few turns among
-many, a narrow time window, vectors orphaned by updates (memory_runtime.maintenance) — or the graph is
+many, a narrow time window, vectors orphaned by updates (memory_runtime.batch.reindex) — or the graph is
 down, an exact scan of the user's rows in Postgres
 answers instead (cheap exactly when the index is under-filled). Full-text takes candidates and per-user term
 frequencies from the graph's index and ranks them by BM25 (`lexical`); it falls back to Postgres `tsvector`
@@ -18,13 +18,13 @@ from typing import Any
 import numpy as np
 from psycopg import sql
 
-from memory_runtime.errors import StoreUnavailableError
-from memory_runtime.models import from_ms, to_ms
+from memory_runtime.domain.errors import StoreUnavailableError
+from memory_runtime.domain.models import from_ms, to_ms
+from memory_runtime.domain.text import stem
 from memory_runtime.retrieval import lexical
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.dialect import query_terms
 from memory_runtime.stores.graph.queries import retrieval as q
-from memory_runtime.text import stem
 
 log = logging.getLogger(__name__)
 

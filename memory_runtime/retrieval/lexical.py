@@ -5,7 +5,7 @@ divides by the distance between matched terms (a turn matching two query words c
 matching a single word) and has no length normalisation, and Lucene's BM25 differs again. Scoring the
 candidates here gives one BM25 ranking on every backend: per-user document frequencies come from the
 index (a count per query term), term frequencies and lengths from the turn text, tokenised exactly as
-`memory_runtime.text.content_terms`.
+`memory_runtime.domain.text.content_terms`.
 """
 
 import contextlib
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import redis
 
+from memory_runtime.domain.text import content_terms
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import retrieval as q
-from memory_runtime.text import content_terms
 
 log = logging.getLogger(__name__)
 

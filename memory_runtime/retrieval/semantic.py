@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from memory_runtime.models import from_ms
+from memory_runtime.domain.models import from_ms
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import retrieval as q
 

@@ -11,8 +11,8 @@ whose turns together match the rare terms covers much.
 
 from collections import defaultdict
 
+from memory_runtime.domain.text import content_terms
 from memory_runtime.retrieval.fusion import Candidate
-from memory_runtime.text import content_terms
 
 
 def coverage(cands: list[Candidate], weights: dict[str, float]) -> dict[str, float]:

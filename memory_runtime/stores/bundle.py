@@ -6,10 +6,10 @@ from functools import cached_property
 
 from memory_runtime.config import Settings
 from memory_runtime.embeddings import make_embedder
-from memory_runtime.embeddings.cache import CachedEmbedder
 from memory_runtime.stores.graph import GraphStore, open_graph
 from memory_runtime.stores.postgres import PostgresStore
 from memory_runtime.stores.redis import RedisStore
+from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
 
 
 @dataclass

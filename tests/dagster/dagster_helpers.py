@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 
 from memory_runtime.config import Settings
-from memory_runtime.episodic import EpisodicMemory
-from memory_runtime.models import Turn
+from memory_runtime.domain.models import Turn
+from memory_runtime.memory.episodic import EpisodicMemory
 from memory_runtime.stores.bundle import Stores
 from resources import MemoryStoreResource
 

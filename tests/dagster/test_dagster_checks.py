@@ -16,10 +16,10 @@ from memory_assets.checks import (
 )
 from memory_assets.consolidation import memory_timeline
 from memory_assets.episodic import episodic_graph
-from memory_runtime import maintenance
-from memory_runtime.models import Entity
-from memory_runtime.semantic import SemanticMemory
-from memory_runtime.store_settings import MODEL, write_settings
+from memory_runtime.batch import reindex as maintenance
+from memory_runtime.domain.models import Entity
+from memory_runtime.memory.semantic import SemanticMemory
+from memory_runtime.stores.postgres.settings import MODEL, write_settings
 
 CHECKS = [
     no_cross_user_edges_episodic,

@@ -12,11 +12,11 @@ from memory_assets.consolidation import (
 )
 from memory_assets.episodic import conversation_turns, episodic_graph
 from memory_runtime.config import load_settings
+from memory_runtime.domain.models import Turn
 from memory_runtime.extraction import extractor_version
-from memory_runtime.models import Turn
-from memory_runtime.procedural import ProceduralMemory
-from memory_runtime.semantic import SemanticMemory
-from memory_runtime.users import UserModel
+from memory_runtime.memory.procedural import ProceduralMemory
+from memory_runtime.memory.semantic import SemanticMemory
+from memory_runtime.memory.users import UserModel
 
 NOON = DAY_START + timedelta(hours=12)
 
@@ -125,7 +125,7 @@ def test_procedural_strategies_counts_outcomes_per_task_type_and_tool_sequence(s
     for conv, ok in outcomes.items():
         turn = Turn(conversation_id=conv, index=0, role="user", content=f"research {conv}",
                     timestamp=NOON, metadata={"task_type": "research"})  # fmt: skip
-        from memory_runtime.episodic import EpisodicMemory
+        from memory_runtime.memory.episodic import EpisodicMemory
 
         EpisodicMemory(stores, "u1", None).store_turns([turn])
         procedural = ProceduralMemory(stores, "u1")
@@ -191,7 +191,7 @@ def test_semantic_memory_extracts_entities_and_facts_linked_to_their_turns(store
     assert facts and {f["turn"] for f in facts} == {ids[0]}
     assert SemanticMemory(stores, "u1").find_entities("Acme Corp")
     # creating facts and entities orphans vectors on FalkorDB; the run leaves their indexes sound
-    from memory_runtime.maintenance import check_vector_indexes
+    from memory_runtime.batch.reindex import check_vector_indexes
 
     assert all(i.health >= 0.9 for i in check_vector_indexes(stores, ("Fact", "Entity")))
 

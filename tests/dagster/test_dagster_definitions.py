@@ -101,8 +101,8 @@ def test_schedules_are_on_after_deploy():
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in defs.schedules)
 
 
-def test_root_dagster_yaml_is_the_instance_config_shipped_with_the_runtime():
-    assert (ROOT / "dagster.yaml").read_bytes() == (ROOT / "memory_runtime" / "dagster_instance.yaml").read_bytes()
+def test_root_dagster_yaml_is_the_instance_config_shipped_with_the_cli():
+    assert (ROOT / "dagster.yaml").read_bytes() == (ROOT / "memory_ops" / "dagster_instance.yaml").read_bytes()
 
 
 def test_workspace_yaml_loads_the_code_location_from_the_repository_root():

@@ -1,4 +1,4 @@
-"""`agent-memory dev` process handling (memory_runtime.devserver.supervise) with a stand-in for dagster dev.
+"""`agent-memory dev` process handling (memory_ops.devserver.supervise) with a stand-in for dagster dev.
 
 The stand-in behaves like `dagster dev`: it starts a helper process in its own process group and stops on
 SIGINT (KeyboardInterrupt) or SIGTERM. The supervisor runs in a subprocess, as the CLI would, so the test
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from memory_runtime.devserver import dagster_dev_command, repo_root
+from memory_ops.devserver import dagster_dev_command, repo_root
 
 CHILD = textwrap.dedent(
     """
@@ -44,7 +44,7 @@ CHILD = textwrap.dedent(
 SUPERVISOR = textwrap.dedent(
     """
     import os, sys
-    from memory_runtime.devserver import supervise
+    from memory_ops.devserver import supervise
     child, out, mode, timeout = sys.argv[1:5]
     sys.exit(supervise([sys.executable, child, out, mode], cwd=os.getcwd(), env=os.environ,
                        stop_timeout_s=float(timeout)))

@@ -6,8 +6,8 @@ import pytest
 from dagster_helpers import DAY, DAY_START, make_resource, materialize, metadata, store_conversation
 
 from memory_assets.lifecycle import archived_memories, salience_decay
-from memory_runtime.models import Entity, to_ms
-from memory_runtime.semantic import SemanticMemory
+from memory_runtime.domain.models import Entity, to_ms
+from memory_runtime.memory.semantic import SemanticMemory
 
 AS_OF = DAY_START + timedelta(days=1)  # DAY's window ends at the next midnight
 DAY_MS = 86_400_000

@@ -8,8 +8,8 @@ from dagster_helpers import DAY, DAY_START, age_turns, make_resource, materializ
 
 from memory_assets import reflections as reflections_module
 from memory_assets.reflections import CONSUMER_GROUP, reflections
-from memory_runtime.models import Reflection
-from memory_runtime.reflection import ReflectionQueue
+from memory_runtime.domain.models import Reflection
+from memory_runtime.memory.reflection import ReflectionQueue
 from sensors.conversations import TurnCursor, new_conversation_sensor
 from sensors.reflections import reflection_sensor
 
@@ -196,7 +196,7 @@ def test_reflection_jobs_of_a_failed_run_are_retried_and_then_processed(
 
 
 def test_reflections_asset_writes_a_heuristic_critique_from_the_conversations_tools(stores, memory, instance):
-    from memory_runtime.procedural import ProceduralMemory
+    from memory_runtime.memory.procedural import ProceduralMemory
 
     store_conversation(stores, "u1", "c1", DAY_START, ["book me a flight"])
     tools = ProceduralMemory(stores, "u1")

@@ -7,11 +7,11 @@ import numpy as np
 from dagster_helpers import DAY_START, store_conversation
 
 from memory_assets.upkeep import reembed_job, reindex_job
-from memory_runtime import maintenance
-from memory_runtime.embedding_model import recorded_model
-from memory_runtime.embeddings.cache import CachedEmbedder
+from memory_runtime.batch import reindex as maintenance
 from memory_runtime.embeddings.hashing import HashingEmbedder
-from memory_runtime.store_settings import MODEL, write_settings
+from memory_runtime.stores.embedder_record import recorded_model
+from memory_runtime.stores.postgres.settings import MODEL, write_settings
+from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
 
 TEXTS = [f"we paddled a kayak around Lisbon on day {i}" for i in range(40)]
 

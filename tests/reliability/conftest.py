@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from graph_server import StandaloneFalkorDB
 
-from memory_runtime.services import EmbeddedStack, StackEnv
+from memory_ops.stack.embedded import EmbeddedStack, StackEnv
 
 
 def _short_dir(prefix: str) -> Path:

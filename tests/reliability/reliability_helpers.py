@@ -7,9 +7,9 @@ from typing import Any
 from graph_server import StandaloneFalkorDB
 from psycopg import sql
 
+from memory_ops.stack.embedded import EmbeddedStack
 from memory_runtime.config import Settings
-from memory_runtime.models import Turn
-from memory_runtime.services import EmbeddedStack
+from memory_runtime.domain.models import Turn
 from memory_runtime.stores.bundle import Stores
 
 T0 = datetime(2025, 5, 1, 12, 0, tzinfo=UTC)
@@ -26,7 +26,7 @@ def turns(conv: str, n: int, start: int = 0, text: str = "message") -> list[Turn
 
 def open_stores(settings: Settings) -> Stores:
     """Stores for `settings`, with the schema applied."""
-    from memory_runtime.migrations import migrate
+    from memory_runtime.stores.migrations import migrate
 
     stores = Stores.open(settings)
     migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
@@ -112,7 +112,7 @@ def redis_keys(stores: Stores, needle: str) -> list[str]:
 
 def stream_jobs(stores: Stores, user: str) -> int:
     """Entries of the reflection stream that belong to `user`."""
-    from memory_runtime.reflection import DEFAULT_STREAM
+    from memory_runtime.memory.reflection import DEFAULT_STREAM
 
     entries = stores.redis.client.xrange(stores.redis.key("stream", DEFAULT_STREAM), "-", "+")
     return sum(1 for _, fields in entries if fields.get(b"user_id") == user.encode())

@@ -1,6 +1,6 @@
 """Bad input: every value is either stored faithfully (and round-trips exactly) or rejected with a typed error.
 
-"Typed" means a memory_runtime.errors.AgentMemoryError, or a pydantic ValidationError raised while the
+"Typed" means a memory_runtime.domain.errors.AgentMemoryError, or a pydantic ValidationError raised while the
 caller builds a model (Turn, Entity, Goal ...) — both before anything is written. Never a crash with a
 RecursionError, OverflowError, UnicodeEncodeError or a driver exception, and never a store left
 half-written.
@@ -17,9 +17,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from reliability_helpers import graph_turn_ids, open_stores, pg_turn_ids
 
-from memory_runtime.errors import AgentMemoryError, InvalidEmbedding, ValidationError
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Entity, Goal, Turn
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.errors import AgentMemoryError, InvalidEmbedding, ValidationError
+from memory_runtime.domain.models import Entity, Goal, Turn
 from memory_runtime.stores.bundle import Stores
 
 DIMS = 64

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from reliability_helpers import expected_links, followed_by, graph_turn_ids, pg_turn_ids, turns
 
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Entity
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.models import Entity
 
 THREADS = 8
 TIMEOUT_S = 120

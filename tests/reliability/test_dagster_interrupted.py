@@ -20,8 +20,8 @@ import redis
 from psycopg import sql
 from reliability_helpers import open_stores
 
-from memory_runtime.episodic import EpisodicMemory
-from memory_runtime.models import Turn
+from memory_runtime.domain.models import Turn
+from memory_runtime.memory.episodic import EpisodicMemory
 from memory_runtime.stores.bundle import Stores
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,9 +21,9 @@ from reliability_helpers import (
     turns,
 )
 
-from memory_runtime.errors import ProjectionError, StoreUnavailableError
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Turn
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.errors import ProjectionError, StoreUnavailableError
+from memory_runtime.domain.models import Turn
 
 BATCH = 25
 BATCHES = 40

@@ -10,16 +10,16 @@ from datetime import timedelta
 import pytest
 from reliability_helpers import footprint, graph_turn_ids, is_empty, pg_turn_ids, redis_keys, turns
 
-from memory_runtime.errors import (
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.errors import (
     ConversationOwnershipError,
     InvalidLabel,
     InvalidRelationshipType,
     NotFoundError,
     ValidationError,
 )
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Entity, Goal, Turn, now
-from memory_runtime.reflection import ReflectionQueue
+from memory_runtime.domain.models import Entity, Goal, Turn, now
+from memory_runtime.memory.reflection import ReflectionQueue
 from memory_runtime.stores.bundle import Stores
 
 PAYLOADS = [
@@ -298,7 +298,7 @@ def test_forget_user_leaves_nothing_in_any_store_and_spares_everybody_else(store
     again = AgentMemory(forgotten[0], stores=stores).forget_user()  # re-runnable: nothing left to delete
     assert not any(again.values()), again
     AgentMemory(forgotten[0], stores=stores).reproject()
-    from memory_runtime.episodic import reproject
+    from memory_runtime.memory.episodic import reproject
 
     reproject(stores)  # the episodic_graph path: a re-projection cannot bring a forgotten user back
     for u in forgotten:

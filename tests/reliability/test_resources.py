@@ -16,8 +16,8 @@ import psycopg
 import redis
 from reliability_helpers import graph_turn_ids, open_stores, pg_turn_ids, redis_uri, turns
 
-from memory_runtime.memory import AgentMemory
-from memory_runtime.models import Goal
+from memory_runtime.api import AgentMemory
+from memory_runtime.domain.models import Goal
 from memory_runtime.stores.postgres import APPLICATION_NAME
 
 CALLERS = 48

@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from memory_runtime.config import load_settings
-from memory_runtime.errors import ConfigurationError
+from memory_runtime.domain.errors import ConfigurationError
 from memory_runtime.stores.graph import open_graph
 
 REPO = Path(__file__).resolve().parents[2]

@@ -73,7 +73,7 @@ class GraphStore(ABC):
 
     def ensure_schema(self, dims: int, schema: GraphSchema = SCHEMA) -> SchemaReport:
         """Idempotently create the schema; refuse if existing vector indexes have another dimension."""
-        from memory_runtime.errors import EmbeddingDimensionMismatch
+        from memory_runtime.domain.errors import EmbeddingDimensionMismatch
 
         for lbl, existing in sorted(self.vector_dimensions().items()):
             if existing != dims:

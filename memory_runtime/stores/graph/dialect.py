@@ -7,9 +7,9 @@ convention — similarity in [0, 1], higher is better — so ranking code never 
 from dataclasses import dataclass
 from typing import Literal
 
+from memory_runtime.domain.text import STOPWORDS, tokens
 from memory_runtime.stores.graph.cypher import ident
 from memory_runtime.stores.graph.schema import FulltextIndex, GraphSchema, VectorIndex
-from memory_runtime.text import STOPWORDS, tokens
 
 MAX_QUERY_TERMS = 32
 

@@ -12,7 +12,7 @@ from falkordb.query_result import QueryResult
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
-from memory_runtime.errors import GraphQueryError, StoreUnavailableError, ValidationError
+from memory_runtime.domain.errors import GraphQueryError, StoreUnavailableError, ValidationError
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.cypher import ident
 from memory_runtime.stores.graph.dialect import FalkorDialect

@@ -8,7 +8,7 @@ run against a real server whenever NEO4J_URI is set.
 from collections.abc import Mapping
 from typing import Any
 
-from memory_runtime.errors import ConfigurationError, GraphQueryError, StoreUnavailableError, ValidationError
+from memory_runtime.domain.errors import ConfigurationError, GraphQueryError, StoreUnavailableError, ValidationError
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.dialect import Neo4jDialect
 from memory_runtime.stores.graph.schema import GraphSchema

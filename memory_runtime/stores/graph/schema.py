@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from memory_runtime.stores.graph.cypher import NODE_LABELS
+from memory_runtime.domain.vocabulary import NODE_LABELS
 
 
 @dataclass(frozen=True)

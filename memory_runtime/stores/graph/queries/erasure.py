@@ -1,6 +1,7 @@
 """Cypher builders: erasure of one user's graph, one label at a time (shared by both dialects)."""
 
-from memory_runtime.stores.graph.cypher import NODE_LABELS, label
+from memory_runtime.domain.vocabulary import NODE_LABELS
+from memory_runtime.stores.graph.cypher import label
 from memory_runtime.stores.graph.dialect import Dialect
 from memory_runtime.stores.graph.registry import cypher
 

@@ -5,7 +5,8 @@ Vector and full-text indexes span all users, so every search over-fetches and th
 rank-only (full-text).
 """
 
-from memory_runtime.stores.graph.cypher import ENTITY_RELATIONSHIPS, hops, ident
+from memory_runtime.domain.vocabulary import ENTITY_RELATIONSHIPS
+from memory_runtime.stores.graph.cypher import hops, ident
 from memory_runtime.stores.graph.dialect import Dialect
 from memory_runtime.stores.graph.registry import cypher
 from memory_runtime.stores.graph.schema import SCHEMA

@@ -5,15 +5,8 @@ helpers of `cypher.py`, var-length bounds only through `hops()`. Every statement
 `$user_id`. Times are epoch milliseconds (`$now` is the caller's clock).
 """
 
-from memory_runtime.stores.graph.cypher import (
-    ENTITY_RELATIONSHIPS,
-    ENTITY_TYPES,
-    entity_rel_type,
-    entity_type,
-    hops,
-    ident,
-    label,
-)
+from memory_runtime.domain.vocabulary import ENTITY_RELATIONSHIPS, ENTITY_TYPES, entity_type
+from memory_runtime.stores.graph.cypher import entity_rel_type, hops, ident, label
 from memory_runtime.stores.graph.dialect import Dialect
 from memory_runtime.stores.graph.registry import cypher
 
@@ -94,7 +87,7 @@ def upsert_entity(d: Dialect, type_name: str) -> str:
 
     Every property but the vector is written inside ON CREATE / ON MATCH; the vector is set once, after the
     MERGE. On FalkorDB 4.16 a SET after creating a node with a vector re-indexes it and orphans that vector
-    (memory_runtime.maintenance), so a new entity gets none until that last SET. And a SET of a vector over
+    (memory_runtime.batch.reindex), so a new entity gets none until that last SET. And a SET of a vector over
     another is silently skipped (FalkorDB/FalkorDB#2099: any two vectors compare equal, #2098), so ON MATCH
     clears the old one first, or a re-mentioned entity would keep the vector of its first text.
     In ON MATCH the alias text comes before the alias lists and `norm_aliases` last, so whether an engine

@@ -1,7 +1,7 @@
 """Cypher builders: the stored vectors of every vector-indexed label, paged and rewritten (re-embedding).
 
 Administrative, across users unless $user_id is given. `TEXT_PROPS` are the properties each label's
-embedding text is made of (memory_runtime.stored_vectors turns them into the text): pages return them, and a
+embedding text is made of (memory_runtime.stores.vectors turns them into the text): pages return them, and a
 rewrite only lands on a node whose text properties still hold the values the new vector was computed from,
 so a concurrent upsert (which embeds the new text itself) is never overwritten with a vector of the old text.
 """

@@ -1,0 +1,422 @@
+"""Consolidation of a time window: turns -> entities, facts and relations in semantic memory.
+
+`consolidate_window(stores, start, end)` reads the window's non-archived turns from Postgres in time
+order, extracts (spaCy rules, or the LLM when MEMORY_LLM_MODEL is set), resolves entities per user
+(`resolution.py`), and writes through SemanticMemory:
+
+* entities: one upsert per entity and page with the turns that mention it; salience from the number of
+  mentions (0.5 for one, +0.1 per doubling, at most 1.0; upserts only ever raise it); a batched
+  `(turn)-[:MENTIONS]->(entity)` edge per mention;
+* facts: `learn_fact(source="extraction", valid_at=<turn time>, source_turn_ids=[turn], extractor_version)`,
+  so backfilled history keeps its timeline. Single-valued predicates (`types.FUNCTIONAL_PREDICATES`,
+  `favorite_*`) pass subject/predicate/object, so a new object supersedes the old fact; multi-valued ones
+  (likes, uses, ...) pass no object, because SemanticMemory treats every full triple as single-valued.
+  Identical claims within a page are learnt once with all their turns (for single-valued predicates
+  only consecutive repeats, so "Paris, Berlin, Paris" stays three facts);
+* relations: `relate()` between resolved entities, with the extractor version and the source turn.
+
+Idempotent per window: a fact already DERIVED_FROM its turn with the same claim, a MENTIONS edge that
+exists, and relations of turns consolidated before are skipped, so a re-run writes nothing new. Turns
+missing from the graph are re-projected first (DERIVED_FROM and MENTIONS need the Turn nodes).
+"""
+
+import logging
+import math
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from memory_runtime.domain import ids
+from memory_runtime.domain.models import Entity, now, to_ms, utc
+from memory_runtime.domain.vocabulary import ENTITY_TYPES
+from memory_runtime.extraction.resolution import EntityResolver, KnownEntity, Merge
+from memory_runtime.extraction.types import EntityMention, ExtractedFact, Extraction
+from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.graph.queries import consolidation as q
+from memory_runtime.stores.graph.queries import episodic as episodic_q
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 2000  # turns read, extracted and written per step
+LINK_BATCH = 2000  # MENTIONS rows per UNWIND statement
+
+COUNT_KEYS = (
+    "turns_read",
+    "entities_created",
+    "entities_merged",
+    "facts_created",
+    "facts_reinforced",
+    "facts_invalidated",
+    "relations",
+)
+
+
+class Extractor(Protocol):
+    """What consolidation needs from an extractor (SpacyExtractor, LLMExtractor)."""
+
+    def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
+        """One Extraction per text."""
+        ...
+
+
+@dataclass(frozen=True)
+class TurnRow:
+    """One turn of the log, as consolidation reads it."""
+
+    id: str
+    user_id: str
+    conversation_id: str
+    index: int
+    role: str
+    content: str
+    created_at: datetime
+
+
+def read_turns(
+    stores: Stores, start: datetime, end: datetime, user_id: str | None = None, page_size: int = PAGE_SIZE
+) -> Iterator[list[TurnRow]]:
+    """Non-archived turns with created_at in [start, end), in time order, a page at a time."""
+    after: tuple[Any, ...] | None = None
+    while True:
+        rows = stores.pg.fetch(
+            """
+            SELECT id::text AS id, user_id, conversation_id, turn_index, role, content, created_at
+              FROM conversation_logs
+             WHERE archived_at IS NULL AND created_at >= %(start)s AND created_at < %(end)s
+               AND (%(user)s::text IS NULL OR user_id = %(user)s)
+               AND (%(first)s OR (created_at, conversation_id, turn_index) > (%(ts)s, %(conv)s, %(idx)s))
+             ORDER BY created_at, conversation_id, turn_index
+             LIMIT %(limit)s
+            """,
+            {
+                "start": utc(start),
+                "end": utc(end),
+                "user": user_id,
+                "first": after is None,
+                "ts": after[0] if after else None,
+                "conv": after[1] if after else None,
+                "idx": after[2] if after else None,
+                "limit": page_size,
+            },
+        )
+        if not rows:
+            return
+        page = [
+            TurnRow(
+                r["id"],
+                r["user_id"],
+                r["conversation_id"],
+                r["turn_index"],
+                r["role"],
+                r["content"],
+                r["created_at"],
+            )
+            for r in rows
+        ]
+        yield page
+        if len(rows) < page_size:
+            return
+        last = page[-1]
+        after = (last.created_at, last.conversation_id, last.index)
+
+
+def salience(mentions: int) -> float:
+    """Salience from a mention count: 0.5 for one mention, +0.1 per doubling, at most 1.0."""
+    return min(1.0, 0.5 + 0.1 * math.log2(max(1, mentions)))
+
+
+@dataclass
+class _FactOp:
+    fact: ExtractedFact
+    subject: str
+    norm_claim: str
+    entity_ids: list[str]
+    turn_ids: list[str]
+    valid_at: datetime
+    confidence: float
+
+
+@dataclass
+class _UserRun:
+    """Per-user state of one consolidation run: the resolver and fact totals at the start."""
+
+    stores: Stores
+    user_id: str
+    resolver: EntityResolver
+    facts_before: int
+    merges_seen: int = 0
+    semantic: Any = field(default=None)
+
+    @classmethod
+    def open(cls, stores: Stores, user_id: str) -> "_UserRun":
+        from memory_runtime.memory.semantic import SemanticMemory
+
+        graph = stores.graph
+        rows = graph.read(q.user_entities(graph.dialect), {"user_id": user_id, "types": list(ENTITY_TYPES)})
+        known = [KnownEntity(r["id"], r["name"], r["type"], list(r.get("aliases") or [])) for r in rows]
+        resolver = EntityResolver(user_id, known, stores.embedder)
+        before = graph.read(q.fact_counts(graph.dialect), {"user_id": user_id, "since": 0})
+        run = cls(stores, user_id, resolver, int(before[0]["total"]) if before else 0)
+        run.semantic = SemanticMemory(stores, user_id)
+        return run
+
+    def fact_totals(self, since_ms: int) -> tuple[int, int]:
+        """(facts now, facts retired since `since_ms`) of this user."""
+        graph = self.stores.graph
+        rows = graph.read(q.fact_counts(graph.dialect), {"user_id": self.user_id, "since": since_ms})
+        return (int(rows[0]["total"]), int(rows[0]["expired"] or 0)) if rows else (0, 0)
+
+
+def _display_names(items: Sequence[tuple[TurnRow, Extraction]]) -> dict[tuple[str, str], str]:
+    """Best surface form per (type, normalised name) in a page: capitalised first, then most frequent."""
+    forms: dict[tuple[str, str], Counter[str]] = {}
+    for _, ext in items:
+        for m in ext.entities:
+            forms.setdefault(m.key, Counter())[m.name] += 1
+    return {
+        key: max(c.items(), key=lambda kv: (kv[0] != kv[0].lower(), kv[1], -len(kv[0])))[0] for key, c in forms.items()
+    }
+
+
+def _canonical(fact: ExtractedFact, entities: Sequence[KnownEntity | None]) -> ExtractedFact:
+    """The fact with subject and object renamed to their resolved entities ("Acme" -> "Acme Corp").
+
+    Supersession compares objects by name, so "works at Acme" must not retire "works at Acme Corp".
+    """
+    subject, obj, claim = fact.subject, fact.object, fact.claim
+    for m, entity in zip(fact.entities, entities, strict=True):
+        if entity is None or entity.name == m.name:
+            continue
+        norm = ids.normalize_name(m.name)
+        if ids.normalize_name(subject) == norm:
+            subject = entity.name
+            if claim.startswith(fact.subject):
+                claim = entity.name + claim[len(fact.subject) :]
+        if ids.normalize_name(obj) == norm:
+            obj = entity.name
+            if claim.endswith(fact.object):
+                claim = claim[: len(claim) - len(fact.object)] + entity.name
+    if (subject, obj, claim) == (fact.subject, fact.object, fact.claim):
+        return fact
+    return ExtractedFact(subject, fact.predicate, obj, claim, fact.confidence, fact.entities)
+
+
+def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version: str, counts: Counter) -> None:
+    """Write one page of one user's extractions; see the module docstring."""
+    stores, user_id = run.stores, run.user_id
+    graph = stores.graph
+    turn_ids = [t.id for t, _ in items]
+    params = {"user_id": user_id, "turn_ids": turn_ids}
+    mentioned = {(r["turn_id"], r["entity_id"]) for r in graph.read(q.existing_mentions(graph.dialect), params)}
+    derived = {(r["turn_id"], r["norm_claim"]) for r in graph.read(q.derived_claims(graph.dialect), params)}
+    done_turns = {t for t, _ in mentioned} | {t for t, _ in derived}
+
+    # ---- entities: resolve every mention, then one upsert per touched entity -------------------------
+    names = _display_names(items)
+    run.resolver.prime(EntityMention(name, type_, "") for (type_, _), name in names.items())
+    resolved: dict[tuple[str, str, str], KnownEntity] = {}  # (turn id, type, norm name) -> entity
+    touched: dict[str, KnownEntity] = {}
+    turns_of: dict[str, list[str]] = {}
+    aliases_of: dict[str, list[str]] = {}
+    for turn, ext in items:
+        for m in ext.entities:
+            result = run.resolver.resolve(EntityMention(names[m.key], m.type, m.label))
+            entity = result.entity
+            resolved[(turn.id, *m.key)] = entity
+            if result.merge is not None:
+                aliases_of.setdefault(entity.id, []).append(result.merge.merged_name)
+                touched[entity.id] = entity
+            if (turn.id, entity.id) not in mentioned:
+                touched[entity.id] = entity
+                if turn.id not in turns_of.setdefault(entity.id, []):
+                    turns_of[entity.id].append(turn.id)
+    actual: dict[str, str] = {}
+    for eid, entity in touched.items():
+        mentions = turns_of.get(eid, [])
+        actual[eid] = run.semantic.upsert_entity(
+            Entity(
+                name=entity.name,
+                type=entity.type,
+                aliases=aliases_of.get(eid, []),
+                salience=salience(len(mentions)),
+            ),
+            source_turn_ids=mentions,
+            extractor_version=version,
+        )
+        if entity.new:
+            counts["entities_created"] += 1
+            entity.new = False
+    new_merges: list[Merge] = run.resolver.merges[run.merges_seen :]
+    run.merges_seen = len(run.resolver.merges)
+    counts["entities_merged"] += len(new_merges)
+    for merge in new_merges:
+        log.info("user %s: merged %r into entity %s (%s)", user_id, merge.merged_name, merge.kept_id, merge.reason)
+    rows = [{"turn_id": tid, "entity_id": actual.get(eid, eid)} for eid, tids in turns_of.items() for tid in tids]
+    stamp = to_ms(now())
+    for start in range(0, len(rows), LINK_BATCH):
+        graph.write(
+            q.link_mentions(graph.dialect),
+            {
+                "user_id": user_id,
+                "rows": rows[start : start + LINK_BATCH],
+                "now": stamp,
+                "extractor_version": version,
+            },
+        )
+
+    def entity_id(turn: TurnRow, m: EntityMention) -> str | None:
+        entity = resolved.get((turn.id, *m.key))
+        return None if entity is None else actual.get(entity.id, entity.id)
+
+    # ---- facts: time order, identical claims of a page folded into one learn_fact --------------------
+    ops: list[_FactOp] = []
+    by_claim: dict[str, _FactOp] = {}
+    last_object: dict[tuple[str, str], str] = {}
+    for turn, ext in items:
+        for fact in ext.facts:
+            fact = _canonical(fact, [resolved.get((turn.id, *m.key)) for m in fact.entities])
+            norm_claim = ids.normalize_name(fact.claim)
+            if not norm_claim or (turn.id, norm_claim) in derived:
+                continue
+            subject = fact.subject
+            about = [e for m in fact.entities if (e := entity_id(turn, m))]
+            sp = (ids.normalize_name(subject), fact.predicate)
+            op = by_claim.get(norm_claim)
+            if op is not None and (not fact.functional or last_object.get(sp) == norm_claim):
+                op.turn_ids.append(turn.id)
+                op.confidence = max(op.confidence, fact.confidence)
+                op.entity_ids += [e for e in about if e not in op.entity_ids]
+                continue
+            op = _FactOp(
+                fact,
+                subject,
+                norm_claim,
+                list(dict.fromkeys(about)),
+                [turn.id],
+                turn.created_at,
+                fact.confidence,
+            )
+            ops.append(op)
+            by_claim[norm_claim] = op
+            if fact.functional:
+                last_object[sp] = norm_claim
+    for op in ops:
+        run.semantic.learn_fact(
+            op.fact.claim,
+            source="extraction",
+            confidence=op.confidence,
+            entity_ids=op.entity_ids,
+            source_turn_ids=list(dict.fromkeys(op.turn_ids)),
+            valid_at=op.valid_at,
+            extractor_version=version,
+            subject=op.subject,
+            predicate=op.fact.predicate,
+            object=op.fact.object if op.fact.functional else None,
+        )
+        counts["fact_writes"] += 1
+
+    # ---- relations of turns not consolidated before ----------------------------------------------
+    seen: set[tuple[str, str, str]] = set()
+    for turn, ext in items:
+        if turn.id in done_turns:
+            continue
+        for rel in ext.relations:
+            src, dst = entity_id(turn, rel.source), entity_id(turn, rel.target)
+            if src is None or dst is None or src == dst or (src, dst, rel.rel_type) in seen:
+                continue
+            seen.add((src, dst, rel.rel_type))
+            run.semantic.relate(
+                src,
+                dst,
+                rel.rel_type,
+                {"source": "extraction", "extractor_version": version, "source_turn_id": turn.id},
+            )
+            counts["relations"] += 1
+
+
+def _ensure_projected(stores: Stores, page: list[TurnRow], user_id: str | None) -> None:
+    """Re-project turns of the page that the graph is missing (their provenance edges need them)."""
+    from memory_runtime.memory.episodic import reproject
+
+    graph = stores.graph
+    missing = graph.read(episodic_q.missing_turns(graph.dialect), {"ids": [t.id for t in page]})
+    if missing:
+        reproject(
+            stores,
+            since=page[0].created_at,
+            until=page[-1].created_at + timedelta(microseconds=1),
+            user_id=user_id,
+        )
+
+
+def _extracted(
+    extractor: Extractor, pages: Iterator[list[TurnRow]]
+) -> Iterator[tuple[list[TurnRow], list[Extraction]]]:
+    """Pages with their extractions; the next page is extracted in a worker thread while this one is written.
+
+    spaCy and the graph server each keep a core busy, so overlapping them cuts a run by about a third.
+    """
+
+    def work(page: list[TurnRow]) -> tuple[list[TurnRow], list[Extraction]]:
+        return page, extractor.extract([t.content for t in page], [t.role for t in page])
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="extraction") as pool:
+        pending: Future[tuple[list[TurnRow], list[Extraction]]] | None = None
+        for page in pages:
+            future = pool.submit(work, page)
+            if pending is not None:
+                yield pending.result()
+            pending = future
+        if pending is not None:
+            yield pending.result()
+
+
+def consolidate_window(
+    stores: Stores,
+    start: datetime,
+    end: datetime,
+    *,
+    user_id: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    extractor: Extractor | None = None,
+    page_size: int = PAGE_SIZE,
+) -> dict[str, int | float]:
+    """Extract and learn the window's turns (created_at in [start, end)); returns counts (see COUNT_KEYS).
+
+    `duration_s` (float seconds) is added to the counts; `progress(n)` is called after each page of n
+    turns. The extractor defaults to `make_extractor(stores.settings)`.
+    """
+    from memory_runtime.extraction import extractor_version, make_extractor
+
+    began = time.perf_counter()
+    since_ms = to_ms(now()) or 0
+    settings = stores.settings
+    extractor = extractor or make_extractor(settings)
+    version = extractor_version(settings)
+    counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})
+    runs: dict[str, _UserRun] = {}
+    for page, extractions in _extracted(extractor, read_turns(stores, start, end, user_id, page_size)):
+        counts["turns_read"] += len(page)
+        _ensure_projected(stores, page, user_id)
+        by_user: dict[str, list[tuple[TurnRow, Extraction]]] = {}
+        for turn, ext in zip(page, extractions, strict=True):
+            if ext.entities or ext.facts or ext.relations:
+                by_user.setdefault(turn.user_id, []).append((turn, ext))
+        for uid, items in by_user.items():
+            if uid not in runs:
+                runs[uid] = _UserRun.open(stores, uid)
+            _apply_page(runs[uid], items, version, counts)
+        if progress is not None:
+            progress(len(page))
+    for run in runs.values():
+        total, expired = run.fact_totals(since_ms)
+        counts["facts_created"] += total - run.facts_before
+        counts["facts_invalidated"] += expired
+    counts["facts_reinforced"] = counts.pop("fact_writes", 0) - counts["facts_created"]
+    out: dict[str, int | float] = {k: int(counts[k]) for k in COUNT_KEYS}
+    out["duration_s"] = round(time.perf_counter() - began, 3)
+    return out

@@ -1,0 +1,281 @@
+"""Pydantic v2 models of the public API: what agents pass in and get back."""
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from memory_runtime.domain import ids, validation
+from memory_runtime.domain.errors import ValidationError
+from memory_runtime.domain.vocabulary import entity_type as _canonical_entity_type
+
+Role = Literal["user", "assistant", "system", "tool"]
+FactSource = Literal["user_stated", "extraction", "inferred"]
+GoalStatus = Literal["active", "completed", "abandoned", "blocked"]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """An aware UTC datetime (naive values are taken as UTC); ValidationError if UTC has no such year."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is in year 0 in UTC
+        raise ValidationError(f"{value.isoformat()} is outside the supported range (years 1 to 9999 in UTC)") from None
+
+
+def now() -> datetime:
+    """The current time, aware UTC."""
+    return datetime.now(UTC)
+
+
+def to_ms(value: datetime | None) -> int | None:
+    """Epoch milliseconds (the graph's time representation), floored; exact integer arithmetic.
+
+    Not `timestamp() * 1000`: float rounding turns 9999-12-31T23:59:59.9999 into year 10000 and can
+    shift ordinary times by a millisecond.
+    """
+    return None if value is None else (utc(value) - _EPOCH) // _MS  # type: ignore[operator]
+
+
+def from_ms(value: int | float | None) -> datetime | None:
+    """Aware UTC datetime from epoch milliseconds."""
+    return None if value is None else _EPOCH + timedelta(milliseconds=value)
+
+
+def check_vector(vec: list[float] | None, what: str = "embedding") -> list[float] | None:
+    """Reject NaN/inf and empty vectors (dimension is checked against the settings by the writer)."""
+    if vec is None:
+        return None
+    out = [float(x) for x in vec]
+    if not out:
+        raise ValueError(f"{what} is empty")
+    if not all(math.isfinite(x) for x in out):
+        raise ValueError(f"{what} contains NaN or infinite values")
+    return out
+
+
+def _non_blank_text(value: str) -> str:
+    return validation.text(value, "text")
+
+
+def _identifier(value: str) -> str:
+    return validation.identifier(value, "identifier")
+
+
+def _conversation_id(value: str) -> str:
+    return validation.key(value, "conversation_id")
+
+
+Text = Annotated[str, AfterValidator(_non_blank_text)]
+Identifier = Annotated[str, AfterValidator(_identifier)]
+ConversationId = Annotated[str, AfterValidator(_conversation_id)]
+UtcDatetime = Annotated[datetime, AfterValidator(utc)]
+Vector = Annotated[list[float], AfterValidator(check_vector)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class Turn(_Model):
+    """One message of a conversation. `timestamp` is when it was said (defaults to now)."""
+
+    conversation_id: ConversationId
+    index: int = Field(ge=0, le=2**31 - 1)
+    role: Role
+    content: Text
+    timestamp: UtcDatetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    embedding: Vector | None = None
+
+    @property
+    def id(self) -> str:
+        """Deterministic turn id: uuid5(conversation_id, index)."""
+        return ids.turn_id(self.conversation_id, self.index)
+
+
+class Entity(_Model):
+    """A person, organisation, place, thing or concept the user talks about."""
+
+    name: Identifier
+    type: Annotated[str, AfterValidator(_canonical_entity_type)] = "Concept"
+    aliases: list[str] = Field(default_factory=list)
+    description: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    salience: float = Field(0.5, ge=0.0, le=1.0)
+
+    @field_validator("aliases")
+    @classmethod
+    def _v_aliases(cls, v: list[str]) -> list[str]:
+        seen: dict[str, str] = {}
+        for alias in v:
+            _identifier(alias)
+            seen.setdefault(ids.normalize_name(alias), alias.strip())
+        return list(seen.values())
+
+
+# Single-valued predicates: a newer object for the same (subject, predicate) supersedes the older fact.
+# Everything else (likes, dislikes, uses, is_a, ...) is multi-valued.
+FUNCTIONAL_PREDICATES: frozenset[str] = frozenset({"name_is", "lives_in", "works_for", "located_in"})
+
+
+def is_functional(predicate: str) -> bool:
+    """Whether a newer object for this (normalised) predicate replaces the older one (favorite_* too)."""
+    return predicate in FUNCTIONAL_PREDICATES or predicate.startswith("favorite_")
+
+
+class Fact(_Model):
+    """A claim believed about the world, bi-temporal, with provenance."""
+
+    claim: Text
+    confidence: float = Field(0.8, ge=0.0, le=1.0)
+    source: FactSource = "user_stated"
+    entity_ids: list[str] = Field(default_factory=list)
+    source_turn_ids: list[str] = Field(default_factory=list)
+    valid_at: UtcDatetime | None = None
+    invalid_at: UtcDatetime | None = None
+    extractor_version: str | None = None
+    # Optional structure: a fact about `subject` with a single-valued `predicate` (lives_in, works_for,
+    # name_is, ...) supersedes the user's older valid facts with the same subject and predicate.
+    subject: str | None = None
+    predicate: str | None = None
+    object: str | None = None
+
+    @model_validator(mode="after")
+    def _v_window(self) -> "Fact":
+        if self.valid_at and self.invalid_at and self.invalid_at < self.valid_at:
+            raise ValueError("invalid_at must not be before valid_at")
+        return self
+
+
+class Goal(_Model):
+    """Something the user or agent is working towards."""
+
+    description: Text
+    priority: int = Field(3, ge=1, le=5)
+    status: GoalStatus = "active"
+    parent_id: str | None = None
+    deadline: UtcDatetime | None = None
+
+
+class Strategy(_Model):
+    """A way of solving a kind of task, with its track record."""
+
+    description: Text
+    task_type: Identifier
+    tool_sequence: list[str] = Field(default_factory=list)
+    success_count: int = Field(0, ge=0)
+    failure_count: int = Field(0, ge=0)
+
+    @property
+    def success_rate(self) -> float:
+        """Laplace-smoothed success rate in (0, 1)."""
+        return (self.success_count + 1) / (self.success_count + self.failure_count + 2)
+
+
+class Reflection(_Model):
+    """An outcome to reflect on; `reflect()` queues it for the reflections asset."""
+
+    outcome: Text
+    success: bool | None = None
+    conversation_id: str | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokenizer-free token estimate: one token per 4 characters, rounded up (≈ GPT-style BPE on English)."""
+    return -(-len(text) // 4)
+
+
+class MemoryBundle(BaseModel):
+    """What remember() returns: ranked sections of plain dicts (see DESIGN.md for their keys)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    query: str
+    relevant_turns: list[dict[str, Any]] = Field(default_factory=list)
+    facts: list[dict[str, Any]] = Field(default_factory=list)
+    entities: list[dict[str, Any]] = Field(default_factory=list)
+    strategies: list[dict[str, Any]] = Field(default_factory=list)
+    active_goals: list[dict[str, Any]] = Field(default_factory=list)
+    user_context: dict[str, Any] = Field(default_factory=dict)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def is_empty(self) -> bool:
+        """True when no section has anything."""
+        return not (
+            self.relevant_turns or self.facts or self.entities or self.strategies or self.active_goals
+        ) and not any(self.user_context.get(k) for k in ("preferences", "expertise", "interests"))
+
+    def _sections(self) -> list[tuple[str, list[str]]]:
+        def when(value: Any) -> str:
+            return value.strftime("%Y-%m-%d %H:%M") if isinstance(value, datetime) else str(value or "")
+
+        goals = [f"- [P{g.get('priority')}] {g.get('description')}" for g in self.active_goals]
+        facts = [
+            f"- {f.get('claim')} (confidence {float(f.get('confidence') or 0):.2f}"
+            + (f", since {when(f['valid_at'])[:10]}" if f.get("valid_at") else "")
+            + (f", until {when(f['invalid_at'])[:10]}" if f.get("invalid_at") else "")
+            + ")"
+            for f in self.facts
+        ]
+        entities = [
+            f"- {e.get('name')} ({e.get('type')})" + (f": {e['description']}" if e.get("description") else "")
+            for e in self.entities
+        ]
+        turns = [f"- [{when(t.get('timestamp'))}] {t.get('role')}: {t.get('content')}" for t in self.relevant_turns]
+        strategies = [
+            f"- {s.get('description')} (tools: {', '.join(s.get('tool_sequence') or []) or 'none'}; "
+            f"success {float(s.get('success_rate') or 0):.0%})"
+            for s in self.strategies
+        ]
+        ctx = self.user_context
+        profile = [f"- prefers {k}: {v}" for k, v in (ctx.get("preferences") or {}).items()]
+        profile += [f"- expertise in {k}: {v}" for k, v in (ctx.get("expertise") or {}).items()]
+        profile += [f"- interested in {i}" for i in (ctx.get("interests") or [])]
+        return [
+            ("Active goals", goals),
+            ("Known facts", facts),
+            ("User profile", profile),
+            ("Relevant past conversation", turns),
+            ("Entities", entities),
+            ("Strategies that worked", strategies),
+        ]
+
+    def to_context_string(self, max_tokens: int = 1500) -> str:
+        """Pack the best items of each section into `max_tokens` (estimated by `estimate_tokens`).
+
+        Items are taken round-robin across sections in rank order, so one long section cannot starve
+        the others; an item that does not fit is skipped, and the result never exceeds the budget.
+        """
+        if max_tokens <= 0:
+            return ""
+        sections = [(title, items) for title, items in self._sections() if items]
+        chosen: dict[str, list[str]] = {title: [] for title, _ in sections}
+        used = 0
+        cursors = {title: 0 for title, _ in sections}
+        progress = True
+        while progress:
+            progress = False
+            for title, items in sections:
+                i = cursors[title]
+                if i >= len(items):
+                    continue
+                cursors[title] = i + 1
+                progress = True
+                header = 0 if chosen[title] else estimate_tokens(f"## {title}\n") + 1
+                cost = estimate_tokens(items[i] + "\n") + header
+                if used + cost <= max_tokens:
+                    chosen[title].append(items[i])
+                    used += cost
+        blocks = [f"## {t}\n" + "\n".join(lines) for t, lines in chosen.items() if lines]
+        text = "\n\n".join(blocks)
+        while text and estimate_tokens(text) > max_tokens:  # separators can tip it over by a token
+            text = text.rsplit("\n", 1)[0]
+        return text

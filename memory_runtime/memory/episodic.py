@@ -1,0 +1,335 @@
+"""Episodic memory: the append-only turn log and its projection into the graph and working memory.
+
+Order of a write (DESIGN.md "Write path"): validate → embed (cached) → one Postgres transaction
+(idempotent on (conversation_id, turn_index) with a content hash) → graph projection → working memory.
+Postgres is the source of truth: once it has committed, a graph failure raises ProjectionError (the
+turns are durable and `reproject()` / the episodic_graph asset restores them) and a Redis failure is a
+logged warning (working memory is a cache rebuilt from the log).
+"""
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg.types.json import Jsonb
+
+from memory_runtime.domain import ids, validation
+from memory_runtime.domain.errors import (
+    AgentMemoryError,
+    ConversationOwnershipError,
+    ProjectionError,
+    TurnConflictError,
+    ValidationError,
+)
+from memory_runtime.domain.models import Turn, now, to_ms
+from memory_runtime.embeddings.base import check_dimensions
+from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.graph.queries import episodic as q
+
+log = logging.getLogger(__name__)
+
+_STAGE = """
+CREATE TEMP TABLE IF NOT EXISTS turn_stage (
+    id uuid, user_id text, conversation_id text, turn_index integer, role text, content text,
+    content_hash text, embedding vector, metadata jsonb, salience real, created_at timestamptz
+) ON COMMIT DELETE ROWS
+"""
+_STAGE_COLUMNS = (
+    "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, salience, created_at"
+)
+_STAGE_TYPES = ["uuid", "text", "text", "int4", "text", "text", "text", "vector", "jsonb", "float4", "timestamptz"]
+_TURN_COLUMNS = "id::text AS id, user_id, conversation_id, turn_index, role, content, embedding, salience, created_at"
+
+
+@dataclass
+class WriteResult:
+    """Outcome of store_turn(s): ids in input order, how many were new, and degraded stores."""
+
+    turn_ids: list[str]
+    inserted: int
+    duplicates: int
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ReprojectReport:
+    """Outcome of a re-projection run."""
+
+    checked: int = 0
+    projected: int = 0
+
+
+@dataclass(frozen=True)
+class _Row:
+    turn: Turn
+    id: str
+    hash: str
+    timestamp: datetime
+    embedding: list[float]
+    metadata: Any
+
+
+def _checked_metadata(turn: Turn) -> Any:
+    """The metadata, checked to be storable as jsonb."""
+    validation.json_text(turn.metadata, f"metadata of turn {turn.index} in conversation {turn.conversation_id!r}")
+    return turn.metadata
+
+
+class EpisodicMemory:
+    """Stores turns for one user; see the module docstring for the guarantees."""
+
+    def __init__(self, stores: Stores, user_id: str, push_working: Callable[[str, list[dict]], None] | None):
+        self.stores = stores
+        self.user_id = user_id
+        self._push_working = push_working  # (conversation_id, turn dicts) -> None
+
+    # ---- validation ------------------------------------------------------------------------------
+    def _prepare(self, turns: Sequence[Turn]) -> list[_Row]:
+        settings = self.stores.settings
+        seen: dict[tuple[str, int], _Row] = {}
+        pending: list[tuple[Turn, str, str]] = []
+        for turn in turns:
+            if not isinstance(turn, Turn):
+                raise ValidationError(f"expected a Turn, got {type(turn).__name__}")
+            if len(turn.content) > settings.max_content_chars:
+                raise ValidationError(
+                    f"turn {turn.index} of {turn.conversation_id!r} has {len(turn.content)} characters; the "
+                    f"limit is MEMORY_MAX_CONTENT_CHARS={settings.max_content_chars}"
+                )
+            if turn.embedding is not None:
+                check_dimensions(turn.embedding, settings.embedding_dimensions, f"embedding of turn {turn.index}")
+            pending.append((turn, ids.content_hash(turn.content), _checked_metadata(turn)))
+        missing = [t.content for t, _, _ in pending if t.embedding is None]
+        vectors = iter(self.stores.embedder.embed(missing))
+        stamp = now()
+        for turn, digest, meta in pending:
+            key = (turn.conversation_id, turn.index)
+            row = _Row(turn, turn.id, digest, turn.timestamp or stamp, turn.embedding or next(vectors), meta)
+            if key in seen:
+                if seen[key].hash != digest:
+                    raise TurnConflictError(turn.conversation_id, turn.index)
+                continue
+            seen[key] = row
+        return list(seen.values())
+
+    # ---- Postgres --------------------------------------------------------------------------------
+    def _claim_conversations(self, conn: psycopg.Connection, rows: list[_Row]) -> None:
+        spans: dict[str, tuple[datetime, datetime]] = {}
+        for r in rows:
+            lo, hi = spans.get(r.turn.conversation_id, (r.timestamp, r.timestamp))
+            spans[r.turn.conversation_id] = (min(lo, r.timestamp), max(hi, r.timestamp))
+        conv_ids = sorted(spans)
+        conn.execute(
+            """
+            INSERT INTO conversations (id, user_id, started_at, last_turn_at)
+            SELECT c, %s, s, l FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS x(c, s, l)
+            ON CONFLICT (id) DO UPDATE
+               SET started_at = LEAST(conversations.started_at, EXCLUDED.started_at),
+                   last_turn_at = GREATEST(conversations.last_turn_at, EXCLUDED.last_turn_at)
+             WHERE conversations.user_id = EXCLUDED.user_id
+            """,
+            (self.user_id, conv_ids, [spans[c][0] for c in conv_ids], [spans[c][1] for c in conv_ids]),
+        )
+        owners = conn.execute("SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (conv_ids,)).fetchall()
+        foreign = sorted(o["id"] for o in owners if o["user_id"] != self.user_id)
+        if foreign:
+            raise ConversationOwnershipError(
+                f"conversation(s) {', '.join(map(repr, foreign))} belong to another user; "
+                f"use a conversation id of your own"
+            )
+
+    def _insert(self, rows: list[_Row]) -> tuple[set[str], set[str]]:
+        """Insert new turns in one transaction; returns (inserted ids, duplicate ids)."""
+        with self.stores.pg.connection() as conn:
+            self._claim_conversations(conn, rows)
+            conn.execute(_STAGE)
+            with conn.cursor().copy(f"COPY turn_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_STAGE_TYPES)
+                for r in rows:
+                    copy.write_row(
+                        (
+                            uuid.UUID(r.id),
+                            self.user_id,
+                            r.turn.conversation_id,
+                            r.turn.index,
+                            r.turn.role,
+                            r.turn.content,
+                            r.hash,
+                            np.asarray(r.embedding, dtype=np.float32),
+                            Jsonb(r.metadata),
+                            0.5,
+                            r.timestamp,
+                        )
+                    )
+            inserted = {
+                str(x["id"])
+                for x in conn.execute(
+                    f"INSERT INTO conversation_logs ({_STAGE_COLUMNS}) "
+                    f"SELECT {_STAGE_COLUMNS} FROM turn_stage "
+                    f"ON CONFLICT (conversation_id, turn_index) DO NOTHING RETURNING id"
+                ).fetchall()
+            }
+            others = [r for r in rows if r.id not in inserted]
+            if others:
+                existing = {
+                    str(x["id"]): x["content_hash"]
+                    for x in conn.execute(
+                        "SELECT id, content_hash FROM conversation_logs WHERE id = ANY(%s::uuid[])",
+                        ([r.id for r in others],),
+                    ).fetchall()
+                }
+                for r in others:
+                    if existing.get(r.id) != r.hash:
+                        raise TurnConflictError(r.turn.conversation_id, r.turn.index)
+        return inserted, {r.id for r in others}
+
+    # ---- public ----------------------------------------------------------------------------------
+    def store_turns(self, turns: Iterable[Turn]) -> WriteResult:
+        """Store a batch atomically in Postgres, then project it; see the module docstring."""
+        turns = list(turns)
+        if not turns:
+            return WriteResult([], 0, 0)
+        rows = self._prepare(turns)
+        inserted, duplicates = self._insert(rows)
+        result = WriteResult([t.id for t in turns], len(inserted), len(duplicates))
+        new_rows = [r for r in rows if r.id in inserted]
+        graph_rows = [_graph_row(self.user_id, r) for r in new_rows]
+        graph_error: AgentMemoryError | None = None
+        try:
+            if duplicates:  # a retry after a failed projection heals the graph
+                missing = {
+                    x["id"]
+                    for x in self.stores.graph.read(
+                        q.missing_turns(self.stores.graph.dialect), {"ids": sorted(duplicates)}
+                    )
+                }
+                graph_rows += [_graph_row(self.user_id, r) for r in rows if r.id in missing]
+            project(self.stores, graph_rows)
+        except AgentMemoryError as exc:
+            graph_error = exc
+        self._push(new_rows, result)
+        if graph_error is not None:
+            raise ProjectionError("graph", [r["id"] for r in graph_rows], str(graph_error)) from graph_error
+        return result
+
+    def _push(self, rows: list[_Row], result: WriteResult) -> None:
+        if self._push_working is None or not rows:
+            return
+        by_conv: dict[str, list[dict]] = {}
+        for r in sorted(rows, key=lambda r: (r.turn.conversation_id, r.turn.index)):
+            by_conv.setdefault(r.turn.conversation_id, []).append(
+                {
+                    "id": r.id,
+                    "index": r.turn.index,
+                    "role": r.turn.role,
+                    "content": r.turn.content,
+                    "timestamp": r.timestamp.isoformat(),
+                }
+            )
+        for conv, items in by_conv.items():
+            try:
+                self._push_working(conv, items)
+            except Exception as exc:  # noqa: BLE001 — working memory is a cache; never fail a durable write
+                msg = f"working memory not updated for {conv!r}: {exc}"
+                log.warning(msg)
+                result.warnings.append(msg)
+
+
+def _graph_row(user_id: str, r: "_Row") -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "user_id": user_id,
+        "conversation_id": r.turn.conversation_id,
+        "index": r.turn.index,
+        "role": r.turn.role,
+        "content": r.turn.content,
+        "timestamp": to_ms(r.timestamp),
+        "salience": 0.5,
+        "embedding": [float(x) for x in r.embedding],
+    }
+
+
+def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int:
+    """Project turn rows (see `_graph_row`) into the graph: conversations, turns, links. Idempotent."""
+    graph = stores.graph
+    done = 0
+    for start in range(0, len(rows), batch):
+        chunk = rows[start : start + batch]
+        convs: dict[str, dict[str, Any]] = {}
+        for r in chunk:
+            c = convs.setdefault(
+                r["conversation_id"],
+                {
+                    "id": r["conversation_id"],
+                    "user_id": r["user_id"],
+                    "user_node_id": ids.user_node_id(r["user_id"]),
+                    "started_at": r["timestamp"],
+                    "last_turn_at": r["timestamp"],
+                },
+            )
+            c["started_at"] = min(c["started_at"], r["timestamp"])
+            c["last_turn_at"] = max(c["last_turn_at"], r["timestamp"])
+        stamp = to_ms(now())
+        graph.write(q.project_conversations(graph.dialect), {"rows": list(convs.values()), "now": stamp})
+        for r in chunk:
+            r["prev_id"] = ids.turn_id(r["conversation_id"], r["index"] - 1) if r["index"] > 0 else ""
+            r["next_id"] = ids.turn_id(r["conversation_id"], r["index"] + 1)
+        graph.write(q.project_turns(graph.dialect), {"rows": chunk, "now": stamp})
+        done += len(chunk)
+    return done
+
+
+def _pg_turn_to_graph_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "user_id": row["user_id"],
+        "conversation_id": row["conversation_id"],
+        "index": row["turn_index"],
+        "role": row["role"],
+        "content": row["content"],
+        "timestamp": to_ms(row["created_at"]),
+        "salience": float(row["salience"]),
+        "embedding": [float(x) for x in row["embedding"]],
+    }
+
+
+def reproject(
+    stores: Stores,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    user_id: str | None = None,
+    batch: int = 1000,
+    progress: Callable[[int], None] | None = None,
+) -> ReprojectReport:
+    """Project every turn of the window (by original timestamp) that the graph is missing."""
+    report = ReprojectReport()
+    last_seq = 0
+    while True:
+        rows = stores.pg.fetch(
+            f"""
+            SELECT seq, {_TURN_COLUMNS} FROM conversation_logs
+             WHERE seq > %(after)s AND archived_at IS NULL
+               AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
+               AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s)
+               AND (%(user)s::text IS NULL OR user_id = %(user)s)
+             ORDER BY seq LIMIT %(batch)s
+            """,
+            {"after": last_seq, "since": since, "until": until, "user": user_id, "batch": batch},
+        )
+        if not rows:
+            return report
+        last_seq = rows[-1]["seq"]
+        report.checked += len(rows)
+        missing = {
+            x["id"] for x in stores.graph.read(q.missing_turns(stores.graph.dialect), {"ids": [r["id"] for r in rows]})
+        }
+        todo = [_pg_turn_to_graph_row(r) for r in rows if r["id"] in missing]
+        report.projected += project(stores, sorted(todo, key=lambda r: (r["conversation_id"], r["index"])))
+        if progress:
+            progress(len(rows))

@@ -1,0 +1,154 @@
+"""PostgreSQL client: one bounded psycopg 3 connection pool, opened on first use."""
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from memory_runtime.domain.errors import ConfigurationError, StoreUnavailableError
+
+_SETTING = "MEMORY_POSTGRES_URI"
+APPLICATION_NAME = "agent-memory"  # pg_stat_activity.application_name of the runtime's connections
+
+
+class PostgresStore:
+    """Connections to the system-of-record database, scoped to one schema via search_path."""
+
+    def __init__(
+        self,
+        uri: str,
+        schema: str = "public",
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        connect_timeout_s: float = 5.0,
+    ) -> None:
+        self.uri = uri
+        self.schema = schema
+        self._min, self._max = min_size, max_size
+        self._timeout = connect_timeout_s
+        self._pool: ConnectionPool | None = None
+        self._lock = threading.Lock()
+        search_path = schema if schema == "public" else f"{schema},public"
+        # `public` stays on the path: the vector and pg_trgm extensions live there.
+        self._kwargs: dict[str, Any] = {
+            "options": f"-c search_path={search_path}",
+            "connect_timeout": max(1, int(connect_timeout_s)),
+            "row_factory": dict_row,
+            "fallback_application_name": APPLICATION_NAME,  # unless the URI names one
+        }
+
+    def _configure(self, conn: psycopg.Connection) -> None:
+        try:
+            from pgvector.psycopg import register_vector
+
+            register_vector(conn)
+        except psycopg.ProgrammingError:
+            pass  # extension not created yet (before `agent-memory migrate`)
+        conn.commit()
+
+    def _check(self, conn: psycopg.Connection) -> None:
+        """Checkout check: a connection the server dropped (restart, failover) is replaced, not used.
+
+        So the first call after a Postgres restart succeeds instead of failing on a stale connection. The
+        idle siblings of a dead connection are most likely dead too: they are all checked at once here,
+        rather than one per checkout with the pool's growing back-off between them.
+        """
+        try:
+            ConnectionPool.check_connection(conn)
+        except psycopg.Error:
+            pool = self._pool
+            if pool is not None:
+                pool.check()
+            raise
+
+    def _open(self) -> ConnectionPool:
+        with self._lock:
+            if self._pool is None:
+                self._check_reachable()
+                self._pool = self._new_pool()
+            return self._pool
+
+    def _new_pool(self) -> ConnectionPool:
+        return ConnectionPool(
+            self.uri,
+            min_size=self._min,
+            max_size=self._max,
+            kwargs=self._kwargs,
+            configure=self._configure,
+            check=self._check,
+            timeout=self._timeout,
+            open=True,
+            name="agent-memory",
+        )
+
+    def _after_failure(self, pool: ConnectionPool) -> None:
+        """If the server is down, drop the pool: calls fail fast until it is back, then get a fresh pool.
+
+        A pool that lost its server retries in the background with a growing back-off (1 s, 2 s, 4 s ...),
+        so it could keep failing for seconds after the server returned. A failure while the server
+        answers (a busy pool, one killed backend) keeps the pool.
+        """
+        try:
+            self._check_reachable()
+        except StoreUnavailableError:
+            with self._lock:
+                if self._pool is not pool:
+                    return  # another caller already dropped it
+                self._pool = None
+            # Closing waits for the pool's reconnecting workers: do it off the caller's path. Connections
+            # still checked out by other threads are closed when they are returned.
+            threading.Thread(target=pool.close, name="agent-memory-pool-close", daemon=True).start()
+
+    def _check_reachable(self) -> None:
+        """Fail fast with a clear error instead of a pool that retries in the background."""
+        try:
+            with psycopg.connect(self.uri, **{**self._kwargs, "row_factory": dict_row}) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.OperationalError as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            if "password authentication failed" in msg or "authentication" in msg:
+                raise StoreUnavailableError("PostgreSQL", _SETTING, f"authentication failed: {msg}") from exc
+            raise StoreUnavailableError("PostgreSQL", _SETTING, msg) from exc
+        except psycopg.ProgrammingError as exc:
+            raise ConfigurationError(f"{_SETTING} is not a valid PostgreSQL URI: {exc}") from exc
+
+    @contextmanager
+    def connection(self) -> Iterator[psycopg.Connection]:
+        """A pooled connection inside a transaction (committed on success, rolled back on error)."""
+        pool = self._open()
+        try:
+            with pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            self._after_failure(pool)
+            raise StoreUnavailableError("PostgreSQL", _SETTING, f"no connection available: {exc}") from exc
+        except psycopg.OperationalError as exc:
+            self._after_failure(pool)
+            raise StoreUnavailableError("PostgreSQL", _SETTING, str(exc).strip() or type(exc).__name__) from exc
+
+    def fetch(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        """Run one statement and return its rows as dicts."""
+        with self.connection() as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
+
+    def server_version(self) -> str:
+        """PostgreSQL and pgvector versions."""
+        row = self.fetch(
+            "SELECT current_setting('server_version') AS pg, "
+            "(SELECT extversion FROM pg_extension WHERE extname = 'vector') AS vector"
+        )[0]
+        pgv = f", pgvector {row['vector']}" if row["vector"] else ", pgvector not installed"
+        return f"PostgreSQL {row['pg']}{pgv}"
+
+    def close(self) -> None:
+        """Close the pool; the store can be reopened by using it again."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.close()
