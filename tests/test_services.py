@@ -52,7 +52,7 @@ def _assert_healthy(stack: EmbeddedStack) -> None:
 def _server_pids(stack: EmbeddedStack) -> tuple[int, int]:
     """(postmaster pid, redis-server pid) as recorded in the data directory."""
     pg_pid = int((stack.pg_dir / "postmaster.pid").read_text().splitlines()[0])
-    redis_pid = int(stack.redis_pid_file.read_text().split()[0])
+    redis_pid = int(stack.falkordb.redis_pid_file.read_text().split()[0])
     return pg_pid, redis_pid
 
 
