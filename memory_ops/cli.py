@@ -168,13 +168,22 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Start the embedded stores, migrate, store a multi-session conversation, and recall from it."""
-    from memory_ops.demo import run_demo
+    """Start the embedded stores, migrate, tour the API, then import the sample history, consolidate it with the
+    Dagster job (a backfill) and recall from it."""
+    from memory_ops.demo import SAMPLE, recall_sample, run_tour
     from memory_ops.stack.embedded import EmbeddedStack
 
     settings, started = _settings_with_stack(args)
     try:
-        return run_demo(settings)
+        run_tour(settings)
+        if not SAMPLE.exists():
+            print(f"\n(sample history {SAMPLE} not found: skipping the import + consolidation part)")
+            return 0
+        print(f"\n##### importing {SAMPLE.name} and running the consolidation job over its days\n", flush=True)
+        status = main(["import", str(SAMPLE), "--users-from-records", "--backfill"])
+        if status == 0:
+            recall_sample(settings)
+        return status
     finally:
         if started and not args.keep:
             EmbeddedStack(_data_dir(args)).down()

@@ -90,16 +90,11 @@ SAMPLE_QUERIES = [
 ]
 
 
-def run_sample(settings: Settings, sample: Path) -> int:
-    """Import the sample history, consolidate it with the Dagster job (a backfill), and recall from it."""
-    from memory_ops.cli import main as cli_main
+def recall_sample(settings: Settings) -> None:
+    """What remember() returns from the imported and consolidated sample history, now and as of a past day."""
     from memory_runtime.api import AgentMemory
     from memory_runtime.stores.bundle import Stores
 
-    print(f"\n##### importing {sample.name} and running the consolidation job over its days\n", flush=True)
-    status = cli_main(["import", str(sample), "--users-from-records", "--backfill"])
-    if status != 0:
-        return status
     with Stores.open(settings) as stores:
         for user, query, as_of in SAMPLE_QUERIES:
             with AgentMemory(user, stores=stores) as memory:
@@ -115,11 +110,10 @@ def run_sample(settings: Settings, sample: Path) -> int:
                 )
             for t in bundle.relevant_turns[:3]:
                 print(f"  turn  {t['timestamp']:%Y-%m-%d} {t['role']}: {t['content'][:90]}")
-    return 0
 
 
-def run_demo(settings: Settings, sample: Path | None = SAMPLE) -> int:
-    """Run the demo against the stores in `settings` (migrating first); prints the bundles."""
+def run_tour(settings: Settings) -> None:
+    """The API tour against the stores in `settings` (migrating first); prints the bundles."""
     from memory_runtime.api import AgentMemory
     from memory_runtime.stores.bundle import Stores
     from memory_runtime.stores.migrations import migrate
@@ -151,7 +145,3 @@ def run_demo(settings: Settings, sample: Path | None = SAMPLE) -> int:
             print("\n=== as_of 10 days in: " + "; ".join(f["claim"] for f in past.facts[:1]))
             print("\n=== to_context_string(max_tokens=300):\n")
             print(memory.remember(QUERIES[0], top_k=5).to_context_string(max_tokens=300))
-    if sample is not None and sample.exists():
-        return run_sample(settings, sample)
-    print(f"\n(sample history {sample} not found: skipping the import + consolidation part)")
-    return 0
