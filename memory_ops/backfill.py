@@ -15,7 +15,7 @@ Two ways, both recorded in the Postgres-backed Dagster instance and visible in `
   UI's "Materialize → partition range" sends) for the job's assets; the daemon runs the backfill (one
   run, by the same policy) and it is listed under the UI's backfills.
 
-memory_runtime imports no Dagster module (DESIGN.md): the CLI is a child process and GraphQL is plain
+memory_runtime imports no Dagster module (docs/architecture.md): the CLI is a child process and GraphQL is plain
 HTTP (httpx), so this module works with nothing but the runtime's own dependencies loaded.
 """
 

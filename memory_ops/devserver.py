@@ -4,7 +4,7 @@ memory_runtime never imports Dagster: this module runs the `dagster` CLI of the 
 child process, in the repository root (where workspace.yaml points at the code location), with the
 stack's environment (MEMORY_*_URI, DAGSTER_PG_URL, DAGSTER_HOME).
 
-Process handling (notes/embedded_stack.md P-D4): the child starts in its own session with SIGINT reset to
+Process handling (docs/notes/embedded_stack.md P-D4): the child starts in its own session with SIGINT reset to
 its default disposition, because `dagster dev` copies the SIGINT disposition onto SIGTERM and a child
 that inherited "ignore" would ignore both. SIGINT and SIGTERM received here are forwarded to it; it then
 stops its webserver, daemon and code servers. If it has not exited `STOP_TIMEOUT_S` after the first

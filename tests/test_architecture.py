@@ -1,4 +1,4 @@
-"""The dependency direction of DESIGN.md, enforced on every import in the tree (also the ones inside functions).
+"""The dependency direction of docs/architecture.md, enforced on every import (also those inside functions).
 
 domain ← embeddings ← stores ← memory/retrieval/extraction ← api/batch ← Dagster code and memory_ops.
 A module imports only from its own layer or the layers below it, and no two modules import each other,

