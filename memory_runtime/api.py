@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from memory_runtime import metrics
 from memory_runtime.config import Settings, load_settings
@@ -50,6 +50,20 @@ def _redis_errors() -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise StoreUnavailableError("Redis", "MEMORY_REDIS_URI", str(exc) or type(exc).__name__) from exc
+
+
+class FactOptions(TypedDict, total=False):
+    """The keyword options of `learn_fact` beyond the design's positional ones (see SemanticMemory.learn_fact)."""
+
+    source_turn_ids: Sequence[str] | None
+    valid_at: datetime | None
+    invalid_at: datetime | None
+    extractor_version: str | None
+    subject: str | None
+    predicate: str | None
+    object: str | None
+    supersedes: Sequence[str] | None
+    single_valued: bool | None
 
 
 class AgentMemory:
@@ -221,29 +235,18 @@ class AgentMemory:
         confidence: float = 0.9,
         entity_ids: Sequence[str] | None = None,
         source_turn_id: str | None = None,
-        *,
-        source_turn_ids: Sequence[str] | None = None,
-        valid_at: datetime | None = None,
-        invalid_at: datetime | None = None,
-        extractor_version: str | None = None,
-        subject: str | None = None,
-        predicate: str | None = None,
-        object: str | None = None,
-        supersedes: Sequence[str] | None = None,
-        single_valued: bool | None = None,
+        **options: Unpack[FactOptions],
     ) -> Fact:
         """Learn a fact (bi-temporal, with provenance); returns it as stored, with its id.
 
         A plain claim, or a claim with `subject`/`predicate`/`object`, which lets a newer object of a
-        single-valued predicate supersede the old fact (see `SemanticMemory.learn_fact`).
+        single-valued predicate supersede the old fact (see `SemanticMemory.learn_fact` for every option).
         """
         with self._op("learn_fact", "write"):
-            turns = [t for t in [source_turn_id, *(source_turn_ids or [])] if t]
+            turns = [t for t in [source_turn_id, *(options.pop("source_turn_ids", None) or [])] if t]
             return self.semantic.learn_fact(
                 claim, source=source, confidence=confidence, entity_ids=entity_ids or [],
-                source_turn_ids=self._stored_turn_ids(turns), valid_at=valid_at, invalid_at=invalid_at,
-                extractor_version=extractor_version, subject=subject, predicate=predicate, object=object,
-                supersedes=supersedes, single_valued=single_valued,
+                source_turn_ids=self._stored_turn_ids(turns), **options,
             )  # fmt: skip
 
     def _stored_turn_ids(self, given: list[str]) -> list[str]:
