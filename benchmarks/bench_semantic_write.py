@@ -56,7 +56,7 @@ def upsert_entities(memory: AgentMemory, n: int, rng: random.Random) -> tuple[li
             )
             made.append(entity)
         t = time.perf_counter()
-        ids.append(memory.upsert_entity(entity))
+        ids.append(memory.upsert_entity(entity).id)
         lat.append(time.perf_counter() - t)
         if (i + 1) % 250 == 0 or i + 1 == n:
             progress("entities", i + 1, n, started)

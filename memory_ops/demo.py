@@ -124,10 +124,10 @@ def run_tour(settings: Settings) -> None:
             memory.forget_user()  # the demo starts from a clean slate every time
             result = memory.store_turns(sample_turns())
             print(f"stored {result.inserted} turns in {len(SESSIONS)} sessions for {USER!r}")
-            priya = memory.upsert_entity(Entity(name="Priya", type="Person", description="the user"))
-            acme = memory.upsert_entity(Entity(name="Acme Corp", type="Organization", aliases=["Acme"]))
-            berlin = memory.upsert_entity(Entity(name="Berlin", type="Location"))
-            lisbon = memory.upsert_entity(Entity(name="Lisbon", type="Location"))
+            priya = memory.upsert_entity(Entity(name="Priya", type="Person", description="the user")).id
+            acme = memory.upsert_entity(Entity(name="Acme Corp", type="Organization", aliases=["Acme"])).id
+            berlin = memory.upsert_entity(Entity(name="Berlin", type="Location")).id
+            lisbon = memory.upsert_entity(Entity(name="Lisbon", type="Location")).id
             memory.relate(priya, acme, "WORKS_FOR")
             t1 = sample_turns()[0].id
             memory.learn_fact("Priya lives in Berlin", entity_ids=[priya, berlin], source_turn_id=t1,

@@ -4,19 +4,41 @@ Each capability lives in its own module (episodic, semantic, procedural, goals, 
 reflection, retrieval, erasure); this class only wires them to one user and conversation.
 """
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
 from memory_runtime import metrics
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.domain import validation
 from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
-from memory_runtime.domain.models import Entity, Goal, MemoryBundle, Reflection, Turn
+from memory_runtime.domain.models import (
+    Entity,
+    Fact,
+    FactSource,
+    Goal,
+    GoalStatus,
+    MemoryBundle,
+    Neighbour,
+    Reflection,
+    StrategyMatch,
+    ToolStats,
+    Turn,
+    UserContext,
+)
 from memory_runtime.memory.episodic import EpisodicMemory, ReprojectReport, WriteResult, reproject
+from memory_runtime.memory.working import WorkingMemory
 from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.postgres import turn_ids
+
+if TYPE_CHECKING:  # imported lazily at run time: each pulls in its own dependencies
+    from memory_runtime.memory.goals import GoalMemory
+    from memory_runtime.memory.procedural import ProceduralMemory
+    from memory_runtime.memory.ratelimit import RateLimiter
+    from memory_runtime.memory.semantic import SemanticMemory
+    from memory_runtime.memory.users import UserModel
 
 
 @contextmanager
@@ -30,12 +52,30 @@ def _redis_errors() -> Iterator[None]:
         raise StoreUnavailableError("Redis", "MEMORY_REDIS_URI", str(exc) or type(exc).__name__) from exc
 
 
+class FactOptions(TypedDict, total=False):
+    """The keyword options of `learn_fact` beyond the design's positional ones (see SemanticMemory.learn_fact)."""
+
+    source_turn_ids: Sequence[str] | None
+    valid_at: datetime | None
+    invalid_at: datetime | None
+    extractor_version: str | None
+    subject: str | None
+    predicate: str | None
+    object: str | None
+    supersedes: Sequence[str] | None
+    single_valued: bool | None
+
+
 class AgentMemory:
     """Memory of one user (and optionally one current conversation).
 
     Settings come from the environment / `.env` unless given. Pass `stores` to share connection pools
     between many AgentMemory objects in one process (e.g. one per request); they are then not closed
     by `close()`.
+
+    The sub-memories are attributes: `working` (the current conversation's; `working("c2")` for another),
+    `episodic`, `semantic`, `procedural`, `goals` and `profile`, all scoped to this user. Turn ids a caller
+    chose (`Turn.id`) are accepted wherever a turn id is (`learn_fact`, `record_tool_usage`).
     """
 
     def __init__(
@@ -67,7 +107,7 @@ class AgentMemory:
 
     # ---- plumbing ------------------------------------------------------------------------------
     @cached_property
-    def _limiter(self):  # -> RateLimiter
+    def _limiter(self) -> "RateLimiter":
         from memory_runtime.memory.ratelimit import RateLimiter
 
         return RateLimiter.from_settings(self.stores.redis, self.settings)
@@ -90,20 +130,13 @@ class AgentMemory:
                 metrics.store_error(exc.store, "unavailable")
                 raise
 
-    def _require_conversation(self, conversation_id: str | None) -> str:
-        conv = conversation_id or self.conversation_id
-        if not conv:
-            raise ValidationError("no conversation: pass conversation_id here or to AgentMemory(...)")
-        return conv
-
-    def working(self, conversation_id: str | None = None):  # -> WorkingMemory
-        """Working memory of a conversation (default: the current one)."""
-        from memory_runtime.memory.working import WorkingMemory
-
+    @cached_property
+    def working(self) -> WorkingMemory:
+        """Working memory of the current conversation; `working(conversation_id)` gives another one's."""
         return WorkingMemory(
             self.stores.redis,
             self.user_id,
-            self._require_conversation(conversation_id),
+            self.conversation_id,
             max_turns=self.settings.working_memory_turns,
             ttl_s=self.settings.working_memory_ttl_s,
         )
@@ -111,31 +144,36 @@ class AgentMemory:
     @cached_property
     def episodic(self) -> EpisodicMemory:
         """The turn log of this user."""
-        return EpisodicMemory(self.stores, self.user_id, lambda conv, items: self.working(conv).push_turns(items))
+        return EpisodicMemory(
+            self.stores,
+            self.user_id,
+            lambda conv, items: self.working(conv).push_turns(items),
+            conversation_id=self.conversation_id,
+        )
 
     @cached_property
-    def semantic(self):  # -> SemanticMemory
+    def semantic(self) -> "SemanticMemory":
         """Entities, facts and relations of this user."""
         from memory_runtime.memory.semantic import SemanticMemory
 
         return SemanticMemory(self.stores, self.user_id)
 
     @cached_property
-    def procedural(self):  # -> ProceduralMemory
+    def procedural(self) -> "ProceduralMemory":
         """Tools and strategies of this user."""
         from memory_runtime.memory.procedural import ProceduralMemory
 
         return ProceduralMemory(self.stores, self.user_id)
 
     @cached_property
-    def goals(self):  # -> GoalMemory
+    def goals(self) -> "GoalMemory":
         """Goals of this user."""
         from memory_runtime.memory.goals import GoalMemory
 
         return GoalMemory(self.stores, self.user_id)
 
     @cached_property
-    def profile(self):  # -> UserModel
+    def profile(self) -> "UserModel":
         """Preferences, expertise and interests of this user."""
         from memory_runtime.memory.users import UserModel
 
@@ -193,21 +231,36 @@ class AgentMemory:
     def learn_fact(
         self,
         claim: str,
-        source: str = "user_stated",
+        source: FactSource = "user_stated",
         confidence: float = 0.9,
-        entity_ids: list[str] | None = None,
+        entity_ids: Sequence[str] | None = None,
         source_turn_id: str | None = None,
-        **kwargs: Any,
-    ) -> str:
-        """Learn a fact (bi-temporal, with provenance); returns its id."""
+        **options: Unpack[FactOptions],
+    ) -> Fact:
+        """Learn a fact (bi-temporal, with provenance); returns it as stored, with its id.
+
+        A plain claim, or a claim with `subject`/`predicate`/`object`, which lets a newer object of a
+        single-valued predicate supersede the old fact (see `SemanticMemory.learn_fact` for every option).
+        """
         with self._op("learn_fact", "write"):
+            turns = [t for t in [source_turn_id, *(options.pop("source_turn_ids", None) or [])] if t]
             return self.semantic.learn_fact(
                 claim, source=source, confidence=confidence, entity_ids=entity_ids or [],
-                source_turn_id=source_turn_id, **kwargs,
+                source_turn_ids=self._stored_turn_ids(turns), **options,
             )  # fmt: skip
 
-    def upsert_entity(self, entity: Entity) -> str:
-        """Create or merge an entity (normalised name + type); returns its id."""
+    def _stored_turn_ids(self, given: list[str]) -> list[str]:
+        """Turn ids as the stores know them: a caller's own turn id is translated (one lookup, only if any)."""
+        try:
+            checked = [validation.key(t, "turn id") for t in given]
+        except ValidationError:
+            return given  # the callee reports the malformed id
+        if checked != given:
+            return given
+        return turn_ids.resolve_turn_ids(self.stores.pg, self.user_id, given) if given else given
+
+    def upsert_entity(self, entity: Entity) -> Entity:
+        """Create or merge an entity (normalised name + type); returns it as stored, with its id."""
         with self._op("upsert_entity", "write"):
             return self.semantic.upsert_entity(entity)
 
@@ -216,26 +269,26 @@ class AgentMemory:
         with self._op("relate", "write"):
             self.semantic.relate(source_id, target_id, rel_type, properties)
 
-    def neighbours(self, entity_id: str, depth: int = 1) -> list[dict[str, Any]]:
+    def neighbours(self, entity_id: str, depth: int = 1) -> list[Neighbour]:
         """Entities within `depth` (1–2) hops of an entity."""
         with self._op("neighbours", "read"):
             return self.semantic.neighbours(entity_id, depth=depth)
 
     # ---- goals ---------------------------------------------------------------------------------
-    def add_goal(self, goal: Goal) -> str:
-        """Add a goal (optionally a sub-goal via parent_id); returns its id."""
+    def add_goal(self, goal: Goal) -> Goal:
+        """Add a goal (optionally a sub-goal via parent_id); returns it as stored, with its id."""
         with self._op("add_goal", "write"):
             return self.goals.add_goal(goal)
 
-    def get_active_goals(self) -> list[dict[str, Any]]:
+    def get_active_goals(self) -> list[Goal]:
         """Active goals, highest priority first."""
         with self._op("get_active_goals", "read"):
             return self.goals.get_active_goals()
 
-    def update_goal_status(self, goal_id: str, status: str) -> None:
-        """Set a goal's status (active, completed, abandoned, blocked)."""
+    def update_goal_status(self, goal_id: str, status: GoalStatus) -> Goal:
+        """Set a goal's status (active, completed, abandoned, blocked); returns the updated goal."""
         with self._op("update_goal_status", "write"):
-            self.goals.update_goal_status(goal_id, status)
+            return self.goals.update_goal_status(goal_id, status)
 
     def add_blocker(self, goal_id: str, blocked_by_goal_id: str) -> None:
         """Record that one goal is blocked by another."""
@@ -251,39 +304,45 @@ class AgentMemory:
         success: bool,
         latency_ms: float,
         turn_id: str | None = None,
-        **kwargs: Any,
+        *,
+        conversation_id: str | None = None,
+        error: str | None = None,
     ) -> str:
         """Audit a tool call in Postgres and update the tool's statistics; returns the invocation id."""
         with self._op("record_tool_usage", "write"):
+            [stored_turn] = self._stored_turn_ids([turn_id]) if isinstance(turn_id, str) else [turn_id]
             return self.procedural.record_tool_usage(
-                tool_name, tool_input, tool_output, success, latency_ms, turn_id, **kwargs
-            )
+                tool_name, tool_input, tool_output, success, latency_ms, stored_turn,
+                conversation_id=conversation_id, error=error,
+            )  # fmt: skip
 
-    def get_tool_stats(self, tool_name: str | None = None) -> list[dict[str, Any]]:
+    def get_tool_stats(self, tool_name: str | None = None) -> list[ToolStats]:
         """Usage, success rate and mean latency per tool."""
         with self._op("get_tool_stats", "read"):
             return self.procedural.get_tool_stats(tool_name)
 
-    def learn_strategy(self, description: str, task_type: str, tool_sequence: Iterable[str] = (), **kw: Any) -> str:
-        """Record a strategy for a task type; returns its id."""
+    def learn_strategy(
+        self, description: str, task_type: str, tool_sequence: Iterable[str] = (), success: bool | None = None
+    ) -> str:
+        """Record a strategy for a task type (`success` counts one outcome); returns its id."""
         with self._op("learn_strategy", "write"):
-            return self.procedural.learn_strategy(description, task_type, tuple(tool_sequence), **kw)
+            return self.procedural.learn_strategy(description, task_type, tuple(tool_sequence), success=success)
 
-    def what_worked_for(self, task: str, top_k: int = 5) -> list[dict[str, Any]]:
+    def what_worked_for(self, task: str, top_k: int = 5) -> list[StrategyMatch]:
         """Strategies for a task, ranked by similarity × success rate."""
         with self._op("what_worked_for", "read"):
             return self.procedural.what_worked_for(task, top_k=top_k)
 
-    def reinforce_strategy(self, strategy_id: str, success: bool) -> dict[str, Any]:
+    def reinforce_strategy(self, strategy_id: str, success: bool) -> StrategyMatch:
         """Count one more success or failure of a strategy."""
         with self._op("reinforce_strategy", "write"):
             return self.procedural.reinforce_strategy(strategy_id, success)
 
     # ---- user model and working memory ---------------------------------------------------------
-    def get_user_context(self) -> dict[str, Any]:
+    def get_user_context(self) -> UserContext:
         """Preferences, expertise and interests of this user."""
         with self._op("get_user_context", "read"):
-            return self.profile.get_user_context()
+            return self.profile.get_user_context()  # type: ignore[return-value]  # a UserContext dict
 
     def set_preference(self, key: str, value: Any, confidence: float = 0.8) -> None:
         """Record a user preference (graph + Postgres profile)."""

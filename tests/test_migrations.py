@@ -27,13 +27,13 @@ def test_migrate_backfills_the_lookup_keys_of_facts_written_before_them(backend_
         migrate(stores.pg, stores.graph, backend_settings.embedding_dimensions)
         sem = SemanticMemory(stores, "u1")
         old = sem.learn_fact("Ada lives in London", valid_at=datetime(2020, 1, 1, tzinfo=UTC),
-                             subject="Ada", predicate="lives_in", object="London")  # fmt: skip
+                             subject="Ada", predicate="lives_in", object="London").id  # fmt: skip
         stores.graph.write("MATCH (f:Fact) REMOVE f.claim_key, f.slot_key")  # as an older version wrote it
         report = migrate(stores.pg, stores.graph, backend_settings.embedding_dimensions)
         again = migrate(stores.pg, stores.graph, backend_settings.embedding_dimensions)
-        assert sem.learn_fact("ada lives in london") == old  # dedup finds it
+        assert sem.learn_fact("ada lives in london").id == old  # dedup finds it
         new = sem.learn_fact("Ada lives in Paris", valid_at=datetime(2023, 1, 1, tzinfo=UTC),
-                             subject="Ada", predicate="lives_in", object="Paris")  # fmt: skip
+                             subject="Ada", predicate="lives_in", object="Paris").id  # fmt: skip
         assert sem.get_fact(old)["superseded_by"] == [new]  # supersession finds it
     assert report.backfilled == 1
     assert not again.changed

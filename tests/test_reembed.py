@@ -97,10 +97,12 @@ def _fill(stores: Stores, user: str = "alice", turns: int = 24) -> dict[str, str
                 for i in range(turns)
             ]
         )  # fmt: skip
-        ada = memory.upsert_entity(Entity(name="Ada", type="Person", aliases=["Ada L."], description="a mathematician"))
-        fact = memory.learn_fact(f"{user} trains for the Lisbon marathon", entity_ids=[ada])
+        ada = memory.upsert_entity(
+            Entity(name="Ada", type="Person", aliases=["Ada L."], description="a mathematician")
+        ).id
+        fact = memory.learn_fact(f"{user} trains for the Lisbon marathon", entity_ids=[ada]).id
         strategy = memory.learn_strategy("search the docs first, then ask", "debugging", ["search", "ask"])
-        goal = memory.add_goal(Goal(description="run the marathon under four hours", priority=4))
+        goal = memory.add_goal(Goal(description="run the marathon under four hours", priority=4)).id
     return {"entity": ada, "fact": fact, "strategy": strategy, "goal": goal}
 
 

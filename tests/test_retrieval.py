@@ -56,8 +56,8 @@ def populated(stores):
                 for j in range(12)
             ]
             result = m.store_turns(_turns(f"{user}-chat", texts))
-            entity = m.upsert_entity(Entity(name=f"{WORDS[n]} club", type="Organization"))
-            fact = m.learn_fact(f"{user} enjoys {WORDS[n]} and {WORDS[n + 1]}", entity_ids=[entity])
+            entity = m.upsert_entity(Entity(name=f"{WORDS[n]} club", type="Organization")).id
+            fact = m.learn_fact(f"{user} enjoys {WORDS[n]} and {WORDS[n + 1]}", entity_ids=[entity]).id
             owned[user] = {"turns": set(result.turn_ids), "facts": {fact}, "entities": {entity}}
     return owned
 
@@ -81,14 +81,14 @@ def test_as_of_returns_the_fact_valid_at_that_time(memory: AgentMemory) -> None:
         predicate="works_for",
         object="Acme",
         valid_at=datetime(2020, 1, 1, tzinfo=UTC),
-    )
+    ).id
     new = memory.learn_fact(
         "Ada works for Initech",
         subject="Ada",
         predicate="works_for",
         object="Initech",
         valid_at=datetime(2022, 1, 1, tzinfo=UTC),
-    )
+    ).id
     then = memory.remember("Where does Ada work?", as_of=datetime(2021, 6, 1, tzinfo=UTC))
     later = memory.remember("Where does Ada work?", as_of=datetime(2023, 6, 1, tzinfo=UTC))
     assert [f["id"] for f in then.facts] == [old]
@@ -150,7 +150,7 @@ def test_every_item_says_how_it_was_found_and_scored(memory: AgentMemory) -> Non
     stored = memory.store_turns(
         _turns("c", ["I adopted a beagle named Biscuit", "Biscuit loves the park", "We went kayaking on Sunday"])
     )
-    entity = memory.upsert_entity(Entity(name="Biscuit", type="Other", description="a beagle"))
+    entity = memory.upsert_entity(Entity(name="Biscuit", type="Other", description="a beagle")).id
     memory.learn_fact("Alice adopted a beagle named Biscuit", entity_ids=[entity], source_turn_id=stored.turn_ids[0])
     bundle = memory.remember("beagle Biscuit")
     assert bundle.relevant_turns and bundle.facts and bundle.entities
@@ -214,10 +214,10 @@ def test_a_user_with_a_tiny_share_of_the_index_still_gets_their_nearest_turns(st
 
 
 def test_facts_about_the_best_entities_come_through_the_graph(memory: AgentMemory) -> None:
-    biscuit = memory.upsert_entity(Entity(name="Biscuit", type="Other", description="the family beagle"))
-    vet = memory.upsert_entity(Entity(name="Dr Okafor", type="Person"))
+    biscuit = memory.upsert_entity(Entity(name="Biscuit", type="Other", description="the family beagle")).id
+    vet = memory.upsert_entity(Entity(name="Dr Okafor", type="Person")).id
     memory.relate(biscuit, vet, "KNOWS")
-    about_vet = memory.learn_fact("Dr Okafor works at the harbour clinic", entity_ids=[vet])
+    about_vet = memory.learn_fact("Dr Okafor works at the harbour clinic", entity_ids=[vet]).id
     memory.learn_fact("The quarterly budget closes in March")
     bundle = memory.remember("Biscuit")
     # No shared word: reached from Biscuit in two hops, so it outranks an unrelated fact the vector search

@@ -47,12 +47,12 @@ def graph_size(mem: SemanticMemory) -> tuple[int, int]:
 
 
 def ada(mem: SemanticMemory, **kw: object) -> str:
-    return mem.upsert_entity(Entity(name="Ada Lovelace", type="Person", **kw))  # type: ignore[arg-type]
+    return mem.upsert_entity(Entity(name="Ada Lovelace", type="Person", **kw)).id  # type: ignore[arg-type]
 
 
 def lives_in(mem: SemanticMemory, city: str, year: int) -> str:
     """Learn 'Ada lives in <city>' from <year> as a (subject, predicate, object) fact."""
-    return mem.learn_fact(f"Ada lives in {city}", valid_at=t(year), subject="Ada", predicate="lives_in", object=city)
+    return mem.learn_fact(f"Ada lives in {city}", valid_at=t(year), subject="Ada", predicate="lives_in", object=city).id
 
 
 def vector_hits(mem: SemanticMemory, node_label: str, text: str) -> list[str]:
@@ -75,7 +75,7 @@ def test_upsert_entity_returns_the_deterministic_id(mem: SemanticMemory) -> None
 
 def test_upsert_entity_twice_with_the_same_normalised_name_keeps_one_entity(mem: SemanticMemory) -> None:
     first = ada(mem)
-    second = mem.upsert_entity(Entity(name="  ada   LOVELACE ", type="person"))
+    second = mem.upsert_entity(Entity(name="  ada   LOVELACE ", type="person")).id
     assert first == second
     assert count(mem, "MATCH (e:Entity) RETURN count(e) AS n") == 1
     assert mem.get_entity(first)["mention_count"] == 2
@@ -98,7 +98,7 @@ def test_upsert_entity_named_by_a_known_alias_merges_into_that_entity(mem: Seman
     eid = ada(mem, aliases=["Countess of Lovelace"])
     merged = mem.upsert_entity(
         Entity(name="countess of lovelace", type="Person", aliases=["The Enchantress of Numbers"])
-    )
+    ).id
     assert merged == eid
     assert count(mem, "MATCH (e:Entity) RETURN count(e) AS n") == 1
     entity = mem.get_entity(eid)
@@ -108,7 +108,7 @@ def test_upsert_entity_named_by_a_known_alias_merges_into_that_entity(mem: Seman
 
 def test_upsert_entity_alias_resolution_respects_the_type(mem: SemanticMemory) -> None:
     ada(mem, aliases=["Lovelace"])
-    place = mem.upsert_entity(Entity(name="Lovelace", type="Location"))
+    place = mem.upsert_entity(Entity(name="Lovelace", type="Location")).id
     assert place == ids.entity_id(USER, "Location", "Lovelace")
     assert count(mem, "MATCH (e:Entity) RETURN count(e) AS n") == 2
 
@@ -126,7 +126,7 @@ def test_upsert_entity_replaces_the_description_when_one_is_given(mem: SemanticM
 
 
 def test_upsert_entity_labels_the_node_with_its_type(mem: SemanticMemory) -> None:
-    eid = mem.upsert_entity(Entity(name="Analytical Engine", type="technology"))
+    eid = mem.upsert_entity(Entity(name="Analytical Engine", type="technology")).id
     assert count(mem, "MATCH (e:Entity:Technology {id: $id}) RETURN count(e) AS n", id=eid) == 1
     assert mem.get_entity(eid)["type"] == "Technology"
 
@@ -146,7 +146,7 @@ def test_upsert_entity_merges_attributes_new_keys_winning(mem: SemanticMemory) -
 
 
 def test_upsert_entity_records_provenance(mem: SemanticMemory) -> None:
-    eid = mem.upsert_entity(Entity(name="Ada", type="Person"), source_turn_ids=["t1"], extractor_version="v1")
+    eid = mem.upsert_entity(Entity(name="Ada", type="Person"), source_turn_ids=["t1"], extractor_version="v1").id
     mem.upsert_entity(Entity(name="Ada", type="Person"), source_turn_ids=["t1", "t2"])
     entity = mem.get_entity(eid)
     assert entity["source_turn_ids"] == ["t1", "t2"]
@@ -197,7 +197,7 @@ def test_find_entities_matches_the_normalised_name_or_an_alias(mem: SemanticMemo
 
 def test_find_entities_can_filter_by_type(mem: SemanticMemory) -> None:
     ada(mem)
-    place = mem.upsert_entity(Entity(name="Ada Lovelace", type="Location"))
+    place = mem.upsert_entity(Entity(name="Ada Lovelace", type="Location")).id
     assert [e["id"] for e in mem.find_entities("Ada Lovelace", entity_type="location")] == [place]
 
 
@@ -233,7 +233,7 @@ def test_learn_fact_returns_a_fact_with_its_provenance(mem: SemanticMemory) -> N
         source_turn_id="turn-a",
         source_turn_ids=["turn-b", "turn-a"],
         extractor_version="spacy-3.8+rules-1",
-    )
+    ).id
     fact = mem.get_fact(fid)
     assert fact["claim"] == "Ada likes Cython"
     assert fact["source"] == "extraction"
@@ -245,7 +245,7 @@ def test_learn_fact_returns_a_fact_with_its_provenance(mem: SemanticMemory) -> N
 
 def test_learn_fact_valid_at_defaults_to_now(mem: SemanticMemory) -> None:
     before = datetime.now(UTC) - timedelta(seconds=1)
-    fact = mem.get_fact(mem.learn_fact("Ada likes tea"))
+    fact = mem.get_fact(mem.learn_fact("Ada likes tea").id)
     assert before <= fact["valid_at"] <= datetime.now(UTC)
     assert fact["valid_at"].tzinfo is not None
     assert fact["created_at"] >= before
@@ -253,8 +253,8 @@ def test_learn_fact_valid_at_defaults_to_now(mem: SemanticMemory) -> None:
 
 def test_learn_fact_links_the_fact_about_its_entities(mem: SemanticMemory) -> None:
     person = ada(mem)
-    engine = mem.upsert_entity(Entity(name="Analytical Engine", type="Technology"))
-    fid = mem.learn_fact("Ada programmed the Analytical Engine", entity_ids=[person, engine])
+    engine = mem.upsert_entity(Entity(name="Analytical Engine", type="Technology")).id
+    fid = mem.learn_fact("Ada programmed the Analytical Engine", entity_ids=[person, engine]).id
     assert mem.get_fact(fid)["entity_ids"] == sorted([person, engine])
     assert [f["id"] for f in mem.facts_about(engine)] == [fid]
 
@@ -262,15 +262,15 @@ def test_learn_fact_links_the_fact_about_its_entities(mem: SemanticMemory) -> No
 def test_learn_fact_links_source_turns_that_are_in_the_graph(backend_stores, mem: SemanticMemory) -> None:
     turn = Turn(conversation_id="c1", index=0, role="user", content="I love Cython")
     EpisodicMemory(backend_stores, USER, None).store_turns([turn])
-    fid = mem.learn_fact("The user loves Cython", source_turn_ids=[turn.id, "turn-not-projected-yet"])
+    fid = mem.learn_fact("The user loves Cython", source_turn_ids=[turn.id, "turn-not-projected-yet"]).id
     linked = mem.stores.graph.read("MATCH (f:Fact {id: $id})-[:DERIVED_FROM]->(t:Turn) RETURN t.id AS id", {"id": fid})
     assert [r["id"] for r in linked] == [turn.id]
     assert mem.get_fact(fid)["source_turn_ids"] == [turn.id, "turn-not-projected-yet"]
 
 
 def test_learn_fact_same_normalised_claim_reinforces_the_existing_fact(mem: SemanticMemory) -> None:
-    first = mem.learn_fact("Ada likes Cython", confidence=0.6, source_turn_id="t1")
-    second = mem.learn_fact("  ada likes CYTHON. ", confidence=0.9, source_turn_id="t2")
+    first = mem.learn_fact("Ada likes Cython", confidence=0.6, source_turn_id="t1").id
+    second = mem.learn_fact("  ada likes CYTHON. ", confidence=0.9, source_turn_id="t2").id
     assert second == first
     fact = mem.get_fact(first)
     assert fact["confidence"] == pytest.approx(0.9)
@@ -280,20 +280,20 @@ def test_learn_fact_same_normalised_claim_reinforces_the_existing_fact(mem: Sema
 
 
 def test_learn_fact_reinforcement_never_lowers_confidence(mem: SemanticMemory) -> None:
-    fid = mem.learn_fact("Ada likes Cython", confidence=0.9)
+    fid = mem.learn_fact("Ada likes Cython", confidence=0.9).id
     mem.learn_fact("Ada likes Cython", confidence=0.2)
     assert mem.get_fact(fid)["confidence"] == pytest.approx(0.9)
 
 
 def test_learn_fact_same_claim_after_invalidation_is_a_new_fact(mem: SemanticMemory) -> None:
-    first = mem.learn_fact("Ada lives in London", valid_at=t(2020))
+    first = mem.learn_fact("Ada lives in London", valid_at=t(2020)).id
     mem.invalidate_fact(first, at=t(2021))
-    assert mem.learn_fact("Ada lives in London") != first
+    assert mem.learn_fact("Ada lives in London").id != first
 
 
 def test_learn_fact_contradiction_invalidates_old_fact_but_keeps_it(mem: SemanticMemory) -> None:
     old = lives_in(mem, "London", 2020)
-    new = mem.learn_fact("Ada lives in Paris", valid_at=t(2023), subject="ada", predicate="LIVES_IN", object="Paris")
+    new = mem.learn_fact("Ada lives in Paris", valid_at=t(2023), subject="ada", predicate="LIVES_IN", object="Paris").id
     old_fact = mem.get_fact(old)
     assert old_fact["invalid_at"] == t(2023)
     assert old_fact["expired_at"] is not None
@@ -304,14 +304,14 @@ def test_learn_fact_contradiction_invalidates_old_fact_but_keeps_it(mem: Semanti
 
 
 def test_learn_fact_with_the_same_object_does_not_contradict(mem: SemanticMemory) -> None:
-    old = mem.learn_fact("Ada lives in London", subject="Ada", predicate="lives_in", object="London")
+    old = mem.learn_fact("Ada lives in London", subject="Ada", predicate="lives_in", object="London").id
     mem.learn_fact("Ada resides in London", subject="Ada", predicate="lives_in", object="london")
     assert mem.get_fact(old)["invalid_at"] is None
 
 
 def test_learn_fact_supersedes_the_facts_it_lists(mem: SemanticMemory) -> None:
-    old = mem.learn_fact("Ada's favourite language is Fortran", valid_at=t(2020))
-    new = mem.learn_fact("Ada's favourite language is Cython", valid_at=t(2024), supersedes=[old])
+    old = mem.learn_fact("Ada's favourite language is Fortran", valid_at=t(2020)).id
+    new = mem.learn_fact("Ada's favourite language is Cython", valid_at=t(2024), supersedes=[old]).id
     assert mem.get_fact(old)["invalid_at"] == t(2024)
     assert mem.get_fact(new)["supersedes"] == [old]
 
@@ -326,15 +326,15 @@ def test_learn_fact_learnt_out_of_order_is_closed_by_the_later_fact(mem: Semanti
 
 def test_learn_fact_claims_sharing_a_long_prefix_are_different_facts(mem: SemanticMemory) -> None:
     prefix = "Ada noted that " + "the analytical engine weaves algebraic patterns " * 8
-    first = mem.learn_fact(prefix + "like a loom weaves flowers")
-    second = mem.learn_fact(prefix + "like a loom weaves leaves")
+    first = mem.learn_fact(prefix + "like a loom weaves flowers").id
+    second = mem.learn_fact(prefix + "like a loom weaves leaves").id
     assert first != second
-    assert mem.learn_fact(prefix + "like a loom weaves leaves") == second
+    assert mem.learn_fact(prefix + "like a loom weaves leaves").id == second
 
 
 def test_learn_fact_reinforced_with_a_predicate_is_then_superseded_by_a_conflict(mem: SemanticMemory) -> None:
-    old = mem.learn_fact("Ada lives in London", valid_at=t(2020), subject="Ada")
-    assert mem.learn_fact("Ada lives in London", subject="Ada", predicate="lives_in", object="London") == old
+    old = mem.learn_fact("Ada lives in London", valid_at=t(2020), subject="Ada").id
+    assert mem.learn_fact("Ada lives in London", subject="Ada", predicate="lives_in", object="London").id == old
     new = lives_in(mem, "Paris", 2023)
     assert mem.get_fact(old)["invalid_at"] == t(2023)
     assert mem.get_fact(new)["supersedes"] == [old]
@@ -365,7 +365,7 @@ def test_learn_fact_with_another_users_entity_writes_nothing(mem: SemanticMemory
 
 
 def test_learn_fact_superseding_an_unknown_fact_writes_nothing(mem: SemanticMemory) -> None:
-    old = mem.learn_fact("Ada lives in London")
+    old = mem.learn_fact("Ada lives in London").id
     before = graph_size(mem)
     with pytest.raises(NotFoundError, match="no-such-fact"):
         mem.learn_fact("Ada lives in Paris", supersedes=["no-such-fact"])
@@ -407,13 +407,13 @@ def test_learn_fact_rejects_invalid_at_before_valid_at(mem: SemanticMemory) -> N
 
 
 def test_learnt_fact_is_found_by_the_vector_index(mem: SemanticMemory) -> None:
-    fid = mem.learn_fact("The user prefers Cython over Rust for extensions")
+    fid = mem.learn_fact("The user prefers Cython over Rust for extensions").id
     mem.learn_fact("The user's cat is called Pixel")
     assert vector_hits(mem, "Fact", "Cython or Rust for extensions?")[0] == fid
 
 
 def test_get_fact_of_another_user_is_not_found(mem: SemanticMemory, other: SemanticMemory) -> None:
-    fid = mem.learn_fact("Ada likes tea")
+    fid = mem.learn_fact("Ada likes tea").id
     with pytest.raises(NotFoundError):
         other.get_fact(fid)
     with pytest.raises(NotFoundError):
@@ -422,11 +422,11 @@ def test_get_fact_of_another_user_is_not_found(mem: SemanticMemory, other: Seman
 
 
 def test_same_claim_for_two_users_is_two_facts(mem: SemanticMemory, other: SemanticMemory) -> None:
-    assert mem.learn_fact("likes tea") != other.learn_fact("likes tea")
+    assert mem.learn_fact("likes tea").id != other.learn_fact("likes tea").id
 
 
 def test_invalidate_fact_closes_the_window_and_keeps_the_fact(mem: SemanticMemory) -> None:
-    fid = mem.learn_fact("Ada lives in London", valid_at=t(2020))
+    fid = mem.learn_fact("Ada lives in London", valid_at=t(2020)).id
     mem.invalidate_fact(fid, at=t(2022))
     fact = mem.get_fact(fid)
     assert fact["invalid_at"] == t(2022)
@@ -435,14 +435,14 @@ def test_invalidate_fact_closes_the_window_and_keeps_the_fact(mem: SemanticMemor
 
 
 def test_invalidate_fact_before_it_became_valid_is_rejected(mem: SemanticMemory) -> None:
-    fid = mem.learn_fact("Ada lives in London", valid_at=t(2020))
+    fid = mem.learn_fact("Ada lives in London", valid_at=t(2020)).id
     with pytest.raises(ValidationError):
         mem.invalidate_fact(fid, at=t(2019))
     assert mem.get_fact(fid)["invalid_at"] is None
 
 
 def test_invalidate_fact_in_the_future_keeps_it_current_until_then(mem: SemanticMemory) -> None:
-    fid = mem.learn_fact("Ada works at Acme")
+    fid = mem.learn_fact("Ada works at Acme").id
     mem.invalidate_fact(fid, at=datetime.now(UTC) + timedelta(days=30))
     assert [f["id"] for f in mem.list_facts()] == [fid]
 
@@ -472,8 +472,8 @@ def test_facts_as_of_never_returns_another_users_facts(mem: SemanticMemory, othe
 
 def test_facts_about_excludes_invalid_facts_unless_asked(mem: SemanticMemory) -> None:
     person = ada(mem)
-    old = mem.learn_fact("Ada lives in London", valid_at=t(2020), entity_ids=[person])
-    new = mem.learn_fact("Ada lives in Paris", valid_at=t(2023), entity_ids=[person], supersedes=[old])
+    old = mem.learn_fact("Ada lives in London", valid_at=t(2020), entity_ids=[person]).id
+    new = mem.learn_fact("Ada lives in Paris", valid_at=t(2023), entity_ids=[person], supersedes=[old]).id
     assert [f["id"] for f in mem.facts_about(person)] == [new]
     assert [f["id"] for f in mem.facts_about(person, include_invalid=True)] == [new, old]
 
@@ -502,9 +502,9 @@ def test_fact_dicts_have_the_documented_keys(mem: SemanticMemory) -> None:
 
 
 def test_list_facts_is_most_recent_first_and_limited(mem: SemanticMemory) -> None:
-    first = mem.learn_fact("fact one")
-    second = mem.learn_fact("fact two")
-    third = mem.learn_fact("fact three")
+    first = mem.learn_fact("fact one").id
+    second = mem.learn_fact("fact two").id
+    third = mem.learn_fact("fact three").id
     facts = [f["id"] for f in mem.list_facts(limit=2)]
     assert len(facts) == 2 and first not in facts
     assert set(facts) == {second, third}
@@ -520,7 +520,7 @@ def test_list_facts_never_returns_another_users_facts(mem: SemanticMemory, other
 
 def test_relate_is_idempotent_and_updates_properties(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
     mem.relate(person, org, "WORKS_FOR", {"since": 2021, "roles": ["engineer"]})
     mem.relate(person, org, "WORKS_FOR", {"since": 2022, "team": "compilers"})
     rows = mem.stores.graph.read(
@@ -533,7 +533,7 @@ def test_relate_is_idempotent_and_updates_properties(mem: SemanticMemory) -> Non
 
 def test_relate_rejects_unknown_relationship_type_without_writing(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
     before = graph_size(mem)
     for bad in ("HATES", "works_for", "ABOUT", "X]->(n) DETACH DELETE n //"):
         with pytest.raises(InvalidRelationshipType):
@@ -543,7 +543,7 @@ def test_relate_rejects_unknown_relationship_type_without_writing(mem: SemanticM
 
 def test_relate_rejects_nested_properties_without_writing(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
     before = graph_size(mem)
     with pytest.raises(ValidationError, match="JSON string"):
         mem.relate(person, org, "WORKS_FOR", {"contract": {"type": "full-time"}})
@@ -560,7 +560,7 @@ def test_relate_with_an_unknown_entity_raises_not_found_and_writes_nothing(mem: 
 
 def test_relate_to_another_users_entity_raises_not_found(mem: SemanticMemory, other: SemanticMemory) -> None:
     person = ada(mem)
-    foreign = other.upsert_entity(Entity(name="Bob", type="Person"))
+    foreign = other.upsert_entity(Entity(name="Bob", type="Person")).id
     with pytest.raises(NotFoundError):
         mem.relate(person, foreign, "KNOWS")
     assert count(mem, "MATCH ()-[r:KNOWS]->() RETURN count(r) AS n") == 0
@@ -591,8 +591,8 @@ def test_flat_properties_reject_what_a_graph_cannot_store(props: dict) -> None:
 
 def test_neighbours_depth_one(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
-    city = mem.upsert_entity(Entity(name="Paris", type="Location"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
+    city = mem.upsert_entity(Entity(name="Paris", type="Location")).id
     mem.relate(person, org, "WORKS_FOR")
     mem.relate(org, city, "LOCATED_IN")
     expected = {"id": org, "name": "Acme", "type": "Organization", "description": None, "distance": 1}
@@ -601,8 +601,8 @@ def test_neighbours_depth_one(mem: SemanticMemory) -> None:
 
 def test_neighbours_depth_two(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
-    city = mem.upsert_entity(Entity(name="Paris", type="Location"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
+    city = mem.upsert_entity(Entity(name="Paris", type="Location")).id
     mem.relate(person, org, "WORKS_FOR")
     mem.relate(org, city, "LOCATED_IN")
     mem.relate(person, city, "LIVES_IN")
@@ -614,8 +614,8 @@ def test_neighbours_depth_two(mem: SemanticMemory) -> None:
 
 def test_neighbours_depth_two_reaches_entities_two_hops_away(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
-    city = mem.upsert_entity(Entity(name="Paris", type="Location"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
+    city = mem.upsert_entity(Entity(name="Paris", type="Location")).id
     mem.relate(person, org, "WORKS_FOR")
     mem.relate(org, city, "LOCATED_IN")
     got = {n["id"]: (n["distance"], n["via"]) for n in mem.neighbours(person, depth=2)}
@@ -624,7 +624,7 @@ def test_neighbours_depth_two_reaches_entities_two_hops_away(mem: SemanticMemory
 
 def test_neighbours_do_not_traverse_fact_links(mem: SemanticMemory) -> None:
     person = ada(mem)
-    org = mem.upsert_entity(Entity(name="Acme", type="Organization"))
+    org = mem.upsert_entity(Entity(name="Acme", type="Organization")).id
     mem.learn_fact("Ada admires Acme", entity_ids=[person, org])
     assert mem.neighbours(person, depth=2) == []
 
@@ -632,7 +632,7 @@ def test_neighbours_do_not_traverse_fact_links(mem: SemanticMemory) -> None:
 def test_neighbours_respect_the_limit(mem: SemanticMemory) -> None:
     person = ada(mem)
     for name in ("A", "B", "C"):
-        mem.relate(person, mem.upsert_entity(Entity(name=name, type="Person")), "KNOWS")
+        mem.relate(person, mem.upsert_entity(Entity(name=name, type="Person")).id, "KNOWS")
     assert len(mem.neighbours(person, limit=2)) == 2
 
 
@@ -650,13 +650,13 @@ def test_neighbours_of_an_unknown_entity_raise_not_found(mem: SemanticMemory) ->
 
 def test_a_multi_valued_predicate_does_not_retire_the_other_values(backend_stores):
     sem = SemanticMemory(backend_stores, "u1")
-    rock = sem.learn_fact("User likes rock", subject="user", predicate="likes", object="rock")
+    rock = sem.learn_fact("User likes rock", subject="user", predicate="likes", object="rock").id
     sem.learn_fact("User likes jazz", subject="user", predicate="likes", object="jazz")
     assert sem.get_fact(rock)["invalid_at"] is None
 
 
 def test_single_valued_can_be_forced_for_a_custom_predicate(backend_stores):
     sem = SemanticMemory(backend_stores, "u1")
-    old = sem.learn_fact("Ada drives a Golf", subject="Ada", predicate="drives", object="Golf")
+    old = sem.learn_fact("Ada drives a Golf", subject="Ada", predicate="drives", object="Golf").id
     sem.learn_fact("Ada drives a Tesla", subject="Ada", predicate="drives", object="Tesla", single_valued=True)
     assert sem.get_fact(old)["invalid_at"] is not None

@@ -246,7 +246,7 @@ def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version:
             ),
             source_turn_ids=mentions,
             extractor_version=version,
-        )
+        ).id
         if entity.new:
             counts["entities_created"] += 1
             entity.new = False

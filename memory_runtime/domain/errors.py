@@ -71,6 +71,19 @@ class TurnConflictError(AgentMemoryError):
         )
 
 
+class TurnIdConflictError(AgentMemoryError):
+    """A caller-chosen turn id (`Turn.id`) that this user already gave another turn."""
+
+    def __init__(self, turn_id: str, conversation_id: str, index: int) -> None:
+        self.turn_id = turn_id
+        self.conversation_id = conversation_id
+        self.index = index
+        super().__init__(
+            f"turn id {turn_id!r} already names another turn of this user; it cannot also name turn {index} "
+            f"of conversation {conversation_id!r} — turn ids are unique per user"
+        )
+
+
 class ConversationOwnershipError(AgentMemoryError):
     """A conversation id that belongs to another user."""
 

@@ -1,10 +1,12 @@
 """Pydantic v2 models of the public API: what agents pass in and get back."""
 
 import math
+from collections.abc import ItemsView, KeysView, ValuesView
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12 only in this form
 
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import ValidationError
@@ -79,13 +81,58 @@ UtcDatetime = Annotated[datetime, AfterValidator(utc)]
 Vector = Annotated[list[float], AfterValidator(check_vector)]
 
 
-class _Model(BaseModel):
+def _turn_client_id(value: str) -> str:
+    return validation.key(value, "turn id")
+
+
+class MappingAccess:
+    """Read a model like the dict it replaced: `item["claim"]`, `item.get("claim")`, `"claim" in item`, keys()."""
+
+    def __getitem__(self, key: str) -> Any:
+        if not isinstance(key, str) or key not in type(self).model_fields:  # type: ignore[attr-defined]
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field's value, or `default` for a name that is not a field."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in type(self).model_fields  # type: ignore[attr-defined]
+
+    def keys(self) -> KeysView[str]:
+        """The field names, so `dict(item)` and `{**item}` give the dict the item replaced."""
+        return self._as_dict().keys()
+
+    def values(self) -> ValuesView[Any]:
+        """The field values, in field order."""
+        return self._as_dict().values()
+
+    def items(self) -> ItemsView[str, Any]:
+        """(name, value) pairs, in field order."""
+        return self._as_dict().items()
+
+    def _as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in type(self).model_fields}  # type: ignore[attr-defined]
+
+
+class _Model(MappingAccess, BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class Turn(_Model):
-    """One message of a conversation. `timestamp` is when it was said (defaults to now)."""
+    """One message of a conversation. `timestamp` is when it was said (defaults to now).
 
+    `id` is the caller's id for the turn (unique per user; reusing it for another turn is a
+    TurnIdConflictError), kept and returned on reads; without one it is uuid5(conversation_id, index),
+    re-derived when either changes. The stores always key the turn by that uuid5 (`record_id`).
+    `token_count` is the caller's count; reads return an estimate (`estimate_tokens`) when none was given.
+    """
+
+    id: Annotated[str, AfterValidator(_turn_client_id)] = Field(default=None, validate_default=False)
     conversation_id: ConversationId
     index: int = Field(ge=0, le=2**31 - 1)
     role: Role
@@ -93,22 +140,47 @@ class Turn(_Model):
     timestamp: UtcDatetime | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
     embedding: Vector | None = None
+    token_count: int | None = Field(default=None, ge=0, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _v_id(self) -> "Turn":
+        if self.id is None or "id" not in self.model_fields_set:
+            # object.__setattr__: an assignment here would validate (and call this validator) again
+            object.__setattr__(self, "id", self.record_id)
+            self.model_fields_set.discard("id")
+        return self
 
     @property
-    def id(self) -> str:
-        """Deterministic turn id: uuid5(conversation_id, index)."""
+    def record_id(self) -> str:
+        """The id every store keys this turn by: uuid5(conversation_id, index)."""
         return ids.turn_id(self.conversation_id, self.index)
+
+    @property
+    def client_id(self) -> str | None:
+        """The caller's own id for this turn, if it gave one (an id equal to `record_id` is none)."""
+        return None if self.id == self.record_id else self.id
 
 
 class Entity(_Model):
-    """A person, organisation, place, thing or concept the user talks about."""
+    """A person, organisation, place, thing or concept the user talks about.
 
+    What you pass to `upsert_entity` is name, type, aliases, description, attributes, salience (and
+    optionally provenance); what it returns is the stored entity, with the fields the store sets: its `id`
+    (derived from user, type and normalised name), `mention_count`, and the times.
+    """
+
+    id: str | None = None
     name: Identifier
     type: Annotated[str, AfterValidator(_canonical_entity_type)] = "Concept"
     aliases: list[str] = Field(default_factory=list)
     description: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
     salience: float = Field(0.5, ge=0.0, le=1.0)
+    mention_count: int | None = None
+    source_turn_ids: list[str] = Field(default_factory=list)
+    extractor_version: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
 
     @field_validator("aliases")
     @classmethod
@@ -131,8 +203,13 @@ def is_functional(predicate: str) -> bool:
 
 
 class Fact(_Model):
-    """A claim believed about the world, bi-temporal, with provenance."""
+    """A claim believed about the world, bi-temporal, with provenance.
 
+    `learn_fact` returns the stored fact: its `id`, the system times (`created_at`, `updated_at`,
+    `expired_at`) and the facts it supersedes or is superseded by, besides what was learnt.
+    """
+
+    id: str | None = None
     claim: Text
     confidence: float = Field(0.8, ge=0.0, le=1.0)
     source: FactSource = "user_stated"
@@ -146,6 +223,11 @@ class Fact(_Model):
     subject: str | None = None
     predicate: str | None = None
     object: str | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    expired_at: UtcDatetime | None = None
+    supersedes: list[str] = Field(default_factory=list)
+    superseded_by: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _v_window(self) -> "Fact":
@@ -155,13 +237,22 @@ class Fact(_Model):
 
 
 class Goal(_Model):
-    """Something the user or agent is working towards."""
+    """Something the user or agent is working towards (priority 5 = highest).
 
+    `add_goal` and the goal reads return the stored goal: its `id`, `blocked_by` (the ids of its blockers
+    that are still open) and the times.
+    """
+
+    id: str | None = None
     description: Text
     priority: int = Field(3, ge=1, le=5)
     status: GoalStatus = "active"
     parent_id: str | None = None
+    blocked_by: list[str] = Field(default_factory=list)
     deadline: UtcDatetime | None = None
+    created_at: UtcDatetime | None = None
+    updated_at: UtcDatetime | None = None
+    completed_at: UtcDatetime | None = None
 
 
 class Strategy(_Model):
@@ -193,17 +284,126 @@ def estimate_tokens(text: str) -> int:
     return -(-len(text) // 4)
 
 
+class _Item(MappingAccess, BaseModel):
+    """A result item: typed, and readable as the dict it replaced (see MappingAccess)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class TurnHit(_Item):
+    """A turn `remember()` found. `id` is the caller's id of the turn if it gave one, else the stored id, which
+    `source_turn_ids` always holds (facts name their source turns by it)."""
+
+    id: str
+    conversation_id: str
+    index: int
+    role: str
+    content: str
+    timestamp: datetime | None = None
+    salience: float | None = None
+    token_count: int
+    score: float
+    found_by: list[str] = Field(default_factory=list)
+    source_turn_ids: list[str] = Field(default_factory=list)
+
+
+class FactHit(_Item):
+    """A fact `remember()` found, with its validity window and provenance."""
+
+    id: str
+    claim: str
+    confidence: float | None = None
+    source: str | None = None
+    source_turn_ids: list[str] = Field(default_factory=list)
+    valid_at: datetime | None = None
+    invalid_at: datetime | None = None
+    created_at: datetime | None = None
+    expired_at: datetime | None = None
+    extractor_version: str | None = None
+    salience: float | None = None
+    score: float
+    found_by: list[str] = Field(default_factory=list)
+
+
+class EntityHit(_Item):
+    """An entity `remember()` (or an entity search) found."""
+
+    id: str
+    name: str
+    type: str
+    description: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    score: float
+    found_by: list[str] = Field(default_factory=list)
+
+
+class StrategyMatch(_Item):
+    """A strategy with its track record; `score` (relevance × success rate) and the raw cosine `similarity`
+    are set when it was ranked for a task (`what_worked_for`, `remember`)."""
+
+    id: str
+    description: str
+    task_type: str
+    tool_sequence: list[str] = Field(default_factory=list)
+    success_count: int = 0
+    failure_count: int = 0
+    success_rate: float
+    score: float | None = None
+    similarity: float | None = None
+
+
+class Neighbour(TypedDict):
+    """An entity near another: `distance` hops away, reached over the relationship types `via`."""
+
+    id: str
+    name: str
+    type: str
+    description: str | None
+    distance: int
+    via: list[str]
+
+
+class EntityGraph(_Item):
+    """An entity and the entities within `depth` relations of it (`get_entity_graph`)."""
+
+    entity: Entity
+    depth: int
+    neighbours: list[Neighbour] = Field(default_factory=list)
+
+
+class ToolStats(TypedDict):
+    """Usage of one tool: counts, observed success rate (successes / calls), mean latency, last use."""
+
+    name: str
+    usage_count: int
+    success_count: int
+    failure_count: int
+    success_rate: float
+    mean_latency_ms: float
+    last_used_at: datetime | None
+
+
+class UserContext(TypedDict):
+    """What the user model knows about a user (empty sections and None when nothing yet)."""
+
+    preferences: dict[str, Any]
+    expertise: dict[str, Any]
+    interests: list[str]
+    summary: str | None
+    updated_at: datetime | None
+
+
 class MemoryBundle(BaseModel):
-    """What remember() returns: ranked sections of plain dicts (see DESIGN.md for their keys)."""
+    """What remember() returns: ranked sections of typed items that also read as dicts (see DESIGN.md)."""
 
     model_config = ConfigDict(extra="forbid")
 
     query: str
-    relevant_turns: list[dict[str, Any]] = Field(default_factory=list)
-    facts: list[dict[str, Any]] = Field(default_factory=list)
-    entities: list[dict[str, Any]] = Field(default_factory=list)
-    strategies: list[dict[str, Any]] = Field(default_factory=list)
-    active_goals: list[dict[str, Any]] = Field(default_factory=list)
+    relevant_turns: list[TurnHit] = Field(default_factory=list)
+    facts: list[FactHit] = Field(default_factory=list)
+    entities: list[EntityHit] = Field(default_factory=list)
+    strategies: list[StrategyMatch] = Field(default_factory=list)
+    active_goals: list[Goal] = Field(default_factory=list)
     user_context: dict[str, Any] = Field(default_factory=dict)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 

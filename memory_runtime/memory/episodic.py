@@ -24,14 +24,18 @@ from memory_runtime.domain.errors import (
     ConversationOwnershipError,
     ProjectionError,
     TurnConflictError,
+    TurnIdConflictError,
     ValidationError,
 )
-from memory_runtime.domain.models import Turn, now, to_ms
+from memory_runtime.domain.models import Turn, TurnHit, estimate_tokens, now, to_ms
 from memory_runtime.embeddings.base import check_dimensions
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import episodic as q
+from memory_runtime.stores.postgres import turn_ids
 
 log = logging.getLogger(__name__)
+
+MAX_RECENT = 10_000  # get_recent_turns limit
 
 _STAGE = """
 CREATE TEMP TABLE IF NOT EXISTS turn_stage (
@@ -83,15 +87,24 @@ def _checked_metadata(turn: Turn) -> Any:
 class EpisodicMemory:
     """Stores turns for one user; see the module docstring for the guarantees."""
 
-    def __init__(self, stores: Stores, user_id: str, push_working: Callable[[str, list[dict]], None] | None):
+    def __init__(
+        self,
+        stores: Stores,
+        user_id: str,
+        push_working: Callable[[str, list[dict]], None] | None,
+        *,
+        conversation_id: str | None = None,
+    ) -> None:
         self.stores = stores
         self.user_id = user_id
+        self.conversation_id = conversation_id  # the default of get_recent_turns
         self._push_working = push_working  # (conversation_id, turn dicts) -> None
 
     # ---- validation ------------------------------------------------------------------------------
     def _prepare(self, turns: Sequence[Turn]) -> list[_Row]:
         settings = self.stores.settings
         seen: dict[tuple[str, int], _Row] = {}
+        named: dict[str, tuple[str, int]] = {}  # caller id -> the turn of the batch it names
         pending: list[tuple[Turn, str, str]] = []
         for turn in turns:
             if not isinstance(turn, Turn):
@@ -109,10 +122,16 @@ class EpisodicMemory:
         stamp = now()
         for turn, digest, meta in pending:
             key = (turn.conversation_id, turn.index)
-            row = _Row(turn, turn.id, digest, turn.timestamp or stamp, turn.embedding or next(vectors), meta)
+            row = _Row(turn, turn.record_id, digest, turn.timestamp or stamp, turn.embedding or next(vectors), meta)
+            if turn.client_id is not None and named.setdefault(turn.client_id, key) != key:
+                raise TurnIdConflictError(turn.client_id, turn.conversation_id, turn.index)
             if key in seen:
                 if seen[key].hash != digest:
                     raise TurnConflictError(turn.conversation_id, turn.index)
+                if turn.client_id not in (None, seen[key].turn.client_id):
+                    if seen[key].turn.client_id is not None:
+                        raise TurnIdConflictError(turn.client_id, turn.conversation_id, turn.index)
+                    seen[key] = row  # the copy that names the turn
                 continue
             seen[key] = row
         return list(seen.values())
@@ -186,7 +205,31 @@ class EpisodicMemory:
                 for r in others:
                     if existing.get(r.id) != r.hash:
                         raise TurnConflictError(r.turn.conversation_id, r.turn.index)
+            self._attach_details(conn, rows, inserted)
         return inserted, {r.id for r in others}
+
+    def _attach_details(self, conn: psycopg.Connection, rows: list[_Row], inserted: set[str]) -> None:
+        """Record caller ids and token counts of the batch, in its transaction (caller ids unique per user).
+
+        A turn stored before keeps its id: the same caller id (or none) is a duplicate, another is an error;
+        a turn stored without one takes the caller id it is sent again with.
+        """
+        new = [r for r in rows if r.id in inserted and (r.turn.client_id is not None or r.turn.token_count is not None)]
+        again = [r for r in rows if r.id not in inserted and r.turn.client_id is not None]
+        if not new and not again:
+            return
+        named = [r for r in new + again if r.turn.client_id is not None]
+        if named:  # concurrent batches of this user naming turns wait for each other, so the check below holds
+            turn_ids.lock_client_ids(conn, self.user_id)
+        holders = turn_ids.turns_holding_client_ids(conn, self.user_id, [r.turn.client_id for r in named])
+        stored = turn_ids.stored_client_ids(conn, [r.id for r in again]) if again else {}
+        for r in named:
+            if holders.get(r.turn.client_id, r.id) != r.id or stored.get(r.id) not in (None, r.turn.client_id):
+                raise TurnIdConflictError(r.turn.client_id, r.turn.conversation_id, r.turn.index)
+        todo = new + [r for r in again if stored.get(r.id) is None]
+        turn_ids.attach_turn_details(
+            conn, [r.id for r in todo], [r.turn.client_id for r in todo], [r.turn.token_count for r in todo]
+        )
 
     # ---- public ----------------------------------------------------------------------------------
     def store_turns(self, turns: Iterable[Turn]) -> WriteResult:
@@ -217,6 +260,33 @@ class EpisodicMemory:
             raise ProjectionError("graph", [r["id"] for r in graph_rows], str(graph_error)) from graph_error
         return result
 
+    def get_recent_turns(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
+        """The latest `limit` stored turns, oldest first: of `conversation_id` (default: the current
+        conversation), or of all the user's conversations when there is none. Read from the log, not the cache."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
+            raise ValidationError(f"limit must be an integer from 1 to {MAX_RECENT}, got {limit!r}")
+        conv = conversation_id or self.conversation_id
+        rows = turn_ids.recent_turns(self.stores.pg, self.user_id, conv, limit)
+        return [
+            Turn(
+                id=r["client_id"] or r["id"],
+                conversation_id=r["conversation_id"],
+                index=r["turn_index"],
+                role=r["role"],
+                content=r["content"],
+                timestamp=r["created_at"],
+                metadata=r["metadata"] or {},
+                token_count=_token_count(r["token_count"], r["content"]),
+            )
+            for r in reversed(rows)
+        ]
+
+    def vector_search(self, query: str, top_k: int = 10) -> list[TurnHit]:
+        """This user's turns nearest to `query` by embedding alone, best first (`remember` fuses more)."""
+        from memory_runtime.retrieval import Retriever
+
+        return Retriever(self.stores, self.user_id).search_turns(query, top_k, mode="vector")
+
     def _push(self, rows: list[_Row], result: WriteResult) -> None:
         if self._push_working is None or not rows:
             return
@@ -224,11 +294,12 @@ class EpisodicMemory:
         for r in sorted(rows, key=lambda r: (r.turn.conversation_id, r.turn.index)):
             by_conv.setdefault(r.turn.conversation_id, []).append(
                 {
-                    "id": r.id,
+                    "id": r.turn.id,
                     "index": r.turn.index,
                     "role": r.turn.role,
                     "content": r.turn.content,
                     "timestamp": r.timestamp.isoformat(),
+                    "token_count": _token_count(r.turn.token_count, r.turn.content),
                 }
             )
         for conv, items in by_conv.items():
@@ -238,6 +309,10 @@ class EpisodicMemory:
                 msg = f"working memory not updated for {conv!r}: {exc}"
                 log.warning(msg)
                 result.warnings.append(msg)
+
+
+def _token_count(given: int | None, content: str) -> int:
+    return estimate_tokens(content) if given is None else given
 
 
 def _graph_row(user_id: str, r: "_Row") -> dict[str, Any]:

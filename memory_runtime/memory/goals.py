@@ -10,8 +10,8 @@
 - Completing a goal records `completed_at` (epoch ms in the graph, a UTC datetime in the dicts);
   moving it out of "completed" clears it.
 
-Goal dicts: id, description, priority (1–5, 5 = highest), status, parent_id, blocked_by (ids), deadline,
-created_at, updated_at, completed_at (datetimes or None).
+Goals come back as `Goal` models (which also read as dicts): id, description, priority (1–5, 5 = highest),
+status, parent_id, blocked_by (ids), deadline, created_at, updated_at, completed_at (datetimes or None).
 """
 
 from typing import Any, get_args
@@ -35,19 +35,19 @@ def _goal_id(value: Any, what: str = "goal_id") -> str:
     return value
 
 
-def _goal_row(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": row["id"],
-        "description": row["description"],
-        "priority": int(row["priority"]),
-        "status": row["status"],
-        "parent_id": row["parent_id"],
-        "blocked_by": sorted(row["blocked_by"] or []),
-        "deadline": from_ms(row["deadline"]),
-        "created_at": from_ms(row["created_at"]),
-        "updated_at": from_ms(row["updated_at"]),
-        "completed_at": from_ms(row["completed_at"]),
-    }
+def _goal_row(row: dict[str, Any]) -> Goal:
+    return Goal(
+        id=row["id"],
+        description=row["description"],
+        priority=int(row["priority"]),
+        status=row["status"],
+        parent_id=row["parent_id"],
+        blocked_by=sorted(row["blocked_by"] or []),
+        deadline=from_ms(row["deadline"]),
+        created_at=from_ms(row["created_at"]),
+        updated_at=from_ms(row["updated_at"]),
+        completed_at=from_ms(row["completed_at"]),
+    )
 
 
 class GoalMemory:
@@ -60,10 +60,12 @@ class GoalMemory:
     def _params(self, **extra: Any) -> dict[str, Any]:
         return {"user_id": self.user_id, "open": list(OPEN_STATUSES), "now": to_ms(now()), **extra}
 
-    def add_goal(self, goal: Goal) -> str:
-        """Create a goal (a sub-goal when `parent_id` is set); returns its id."""
+    def add_goal(self, goal: Goal) -> Goal:
+        """Create a goal (a sub-goal when `parent_id` is set); returns it as stored, with its new id."""
         if not isinstance(goal, Goal):
             raise ValidationError(f"expected a Goal, got {type(goal).__name__}")
+        if goal.id is not None:
+            raise ValidationError("add_goal assigns the goal's id; leave Goal.id unset")
         if len(goal.description) > self.stores.settings.max_content_chars:
             raise ValidationError(
                 f"goal description has {len(goal.description)} characters; the limit is "
@@ -90,7 +92,16 @@ class GoalMemory:
         )
         if not rows:
             raise NotFoundError(f"no parent goal with id {parent_id!r} for this user; nothing was written")
-        return goal_id
+        return goal.model_copy(
+            update={
+                "id": goal_id,
+                "parent_id": parent_id,
+                "blocked_by": [],
+                "created_at": from_ms(stamp),
+                "updated_at": from_ms(stamp),
+                "completed_at": from_ms(stamp) if goal.status == "completed" else None,
+            }
+        )
 
     def add_blocker(self, goal_id: str, blocked_by_goal_id: str) -> None:
         """Record that `goal_id` is blocked by `blocked_by_goal_id` (idempotent; status unchanged)."""
@@ -111,7 +122,7 @@ class GoalMemory:
             f"a blocker cycle would block both forever"
         )
 
-    def update_goal_status(self, goal_id: str, status: str) -> dict[str, Any]:
+    def update_goal_status(self, goal_id: str, status: str) -> Goal:
         """Set a goal's status (active, completed, abandoned, blocked); returns the updated goal."""
         goal_id = _goal_id(goal_id)
         if status not in STATUSES:
@@ -121,7 +132,7 @@ class GoalMemory:
             raise NotFoundError(f"no goal with id {goal_id!r} for this user")
         return self.get_goal(goal_id)
 
-    def get_goal(self, goal_id: str) -> dict[str, Any]:
+    def get_goal(self, goal_id: str) -> Goal:
         """One goal by id (NotFoundError if it is not one of this user's goals)."""
         goal_id = _goal_id(goal_id)
         graph = self.stores.graph
@@ -130,13 +141,13 @@ class GoalMemory:
             raise NotFoundError(f"no goal with id {goal_id!r} for this user")
         return _goal_row(rows[0])
 
-    def get_active_goals(self) -> list[dict[str, Any]]:
+    def get_active_goals(self) -> list[Goal]:
         """Active goals, highest priority first (5 = highest), then oldest first."""
         graph = self.stores.graph
         rows = graph.read(q.goals_by_status(graph.dialect), self._params(status="active"))
         return [_goal_row(r) for r in rows]
 
-    def subgoals(self, goal_id: str) -> list[dict[str, Any]]:
+    def subgoals(self, goal_id: str) -> list[Goal]:
         """Direct sub-goals of a goal, highest priority first (NotFoundError if the goal is unknown)."""
         goal_id = _goal_id(goal_id)
         graph = self.stores.graph

@@ -31,7 +31,7 @@ from memory_runtime.domain.errors import (
     ToolProjectionError,
     ValidationError,
 )
-from memory_runtime.domain.models import Strategy, from_ms, now, to_ms
+from memory_runtime.domain.models import Strategy, StrategyMatch, ToolStats, from_ms, now, to_ms
 from memory_runtime.domain.validation import MAX_ID_CHARS, identifier, json_text
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import procedural as q
@@ -182,7 +182,7 @@ class ProceduralMemory:
         except ValueError:
             raise NotFoundError(f"no turn with id {turn_id!r} (turn ids are UUIDs)") from None
 
-    def get_tool_stats(self, tool_name: str | None = None) -> list[dict[str, Any]]:
+    def get_tool_stats(self, tool_name: str | None = None) -> list[ToolStats]:
         """Per tool: name, usage/success/failure counts, success_rate, mean_latency_ms, last_used_at.
 
         `success_rate` is the observed rate (successes / calls); most used tools first. An unknown tool
@@ -191,7 +191,7 @@ class ProceduralMemory:
         name = None if tool_name is None else identifier(tool_name, "tool_name")
         graph = self.stores.graph
         rows = graph.read(q.tool_stats(graph.dialect), {"user_id": self.user_id, "name": name})
-        out = []
+        out: list[ToolStats] = []
         for r in rows:
             used = int(r["usage_count"] or 0)
             ok = int(r["success_count"] or 0)
@@ -292,7 +292,7 @@ class ProceduralMemory:
         )
         return sid
 
-    def reinforce_strategy(self, strategy_id: str, success: bool) -> dict[str, Any]:
+    def reinforce_strategy(self, strategy_id: str, success: bool) -> StrategyMatch:
         """Count one success or failure of a strategy; returns its updated counts and success_rate."""
         if not isinstance(strategy_id, str) or not strategy_id:
             raise ValidationError("strategy_id must be a non-empty string")
@@ -311,9 +311,9 @@ class ProceduralMemory:
         )
         if not rows:
             raise NotFoundError(f"no strategy with id {strategy_id!r} for this user")
-        return _strategy_row(rows[0])
+        return StrategyMatch(**_strategy_row(rows[0]))
 
-    def what_worked_for(self, task: str, top_k: int = 5) -> list[dict[str, Any]]:
+    def what_worked_for(self, task: str, top_k: int = 5) -> list[StrategyMatch]:
         """This user's strategies for `task`, best first: id, description, task_type, tool_sequence,
         success_rate, score (plus success/failure counts and the raw cosine `similarity`)."""
         if not isinstance(task, str) or not task.strip():
@@ -361,7 +361,11 @@ class ProceduralMemory:
             if row["score"] > 0:
                 ranked.append(row)
         ranked.sort(key=lambda r: (-r["score"], -r["success_rate"], r["id"]))
-        return ranked[:top_k]
+        return [StrategyMatch(**r) for r in ranked[:top_k]]
+
+    def find_strategies(self, task: str, top_k: int = 5) -> list[StrategyMatch]:
+        """The design's name for `what_worked_for`: this user's strategies for `task`, best first."""
+        return self.what_worked_for(task, top_k=top_k)
 
 
 def _cosine(a: list[float], b: list[float]) -> float:

@@ -43,7 +43,19 @@ import pydantic
 from memory_runtime.domain import ids
 from memory_runtime.domain.embedding_text import entity_text
 from memory_runtime.domain.errors import NotFoundError, ValidationError
-from memory_runtime.domain.models import Entity, Fact, from_ms, is_functional, now, to_ms, utc
+from memory_runtime.domain.models import (
+    Entity,
+    EntityGraph,
+    EntityHit,
+    Fact,
+    FactHit,
+    Neighbour,
+    from_ms,
+    is_functional,
+    now,
+    to_ms,
+    utc,
+)
 from memory_runtime.domain.vocabulary import entity_type as canonical_entity_type
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.cypher import entity_rel_type
@@ -151,6 +163,13 @@ def _fact_row(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _stored_fact(row: dict[str, Any]) -> Fact:
+    fact = _fact_row(row)
+    for outcome in ("reinforced", "superseded"):  # what learn_fact did, not part of the fact
+        fact.pop(outcome, None)
+    return Fact(**fact)
+
+
 class SemanticMemory:
     """Entities, facts and entity relations of one user (see the module docstring for the rules)."""
 
@@ -191,8 +210,12 @@ class SemanticMemory:
         *,
         source_turn_ids: Sequence[str] | None = None,
         extractor_version: str | None = None,
-    ) -> str:
-        """Create or update an entity (merged by normalised name + type, or by alias); returns its id."""
+    ) -> Entity:
+        """Create or update an entity (merged by normalised name + type, or by alias); returns it as stored.
+
+        An `entity.id` (e.g. of an entity read back) must be the id the upsert lands on; provenance can come
+        on the entity or as arguments (the turn ids are united, the argument's extractor version wins).
+        """
         if not isinstance(entity, Entity):
             raise ValidationError(f"expected an Entity, got {type(entity).__name__}")
         norm_name = ids.normalize_name(entity.name)
@@ -200,7 +223,8 @@ class SemanticMemory:
             raise ValidationError(f"entity name {entity.name!r} is empty once normalised")
         description = entity.description.strip() if entity.description else None
         self._check_text(description, "entity description")
-        turn_ids = _ids(source_turn_ids, "source_turn_ids")
+        turn_ids = _ids([*entity.source_turn_ids, *(source_turn_ids or [])], "source_turn_ids")
+        extractor_version = extractor_version or entity.extractor_version
         aliases = [{"name": a, "norm": n} for a in entity.aliases if (n := ids.normalize_name(a)) and n != norm_name]
         try:
             new_attrs = json.loads(json.dumps(entity.attributes, allow_nan=False, ensure_ascii=False))
@@ -213,6 +237,12 @@ class SemanticMemory:
         }
         # Read what the upsert will merge into, so the embedding and attributes describe the result.
         current = next(iter(self._read(q.resolve_entity(self._dialect), **params)), None)
+        target = current["id"] if current is not None else params["id"]
+        if entity.id is not None and entity.id != target:
+            raise ValidationError(
+                f"entity id {entity.id!r} is not the entity {entity.name!r} ({entity.type}) resolves to "
+                f"({target!r}); entity ids are derived from the user, type and name — leave id unset"
+            )
         name, all_aliases, attributes = entity.name, [a["name"] for a in aliases], new_attrs
         if current is not None:
             name = current["name"]
@@ -234,7 +264,7 @@ class SemanticMemory:
             extractor_version=extractor_version,
             now=to_ms(now()),
         )
-        return rows[0]["id"]
+        return Entity(**_entity_row(rows[0]))
 
     def get_entity(self, entity_id: str) -> dict[str, Any]:
         """The entity as a dict (id, name, type, aliases, …); NotFoundError unless it is this user's."""
@@ -278,14 +308,25 @@ class SemanticMemory:
                 f"for user {self.user_id!r}"
             )
 
-    def neighbours(self, entity_id: str, depth: int = 1, limit: int = 50) -> list[dict[str, Any]]:
+    def neighbours(self, entity_id: str, depth: int = 1, limit: int = 50) -> list[Neighbour]:
         """Entities within `depth` (1 or 2) relations of an entity: id, name, type, distance, via."""
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= q.MAX_NEIGHBOUR_DEPTH:
             raise ValidationError(f"depth must be 1 or {q.MAX_NEIGHBOUR_DEPTH}, got {depth!r}")
         rows = self._read(q.neighbours(self._dialect, depth=depth), entity_id=entity_id, limit=_limit(limit))
         if not rows:
             self.get_entity(entity_id)  # NotFoundError for unknown / foreign ids
-        return [{**r, "via": list(r.get("via") or [])} for r in rows]
+        return [{**r, "via": list(r.get("via") or [])} for r in rows]  # type: ignore[typeddict-item]
+
+    def get_entity_graph(self, entity_id: str, depth: int = 1) -> EntityGraph:
+        """An entity (as stored) and the entities within `depth` (1 or 2) relations of it."""
+        entity = Entity(**self.get_entity(entity_id))
+        return EntityGraph(entity=entity, depth=depth, neighbours=self.neighbours(entity_id, depth=depth))
+
+    def vector_search_entities(self, query: str, top_k: int = 10) -> list[EntityHit]:
+        """This user's entities nearest to `query` by embedding alone, best first."""
+        from memory_runtime.retrieval import Retriever
+
+        return Retriever(self.stores, self.user_id).vector_search_entities(query, top_k)
 
     # ---- facts -----------------------------------------------------------------------------------
     def learn_fact(
@@ -305,8 +346,8 @@ class SemanticMemory:
         object: str | None = None,
         supersedes: Sequence[str] | None = None,
         single_valued: bool | None = None,
-    ) -> str:
-        """Learn (or reinforce) a fact; returns its id. See the module docstring for dedup/supersession.
+    ) -> Fact:
+        """Learn (or reinforce) a fact; returns it as stored. See the module docstring for dedup/supersession.
 
         `single_valued` says whether a new object for (subject, predicate) replaces the old one; by default
         it does for FUNCTIONAL_PREDICATES (lives_in, works_for, name_is, favorite_*...) and not for
@@ -366,7 +407,7 @@ class SemanticMemory:
         for _attempt in range(2):
             rows = self._write(q.learn_fact(self._dialect), **params)
             if rows:
-                return rows[0]["id"]
+                return _stored_fact(rows[0])
             # The guard wrote nothing: name what is missing (a concurrent create is retried once).
             missing_entities = self._missing("Entity", fact.entity_ids)
             missing_facts = self._missing("Fact", superseded)
@@ -431,3 +472,9 @@ class SemanticMemory:
             limit=_limit(limit),
         )
         return [_fact_row(r) for r in rows]
+
+    def vector_search_facts(self, query: str, top_k: int = 10) -> list[FactHit]:
+        """This user's current facts nearest to `query` by embedding alone, best first."""
+        from memory_runtime.retrieval import Retriever
+
+        return Retriever(self.stores, self.user_id).vector_search_facts(query, top_k)

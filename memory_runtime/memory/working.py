@@ -18,6 +18,7 @@ from datetime import date, datetime
 from typing import Any
 
 from memory_runtime.domain.errors import ValidationError
+from memory_runtime.domain.models import Turn, estimate_tokens
 from memory_runtime.stores.redis import RedisStore
 
 DEFAULT_MAX_THOUGHTS = 100
@@ -160,7 +161,12 @@ def _registry_key(redis: RedisStore, user_id: str) -> str:
 
 
 class WorkingMemory:
-    """Working memory of one user's conversation; all keys expire `ttl_s` after the last write."""
+    """Working memory of one user's conversation; all keys expire `ttl_s` after the last write.
+
+    Calling it gives the working memory of another conversation of the same user: `memory.working("c2")`
+    (`memory.working()` is the current one). Built without a conversation, every read and write raises
+    ValidationError until it is called with one.
+    """
 
     PARTS = ("turns", "ctx", "ctx_exp", "thoughts", "goal")
 
@@ -168,7 +174,7 @@ class WorkingMemory:
         self,
         redis: RedisStore,
         user_id: str,
-        conversation_id: str,
+        conversation_id: str | None,
         *,
         max_turns: int,
         ttl_s: int,
@@ -181,11 +187,33 @@ class WorkingMemory:
         self.conversation_id = conversation_id
         self.max_turns = max_turns
         self.max_thoughts = max_thoughts
+        self._ttl_s = ttl_s
         self._ttl_ms = ttl_s * 1000
-        self._keys = [
-            _registry_key(redis, user_id),
-            *(redis.key("wm", user_id, conversation_id, part) for part in self.PARTS),
-        ]
+        self._conversation_keys = (
+            None
+            if conversation_id is None
+            else [
+                _registry_key(redis, user_id),
+                *(redis.key("wm", user_id, conversation_id, part) for part in self.PARTS),
+            ]
+        )
+
+    def __call__(self, conversation_id: str | None = None) -> "WorkingMemory":
+        """The working memory of `conversation_id` (default: this one's conversation), same user and limits."""
+        conv = conversation_id or self.conversation_id
+        if not conv:
+            raise ValidationError("no conversation: pass conversation_id here or to AgentMemory(...)")
+        if conv == self.conversation_id:
+            return self
+        return WorkingMemory(
+            self.redis, self.user_id, conv, max_turns=self.max_turns, ttl_s=self._ttl_s, max_thoughts=self.max_thoughts
+        )
+
+    @property
+    def _keys(self) -> list[str]:
+        if self._conversation_keys is None:
+            raise ValidationError("no conversation: pass conversation_id here or to AgentMemory(...)")
+        return self._conversation_keys
 
     def key(self, part: str) -> str:
         """The Redis key of one part of this conversation's working memory (one of PARTS)."""
@@ -218,6 +246,22 @@ class WorkingMemory:
             return []
         raw = self.redis.client.lrange(self.key("turns"), 0, n - 1)
         return [json.loads(r) for r in reversed(raw)]
+
+    def get_recent_turns(self, limit: int | None = None) -> list[Turn]:
+        """The last `limit` turns kept (default: all of them, at most `max_turns`), oldest first, as Turns."""
+        turns = self.recent_turns(limit)  # ValidationError without a conversation
+        return [
+            Turn(
+                id=t["id"],
+                conversation_id=self.conversation_id,
+                index=t["index"],
+                role=t["role"],
+                content=t["content"],
+                timestamp=t.get("timestamp"),
+                token_count=t.get("token_count", estimate_tokens(t["content"])),
+            )
+            for t in turns
+        ]
 
     # ---- context -------------------------------------------------------------------------------
     def set_context(self, key: str, value: Any, ttl_s: float = 3600) -> None:

@@ -23,12 +23,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from memory_runtime.domain import validation
+from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
-from memory_runtime.domain.models import MemoryBundle, now, to_ms, utc
+from memory_runtime.domain.models import (
+    EntityHit,
+    FactHit,
+    Goal,
+    MemoryBundle,
+    StrategyMatch,
+    TurnHit,
+    estimate_tokens,
+    now,
+    to_ms,
+    utc,
+)
 from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.postgres import turn_ids
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +90,17 @@ class Tuning:
     expansion_seeds: int = 3
 
 
+def _check_top_k(top_k: int) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 200:
+        raise ValidationError("top_k must be an integer between 1 and 200")
+
+
+def entity_hit(item: dict[str, Any], score: float, found_by: list[str]) -> EntityHit:
+    """An entity search row as a result item."""
+    fields = {key: item.get(key) for key in ("id", "name", "type", "description")}
+    return EntityHit(**fields, aliases=list(item.get("aliases") or []), score=round(score, 6), found_by=found_by)
+
+
 class Retriever:
     """Recall for one user."""
 
@@ -117,7 +140,7 @@ class Retriever:
         time_window_hours: float | None = None,
         as_of: datetime | None = None,
         vector: list[float] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TurnHit]:
         """Turns for `query` by one strategy or the fused hybrid (what the evaluation compares)."""
         if mode not in MODES:
             raise ValidationError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -175,7 +198,7 @@ class Retriever:
         warnings: list[str],
         timings: dict[str, float],
         vector: list[float] | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[TurnHit]:
         """Full-text (BM25) and vector search, score fusion, conversational context, recency, diversity.
 
         The weighted query vector needs the term weights the full-text postings give, so the vector search
@@ -221,7 +244,7 @@ class Retriever:
             c.score += t.recency_weight * recency_boost(c.item.get("timestamp"), reference)
             c.score += t.salience_weight * float(c.item.get("salience") or 0.5)
         cands = diversify(cands, lambda c: c.item["conversation_id"], t.conversation_penalty)[:top_k]
-        return [self._turn_item(c) for c in cands]
+        return self._turn_items(cands, warnings)
 
     def _with_context(
         self, cands: list[Candidate], scalers, lex: episodic.Lexical | None, vec, since, until
@@ -260,21 +283,35 @@ class Retriever:
                 c.ranks["context"] = 0
         return sorted((c for c in at.values() if c.ranks), key=lambda c: -c.score)
 
-    @staticmethod
-    def _turn_item(c: Candidate) -> dict[str, Any]:
-        item = c.item
-        return {
-            "id": item["id"],
-            "conversation_id": item["conversation_id"],
-            "index": item["index"],
-            "role": item["role"],
-            "content": item["content"],
-            "timestamp": item.get("timestamp"),
-            "salience": item.get("salience"),
-            "score": round(c.score, 6),
-            "found_by": c.found_by,
-            "source_turn_ids": [item["id"]],
-        }
+    def _turn_items(self, cands: list[Candidate], warnings: list[str]) -> list[TurnHit]:
+        """The ranked turns as items, under the caller's own turn ids and token counts where it gave them."""
+        try:
+            details = turn_ids.turn_details(self.stores.pg, self.user_id, [c.item["id"] for c in cands])
+        except StoreUnavailableError as exc:  # the hits still stand, under their stored ids
+            warnings.append(f"caller turn ids skipped: {exc}")
+            details = {}
+        out = []
+        for c in cands:
+            item = c.item
+            given = details.get(item["id"])
+            out.append(
+                TurnHit(
+                    id=(given and given.client_id) or item["id"],
+                    conversation_id=item["conversation_id"],
+                    index=item["index"],
+                    role=item["role"],
+                    content=item["content"],
+                    timestamp=item.get("timestamp"),
+                    salience=item.get("salience"),
+                    token_count=estimate_tokens(item["content"])
+                    if given is None or given.token_count is None
+                    else given.token_count,
+                    score=round(c.score, 6),
+                    found_by=c.found_by,
+                    source_turn_ids=[item["id"]],
+                )
+            )
+        return out
 
     # ---- facts and entities ----------------------------------------------------------------------
     def _semantic(self, text: str, vec: list[float], top_k: int, as_of_ms: int | None) -> dict[str, list]:
@@ -289,7 +326,7 @@ class Retriever:
         res["graph_facts"] = semantic.facts_about(self.stores, self.user_id, about, k, as_of_ms)
         return res
 
-    def _fuse_semantic(self, job: Future, top_k: int) -> tuple[list, list]:
+    def _fuse_semantic(self, job: Future, top_k: int) -> tuple[list[FactHit], list[EntityHit]]:
         res = job.result()
         facts = fuse(
             {"vector": res["fact_vector"], "fulltext": res["fact_fulltext"], "graph": res["graph_facts"]},
@@ -302,13 +339,25 @@ class Retriever:
             {"vector": res["entity_vector"], "fulltext": res["entity_fulltext"], "graph": res["expanded"]},
             {"vector": 1.0, "fulltext": 1.0, "graph": 0.5},
         )
-        fact_items = [{**c.item, "score": round(c.score, 6), "found_by": c.found_by} for c in facts[:top_k]]
-        entity_items = [
-            {key: c.item.get(key) for key in ("id", "name", "type", "description", "aliases")}
-            | {"score": round(c.score, 6), "found_by": c.found_by}
-            for c in ents[:top_k]
-        ]
+        fact_items = [FactHit(**{**c.item, "score": round(c.score, 6), "found_by": c.found_by}) for c in facts[:top_k]]
+        entity_items = [entity_hit(c.item, c.score, c.found_by) for c in ents[:top_k]]
         return fact_items, entity_items
+
+    def vector_search_facts(self, query: str, top_k: int = 10) -> list[FactHit]:
+        """This user's current facts nearest to `query` by embedding alone, best first (score: similarity)."""
+        rows = self._vector_semantic(query, top_k)["fact_vector"]
+        return [FactHit(**{**f, "score": round(float(f["score"]), 6), "found_by": ["vector"]}) for f in rows]
+
+    def vector_search_entities(self, query: str, top_k: int = 10) -> list[EntityHit]:
+        """This user's entities nearest to `query` by embedding alone, best first (score: similarity)."""
+        rows = self._vector_semantic(query, top_k)["entity_vector"]
+        return [entity_hit(e, float(e["score"]), ["vector"]) for e in rows]
+
+    def _vector_semantic(self, query: str, top_k: int) -> dict[str, list[dict]]:
+        _check_top_k(top_k)
+        text = self._clean_query(query)
+        vec = self.stores.embedder.embed([text])[0]
+        return semantic.search(self.stores, self.user_id, text, vec, top_k, None, fulltext=False)
 
     # ---- the bundle ------------------------------------------------------------------------------
     def remember(
@@ -323,8 +372,7 @@ class Retriever:
         as_of: datetime | None = None,
     ) -> MemoryBundle:
         """Everything relevant to `query` for this user, ranked per section."""
-        if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= 200:
-            raise ValidationError("top_k must be an integer between 1 and 200")
+        _check_top_k(top_k)
         started = time.perf_counter()
         text = self._clean_query(query)
         since, until = self._window(time_window_hours, as_of)
@@ -370,12 +418,12 @@ class Retriever:
         self._touch_later(bundle)
         return bundle
 
-    def _procedural(self, text: str, top_k: int) -> list[dict[str, Any]]:
+    def _procedural(self, text: str, top_k: int) -> list[StrategyMatch]:
         from memory_runtime.memory.procedural import ProceduralMemory
 
         return ProceduralMemory(self.stores, self.user_id).what_worked_for(text, top_k=min(top_k, 5))
 
-    def _goals(self) -> list[dict[str, Any]]:
+    def _goals(self) -> list[Goal]:
         from memory_runtime.memory.goals import GoalMemory
 
         return GoalMemory(self.stores, self.user_id).get_active_goals()
@@ -391,7 +439,7 @@ class Retriever:
             self.stores,
             self.user_id,
             {
-                "Turn": [t["id"] for t in bundle.relevant_turns],
+                "Turn": [ids.turn_id(t.conversation_id, t.index) for t in bundle.relevant_turns],
                 "Fact": [f["id"] for f in bundle.facts],
                 "Entity": [e["id"] for e in bundle.entities],
             },

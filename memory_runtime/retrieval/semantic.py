@@ -33,11 +33,19 @@ SEARCHES = ("fact_vector", "fact_fulltext", "entity_vector", "entity_fulltext")
 
 
 def search(
-    stores: Stores, user_id: str, text: str, vec: list[float], limit: int, as_of_ms: int | None
+    stores: Stores,
+    user_id: str,
+    text: str,
+    vec: list[float],
+    limit: int,
+    as_of_ms: int | None,
+    *,
+    fulltext: bool = True,
 ) -> dict[str, list[dict]]:
-    """Facts (valid now, or at `as_of_ms`) and entities by vector and full-text: {strategy: items, best first}."""
+    """Facts (valid now, or at `as_of_ms`) and entities by vector and (unless not `fulltext`) full-text:
+    {strategy: items, best first}."""
     g = stores.graph
-    query = g.dialect.fulltext_query(text)
+    query = g.dialect.fulltext_query(text) if fulltext else ""
     params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms, "q": query}
     found: dict[str, list[dict]] = {name: [] for name in SEARCHES}
     for row in g.read(q.semantic_search(g.dialect, fulltext=bool(query)), params):

@@ -40,7 +40,7 @@ def healthy(stores) -> dict[str, list[str]]:
     for user in ("u1", "u2"):
         turns[user] = store_conversation(stores, user, f"c-{user}", DAY_START, [f"I work at Acme ({user})", "ok"])
         sem = SemanticMemory(stores, user)
-        acme = sem.upsert_entity(Entity(name="Acme", type="Organization"), source_turn_ids=[turns[user][0]])
+        acme = sem.upsert_entity(Entity(name="Acme", type="Organization"), source_turn_ids=[turns[user][0]]).id
         sem.learn_fact(f"{user} works at Acme", source="extraction", entity_ids=[acme], source_turn_id=turns[user][0])
         sem.learn_fact(f"{user} said so directly", source="user_stated")  # no turn: allowed for user_stated
     return turns

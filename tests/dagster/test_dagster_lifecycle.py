@@ -23,7 +23,7 @@ def _salience(stores, node_id: str) -> float:
 
 def test_salience_decays_by_days_since_last_access_and_mirrors_turns_to_postgres(stores, memory, instance):
     old, touched, fresh = store_conversation(stores, "u1", "c1", DAY_START, ["old", "touched", "fresh"])
-    entity = SemanticMemory(stores, "u1").upsert_entity(Entity(name="Ada", type="Person", salience=0.8))
+    entity = SemanticMemory(stores, "u1").upsert_entity(Entity(name="Ada", type="Person", salience=0.8)).id
     _set(stores, old, created_at=to_ms(AS_OF) - 10 * DAY_MS)
     _set(stores, touched, created_at=to_ms(AS_OF) - 10 * DAY_MS, last_accessed=to_ms(AS_OF) - 2 * DAY_MS)
     _set(stores, fresh, created_at=to_ms(AS_OF) + DAY_MS)  # learnt after the window: untouched
@@ -57,11 +57,11 @@ def test_archival_moves_old_turns_out_of_the_hot_tier_and_deletes_orphan_entitie
     ids = store_conversation(stores, "u1", "c1", DAY_START, ["old one", "old two"])
     recent = store_conversation(stores, "u1", "c2", DAY_START + timedelta(days=15), ["recent"])
     sem = SemanticMemory(stores, "u1")
-    orphan = sem.upsert_entity(Entity(name="Nobody", type="Person", salience=0.1))
-    kept_high = sem.upsert_entity(Entity(name="Somebody", type="Person", salience=0.9))
-    with_fact = sem.upsert_entity(Entity(name="Acme", type="Organization", salience=0.1))
+    orphan = sem.upsert_entity(Entity(name="Nobody", type="Person", salience=0.1)).id
+    kept_high = sem.upsert_entity(Entity(name="Somebody", type="Person", salience=0.9)).id
+    with_fact = sem.upsert_entity(Entity(name="Acme", type="Organization", salience=0.1)).id
     sem.learn_fact("Acme sells rockets", entity_ids=[with_fact], source_turn_id=recent[0])
-    mentioned = sem.upsert_entity(Entity(name="Berlin", type="Location", salience=0.1))
+    mentioned = sem.upsert_entity(Entity(name="Berlin", type="Location", salience=0.1)).id
     stores.graph.write(
         "MATCH (t:Turn {id: $t}), (e:Entity {id: $e}) CREATE (t)-[:MENTIONS]->(e)", {"t": recent[0], "e": mentioned}
     )

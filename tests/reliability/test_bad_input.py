@@ -299,8 +299,8 @@ def test_times_outside_the_utc_range_are_a_typed_error(memory, when):
 
 
 def test_facts_at_year_1_and_9999_round_trip(memory):
-    old = memory.learn_fact("the oldest fact", valid_at=datetime(1, 1, 1, tzinfo=UTC))
-    late = memory.learn_fact("the latest fact", valid_at=datetime(9999, 12, 31, tzinfo=UTC))
+    old = memory.learn_fact("the oldest fact", valid_at=datetime(1, 1, 1, tzinfo=UTC)).id
+    late = memory.learn_fact("the latest fact", valid_at=datetime(9999, 12, 31, tzinfo=UTC)).id
     assert memory.semantic.get_fact(old)["valid_at"] == datetime(1, 1, 1, tzinfo=UTC)
     assert memory.semantic.get_fact(late)["valid_at"] == datetime(9999, 12, 31, tzinfo=UTC)
     assert [f["id"] for f in memory.semantic.facts_as_of(datetime(1, 6, 1, tzinfo=UTC))] == [old]
@@ -372,8 +372,8 @@ def test_every_string_parameter_takes_hostile_text_without_crashing_anything(set
     """On a private graph server: a value that crashed FalkorDB (U+0001 in a unique id) must not get through."""
     own = settings.model_copy(update={"graph_uri": graph_server.uri})
     with open_stores(own) as stores, AgentMemory("u1", "c1", stores=stores) as memory:
-        entity = memory.upsert_entity(Entity(name="Ada", type="Person"))
-        other = memory.upsert_entity(Entity(name="Acme", type="Organization"))
+        entity = memory.upsert_entity(Entity(name="Ada", type="Person")).id
+        other = memory.upsert_entity(Entity(name="Acme", type="Organization")).id
         crashes = []
         for name, call in hostile_calls(memory, entity, other).items():
             for value in HOSTILE:

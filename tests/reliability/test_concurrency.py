@@ -80,7 +80,7 @@ def test_concurrent_upserts_of_one_entity_create_one_node(stores):
         with AgentMemory("u1", stores=stores) as memory:
             spellings = ["Ada Lovelace", "ada lovelace", "ADA  LOVELACE", " Ada Lovelace "]
             return [
-                memory.upsert_entity(Entity(name=spellings[k % 4], type="Person", aliases=[f"alias {t}"]))
+                memory.upsert_entity(Entity(name=spellings[k % 4], type="Person", aliases=[f"alias {t}"])).id
                 for k in range(5)
             ]
 
@@ -96,12 +96,12 @@ def test_concurrent_upserts_of_one_entity_create_one_node(stores):
 
 def test_concurrent_learn_fact_of_one_claim_creates_one_fact(stores):
     with AgentMemory("u1", stores=stores) as memory:
-        ada = memory.upsert_entity(Entity(name="Ada", type="Person"))
+        ada = memory.upsert_entity(Entity(name="Ada", type="Person")).id
 
     def work(t: int) -> list[str]:
         with AgentMemory("u1", stores=stores) as memory:
             return [
-                memory.learn_fact("Ada works at Acme", confidence=0.5 + t / 100, entity_ids=[ada]) for _ in range(3)
+                memory.learn_fact("Ada works at Acme", confidence=0.5 + t / 100, entity_ids=[ada]).id for _ in range(3)
             ]
 
     ids = {i for batch in run_concurrently(work) for i in batch}

@@ -51,8 +51,8 @@ def index_count(stores: Stores) -> int:
 
 def populate_victim(memory: AgentMemory) -> dict:
     memory.store_turns(turns("victim-conv", 4, text="the victim talks about python and cython"))
-    ada = memory.upsert_entity(Entity(name="Ada", type="Person", description="victim's friend"))
-    acme = memory.upsert_entity(Entity(name="Acme", type="Organization"))
+    ada = memory.upsert_entity(Entity(name="Ada", type="Person", description="victim's friend")).id
+    acme = memory.upsert_entity(Entity(name="Acme", type="Organization")).id
     memory.relate(ada, acme, "WORKS_FOR")
     memory.learn_fact("Ada works at Acme", entity_ids=[ada, acme])
     memory.add_goal(Goal(description="victim ships the release"))
@@ -72,16 +72,16 @@ def test_injection_payloads_in_every_string_parameter_are_inert(stores):
     nodes_before, indexes_before = all_nodes(stores), index_count(stores)
 
     attacker = AgentMemory("attacker", "attacker-conv", stores=stores)
-    mine = attacker.upsert_entity(Entity(name="Mine", type="Person"))
-    theirs = attacker.upsert_entity(Entity(name="Theirs", type="Person"))
+    mine = attacker.upsert_entity(Entity(name="Mine", type="Person")).id
+    theirs = attacker.upsert_entity(Entity(name="Theirs", type="Person")).id
     for i, p in enumerate(PAYLOADS):
         turn = Turn(conversation_id="attacker-conv", index=i, role="user", content=p, metadata={p: p})
         attacker.store_turn(turn)
         entity = attacker.upsert_entity(Entity(name=p, type="Concept", aliases=[p + " alias"], description=p,
-                                               attributes={p: p}))  # fmt: skip
+                                               attributes={p: p})).id  # fmt: skip
         attacker.relate(mine, theirs, "KNOWS", {"note": p})
-        fact = attacker.learn_fact(p, subject=p, predicate="likes", object=p, entity_ids=[entity])
-        goal = attacker.add_goal(Goal(description=p))
+        fact = attacker.learn_fact(p, subject=p, predicate="likes", object=p, entity_ids=[entity]).id
+        goal = attacker.add_goal(Goal(description=p)).id
         strategy = attacker.learn_strategy(p, p, [p])
         attacker.record_tool_usage(p, {p: p}, p, True, 1.0)
         attacker.set_preference(p, p)
@@ -157,17 +157,17 @@ def populate(memory: AgentMemory, rng: random.Random) -> dict[str, set[str]]:
         memory.store_turns(batch)
         own["turns"] |= {t.id for t in batch}
         own["convs"].add(conv)
-    ada = memory.upsert_entity(Entity(name="Ada", type="Person", aliases=["Ada L."]))
-    acme = memory.upsert_entity(Entity(name="Acme", type="Organization"))
-    berlin = memory.upsert_entity(Entity(name="Berlin", type="Location"))
+    ada = memory.upsert_entity(Entity(name="Ada", type="Person", aliases=["Ada L."])).id
+    acme = memory.upsert_entity(Entity(name="Acme", type="Organization")).id
+    berlin = memory.upsert_entity(Entity(name="Berlin", type="Location")).id
     memory.relate(ada, acme, "WORKS_FOR")
     memory.relate(acme, berlin, "LOCATED_IN")
     own["entities"] |= {ada, acme, berlin}
-    own["facts"].add(memory.learn_fact("Ada works at Acme", entity_ids=[ada, acme]))
-    own["facts"].add(memory.learn_fact(rng.choice(SENTENCES), entity_ids=[acme]))
+    own["facts"].add(memory.learn_fact("Ada works at Acme", entity_ids=[ada, acme]).id)
+    own["facts"].add(memory.learn_fact(rng.choice(SENTENCES), entity_ids=[acme]).id)
     own["facts"].add(memory.learn_fact(f"Ada lives in {rng.choice(['Berlin', 'Paris'])}", subject="Ada",
-                                       predicate="lives_in", object=rng.choice(["Berlin", "Paris"])))  # fmt: skip
-    own["goals"].add(memory.add_goal(Goal(description="ship the release", priority=rng.randint(1, 5))))
+                                       predicate="lives_in", object=rng.choice(["Berlin", "Paris"])).id)  # fmt: skip
+    own["goals"].add(memory.add_goal(Goal(description="ship the release", priority=rng.randint(1, 5))).id)
     own["strategies"].add(memory.learn_strategy("search the docs first", "debugging", ["search"], success=True))
     own["strategies"].add(memory.learn_strategy(rng.choice(SENTENCES), "debugging", ["search", "read"]))
     for k in range(rng.randint(1, 4)):

@@ -94,7 +94,7 @@ def upsert_entity(d: Dialect, type_name: str) -> str:
     applies SET items one by one or all at once, each reads the lists as they were.
 
     $aliases: list of {name, norm}; $attributes: JSON text or null (keep); $description: text or null
-    (keep); $embedding: list of floats; $source_turn_ids: list of str.
+    (keep); $embedding: list of floats; $source_turn_ids: list of str. Returns the entity (ENTITY_FIELDS).
     """
     type_label = ident(entity_type(type_name))
     vector = d.vector_value("embedding")
@@ -126,7 +126,7 @@ MERGE (e:Entity {{id: target}})
                e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN $aliases
                    WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.norm]
 SET e.embedding = {vector}
-RETURN e.id AS id
+RETURN {ENTITY_FIELDS}
 """
     )
 
@@ -220,7 +220,7 @@ def learn_fact(d: Dialect) -> str:
     only then filtered by user and exact values: a filter on `user_id` next to an unindexed predicate makes
     FalkorDB scan all of the user's facts, so the write would slow down with every fact learnt.
 
-    Returns one row: id, reinforced, superseded (number of facts closed).
+    Returns one row: the fact as stored (FACT_FIELDS), reinforced, superseded (number of facts closed).
     """
     merged_slot_key = slot_key(
         "f.user_id", "coalesce(f.norm_subject, $norm_subject)", "coalesce(f.norm_predicate, $norm_predicate)"
@@ -301,7 +301,7 @@ WITH f, reinforced, older,
      END AS until
 FOREACH (_ IN CASE WHEN until IS NOT NULL AND (f.invalid_at IS NULL OR until < f.invalid_at) THEN [1] ELSE [] END |
   SET f.invalid_at = until)
-RETURN f.id AS id, reinforced, size(older) AS superseded
+RETURN {FACT_FIELDS}, reinforced, size(older) AS superseded
 """
 
 
