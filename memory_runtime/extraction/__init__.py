@@ -4,7 +4,8 @@
 * `llm.LLMExtractor` — an OpenAI(-compatible) chat model with JSON-schema output, used instead when
   MEMORY_LLM_MODEL is set;
 * `resolution.EntityResolver` — per-user entity resolution with recorded merges;
-* `consolidation.consolidate_window` — the window job the `semantic_memory` asset runs.
+* `memory_runtime.batch.consolidate.consolidate_window` — the window job the `semantic_memory` asset runs
+  (also importable from here, lazily: batch sits above extraction, so importing it here would be a cycle).
 
 `EXTRACTOR_VERSION` / `extractor_version(settings)` name everything that shapes extraction output:
 the rules' code version, the spaCy model and its version, and the LLM model with a hash of its prompt and
@@ -14,7 +15,6 @@ change so Dagster marks the affected partitions stale.
 
 from typing import Any
 
-from memory_runtime.batch.consolidate import COUNT_KEYS, Extractor, consolidate_window
 from memory_runtime.extraction.llm import llm_version
 from memory_runtime.extraction.resolution import EMBEDDING_MERGE_THRESHOLD, EntityResolver, Merge
 from memory_runtime.extraction.spacy_extractor import DEFAULT_MODEL, SpacyExtractor, model_version
@@ -24,6 +24,7 @@ from memory_runtime.extraction.types import (
     ExtractedFact,
     ExtractedRelation,
     Extraction,
+    Extractor,
     is_functional,
 )
 
@@ -46,6 +47,15 @@ def make_extractor(settings: Any) -> Extractor:
 
         return LLMExtractor.from_settings(settings)
     return SpacyExtractor(settings.spacy_model)
+
+
+def __getattr__(name: str) -> Any:
+    """`COUNT_KEYS` and `consolidate_window` of `memory_runtime.batch.consolidate`, imported on first use."""
+    if name in ("COUNT_KEYS", "consolidate_window"):
+        from memory_runtime.batch import consolidate
+
+        return getattr(consolidate, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # The version with default settings (spaCy model default, no LLM), without reading the environment.
