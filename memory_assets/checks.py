@@ -39,7 +39,7 @@ def _no_cross_user_edges(asset: Any) -> dg.AssetChecksDefinition:
             passed=edges.total == 0,
             metadata={
                 "cross_user_edges": edges.total,
-                "by_type": dg.MetadataValue.json(edges.by_type),
+                "by_type": dg.MetadataValue.json(edges.by),
                 "sample": _sample(edges.sample),
             },
         )
@@ -98,7 +98,7 @@ def scores_in_unit_range(memory: MemoryStoreResource) -> dg.AssetCheckResult:
         passed=report.total == 0,
         metadata={
             "out_of_range": report.total,
-            "by_label": dg.MetadataValue.json(report.by_label),
+            "by_label": dg.MetadataValue.json(report.by),
             "sample": _sample(report.sample),
         },
     )

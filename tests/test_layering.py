@@ -66,3 +66,27 @@ def test_dagster_code_calls_only_batch_and_the_resource() -> None:
         for p in problems(f.read_text(encoding="utf-8"), f.relative_to(root).parts[0], str(f.relative_to(root)))
     ]
     assert not found, "Dagster code must call memory_runtime.batch, not the stores:\n" + "\n".join(found)
+
+
+def test_every_batch_module_imports_first_in_a_fresh_interpreter() -> None:
+    """No import cycle through `memory_runtime.batch`: each module imports on its own, before anything else.
+
+    `extraction` once imported `batch.consolidate` at import time, so importing `batch.consolidate` first
+    failed half-way through the cycle.
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    modules = sorted(f"memory_runtime.batch.{p.stem}" for p in (root / "memory_runtime" / "batch").glob("[!_]*.py"))
+    assert len(modules) >= 12, modules
+    procs = {
+        m: subprocess.Popen(
+            [sys.executable, "-c", f"import {m}"], cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        for m in modules
+    }
+    failed = {m: p.communicate(timeout=120)[0].decode()[-600:] for m, p in procs.items()}
+    failed = {m: out for m, out in failed.items() if procs[m].returncode != 0}
+    assert not failed, "\n\n".join(f"{m}:\n{out}" for m, out in failed.items())

@@ -19,16 +19,16 @@ EMBEDDING_SAMPLE = 200  # vectors checked per label (graph) and most recent turn
 
 
 @dataclass(frozen=True)
-class CrossUserEdges:
-    """Relationships joining nodes of two different users: count per type, and a few 'a -> b' samples."""
+class CountsBy:
+    """Offending items counted per kind (relationship type, node label), and a few of them."""
 
-    by_type: dict[str, int]
+    by: dict[str, int]
     sample: list[str]
 
     @property
     def total(self) -> int:
-        """All cross-user relationships."""
-        return sum(self.by_type.values())
+        """All offending items."""
+        return sum(self.by.values())
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,6 @@ class Offenders:
 
     count: int
     sample: list[str]
-
-
-@dataclass(frozen=True)
-class ScoresOutOfRange:
-    """Nodes with a salience or confidence outside [0, 1], per label, and a few of their ids."""
-
-    by_label: dict[str, int]
-    sample: list[str]
-
-    @property
-    def total(self) -> int:
-        """All out-of-range nodes."""
-        return sum(self.by_label.values())
 
 
 @dataclass(frozen=True)
@@ -79,11 +66,12 @@ def _sample(values: list[str]) -> str:
     return ", ".join(str(v) for v in list(values)[:10])
 
 
-def cross_user_edges(stores: Stores) -> CrossUserEdges:
-    """Relationships whose endpoints belong to different users (a leak between users' memories)."""
+def cross_user_edges(stores: Stores) -> CountsBy:
+    """Relationships whose endpoints belong to different users (a leak between users' memories), per type,
+    with a few 'a -> b' samples."""
     graph = stores.graph
     rows = graph.read(q.cross_user_edges(graph.dialect))
-    return CrossUserEdges({r["type"]: int(r["n"]) for r in rows}, [s for r in rows for s in r["sample"]])
+    return CountsBy({r["type"]: int(r["n"]) for r in rows}, [s for r in rows for s in r["sample"]])
 
 
 def untraceable_facts(stores: Stores) -> Offenders:
@@ -93,8 +81,8 @@ def untraceable_facts(stores: Stores) -> Offenders:
     return Offenders(int(row["n"]), list(row["sample"]))
 
 
-def scores_out_of_range(stores: Stores) -> ScoresOutOfRange:
-    """Turn, Entity and Fact nodes whose salience or confidence lies outside [0, 1]."""
+def scores_out_of_range(stores: Stores) -> CountsBy:
+    """Turn, Entity and Fact nodes whose salience or confidence lies outside [0, 1], per label."""
     graph = stores.graph
     bad: dict[str, int] = {}
     sample: list[str] = []
@@ -102,7 +90,7 @@ def scores_out_of_range(stores: Stores) -> ScoresOutOfRange:
         row = graph.read(q.out_of_range_scores(graph.dialect, node_label=lbl))[0]
         bad[lbl] = int(row["n"])
         sample += row["sample"]
-    return ScoresOutOfRange(bad, sample)
+    return CountsBy(bad, sample)
 
 
 def duplicate_entities(stores: Stores) -> DuplicateEntities:

@@ -4,8 +4,8 @@
 * `llm.LLMExtractor` — an OpenAI(-compatible) chat model with JSON-schema output, used instead when
   MEMORY_LLM_MODEL is set;
 * `resolution.EntityResolver` — per-user entity resolution with recorded merges;
-* `memory_runtime.batch.consolidate.consolidate_window` — the window job the `semantic_memory` asset runs
-  (also importable from here, lazily: batch sits above extraction, so importing it here would be a cycle).
+* consolidation of a window (`consolidate_window`) is a batch job: `memory_runtime.batch.consolidate`, above
+  this package (extraction does not import it).
 
 `EXTRACTOR_VERSION` / `extractor_version(settings)` name everything that shapes extraction output:
 the rules' code version, the spaCy model and its version, and the LLM model with a hash of its prompt and
@@ -49,20 +49,10 @@ def make_extractor(settings: Any) -> Extractor:
     return SpacyExtractor(settings.spacy_model)
 
 
-def __getattr__(name: str) -> Any:
-    """`COUNT_KEYS` and `consolidate_window` of `memory_runtime.batch.consolidate`, imported on first use."""
-    if name in ("COUNT_KEYS", "consolidate_window"):
-        from memory_runtime.batch import consolidate
-
-        return getattr(consolidate, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
 # The version with default settings (spaCy model default, no LLM), without reading the environment.
 EXTRACTOR_VERSION = _version(DEFAULT_MODEL, None)
 
 __all__ = [
-    "COUNT_KEYS",
     "EMBEDDING_MERGE_THRESHOLD",
     "EXTRACTOR_VERSION",
     "RULES_VERSION",
@@ -75,7 +65,6 @@ __all__ = [
     "Extractor",
     "Merge",
     "SpacyExtractor",
-    "consolidate_window",
     "extractor_version",
     "is_functional",
     "make_extractor",
