@@ -5,19 +5,10 @@ Cursor: the last `conversation_logs.seq` (ingest order) the sensor is done with.
 time with run key `<day>@<max seq of that day in the tick>`, so a day is re-run only when it got new
 turns, and Dagster never starts the same run key twice.
 
-Two guards keep runs from starting on data that is still moving:
-
-* Commit lag: only turns ingested more than `sensor_commit_lag_s` ago are read, and reading stops at the
-  first turn that is younger, so the cursor never passes a turn it has not seen. (A transaction holding a
-  lower seq can still commit after a higher one was read if it stays open longer than the lag; the
-  nightly schedule re-consolidates yesterday, which closes that gap.)
-* Debounce: a day whose latest turn (in the whole log, not just this tick) was ingested less than the lag
-  ago has a conversation in progress; it is held back. The cursor then stops just before the held day's
-  first turn of this tick, and the days requested past that point are remembered in the cursor
-  (`{"seq": N, "requested": {day: max_seq}}`) so that re-reading them does not request them again.
-
-Days outside the partitions (before the start date, or after today) are skipped with a log line. The scan
-itself is `memory_runtime.batch.turn_log.scan_new_turns`.
+What a tick reads and which days it holds back is `memory_runtime.batch.turn_log.scan_new_turns`: a
+commit-lag guard (only turns ingested more than `sensor_commit_lag_s` ago; the nightly schedule closes the
+gap a very long transaction can leave) and a debounce (a day with a conversation still in progress waits).
+Days outside the partitions (before the start date, or after today) are skipped with a log line.
 """
 
 import dagster as dg

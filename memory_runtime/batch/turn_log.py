@@ -8,7 +8,9 @@ each with the max seq of that day in the scan (the sensor's run key is `<day>@<s
 Two guards keep runs from starting on data that is still moving:
 
 * Commit lag: only turns ingested more than `lag_s` ago are read, and reading stops at the first turn
-  that is younger, so the cursor never passes a turn it has not seen.
+  that is younger, so the cursor never passes a turn it has not seen. (A transaction holding a lower seq
+  can still commit after a higher one was read if it stays open longer than the lag; the nightly
+  re-consolidation of yesterday closes that gap.)
 * Debounce: a day whose latest turn (in the whole log, not just this scan) was ingested less than the lag
   ago has a conversation in progress; it is held back. The cursor then stops just before the held day's
   first turn of this scan, and the days requested past that point are remembered in the cursor
