@@ -1,8 +1,9 @@
 """The Dagster code location of the memory platform: assets, checks and jobs over memory_runtime.
 
 `memory_assets.definitions` holds the one `dg.Definitions` object (see workspace.yaml). Assets are thin
-orchestration: each one reads its partition's time window and calls the runtime or one SQL/Cypher
-statement per step, and every materialisation is idempotent for its window.
+orchestration: each one reads its partition's time window, calls one `memory_runtime.batch` function with
+the resource's `Stores`, and turns its report into metadata; every materialisation is idempotent for its
+window. No SQL or Cypher lives here (tests/test_layering.py).
 """
 
 import warnings as _warnings

@@ -1,7 +1,7 @@
 """Helpers shared by the asset modules: the partition window, timing and result metadata."""
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,16 +27,6 @@ class Window:
         keys = context.partition_key_range
         return cls(tw.start, tw.end, keys.start, keys.end)
 
-    @property
-    def start_ms(self) -> int:
-        """Window start in epoch milliseconds (the graph's time representation)."""
-        return int(self.start.timestamp() * 1000)
-
-    @property
-    def end_ms(self) -> int:
-        """Window end (exclusive) in epoch milliseconds."""
-        return int(self.end.timestamp() * 1000)
-
     def as_of(self) -> datetime:
         """The window end, but never in the future: the moment lifecycle assets compute 'now' for."""
         return min(self.end, datetime.now(UTC))
@@ -45,11 +35,6 @@ class Window:
     def label(self) -> str:
         """'2024-03-01' or '2024-03-01..2024-03-05'."""
         return self.first_key if self.first_key == self.last_key else f"{self.first_key}..{self.last_key}"
-
-
-def utc_from_ms(ms: int | float) -> datetime:
-    """An epoch-millisecond graph time as an aware UTC datetime."""
-    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 class Timer:
@@ -118,9 +103,3 @@ def materialized(
     metadata["duration_s"] = dg.MetadataValue.float(timer.seconds)
     metadata["preview"] = dg.MetadataValue.md(preview)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(data_version) if data_version else None)
-
-
-def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    """Consecutive slices of at most `size` items."""
-    for at in range(0, len(items), size):
-        yield items[at : at + size]

@@ -4,10 +4,7 @@ Blocking checks protect users: a cross-user edge could leak one user's memories 
 and a fact that traces to no turn has no provenance. When one fails, downstream assets of the same run
 do not materialise. The other checks report (severity ERROR or WARN) without blocking.
 
-Embedding dimensions: FalkorDB stores vectors as vecf32, on which `size()` fails, so graph embeddings are
-checked by returning a sample of vectors and measuring them in Python (this works on Neo4j too), plus the
-dimension of each vector index; Postgres is checked with the column's declared dimension and
-`vector_dims()` over the most recent turns.
+The measurements themselves are `memory_runtime.batch.checks`; these checks decide pass/fail and severity.
 """
 
 from collections.abc import Sequence
@@ -15,16 +12,14 @@ from typing import Any
 
 import dagster as dg
 
-from memory_assets import cypher
 from memory_assets.consolidation import semantic_memory
 from memory_assets.episodic import episodic_graph
 from memory_assets.lifecycle import archived_memories
+from memory_runtime.batch import checks as quality
 from memory_runtime.batch import reindex as maintenance
-from memory_runtime.stores.embedder_record import EmbeddingState, recorded_model
 from resources import MemoryStoreResource
 
 DUPLICATE_ENTITY_MAX_RATE = 0.02  # duplicates / entities with the same (user, type, norm_name)
-EMBEDDING_SAMPLE = 200  # vectors checked per label (graph) and most recent turns (Postgres)
 
 
 def _sample(values: Sequence[Any]) -> str:
@@ -39,15 +34,13 @@ def _no_cross_user_edges(asset: Any) -> dg.AssetChecksDefinition:
         description="No relationship joins nodes of two different users (user_id on both endpoints).",
     )
     def _check(memory: MemoryStoreResource) -> dg.AssetCheckResult:
-        graph = memory.stores.graph
-        rows = graph.read(cypher.cross_user_edges(graph.dialect))
-        total = sum(int(r["n"]) for r in rows)
+        edges = quality.cross_user_edges(memory.stores)
         return dg.AssetCheckResult(
-            passed=total == 0,
+            passed=edges.total == 0,
             metadata={
-                "cross_user_edges": total,
-                "by_type": dg.MetadataValue.json({r["type"]: int(r["n"]) for r in rows}),
-                "sample": _sample([s for r in rows for s in r["sample"]]),
+                "cross_user_edges": edges.total,
+                "by_type": dg.MetadataValue.json(edges.by),
+                "sample": _sample(edges.sample),
             },
         )
 
@@ -68,10 +61,10 @@ no_cross_user_edges_semantic = _no_cross_user_edges(semantic_memory)
 )
 def facts_trace_to_turns(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     """Fail on any extracted or inferred fact without provenance."""
-    graph = memory.stores.graph
-    row = graph.read(cypher.untraceable_facts(graph.dialect))[0]
-    n = int(row["n"])
-    return dg.AssetCheckResult(passed=n == 0, metadata={"untraceable_facts": n, "sample": _sample(row["sample"])})
+    facts = quality.untraceable_facts(memory.stores)
+    return dg.AssetCheckResult(
+        passed=facts.count == 0, metadata={"untraceable_facts": facts.count, "sample": _sample(facts.sample)}
+    )
 
 
 @dg.asset_check(
@@ -83,44 +76,13 @@ def facts_trace_to_turns(memory: MemoryStoreResource) -> dg.AssetCheckResult:
 )
 def embedding_dimensions_match(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     """Compare every place an embedding dimension shows with the configured one."""
-    stores = memory.stores
-    dims = memory.settings.embedding_dimensions
-    problems: list[str] = []
-    column = stores.pg.fetch(
-        """
-        SELECT a.atttypmod AS dims FROM pg_attribute a
-         WHERE a.attrelid = 'conversation_logs'::regclass AND a.attname = 'embedding'
-        """
-    )
-    if column and int(column[0]["dims"]) not in (dims, -1):
-        problems.append(f"conversation_logs.embedding is vector({column[0]['dims']})")
-    pg_bad = stores.pg.fetch(
-        """
-        SELECT count(*) FILTER (WHERE vector_dims(embedding) <> %s) AS bad, count(*) AS n
-          FROM (SELECT embedding FROM conversation_logs WHERE embedding IS NOT NULL
-                 ORDER BY seq DESC LIMIT %s) s
-        """,
-        (dims, EMBEDDING_SAMPLE),
-    )[0]
-    if pg_bad["bad"]:
-        problems.append(f"{pg_bad['bad']} of the {pg_bad['n']} most recent turns in Postgres")
-    graph = stores.graph
-    for lbl, index_dims in sorted(graph.vector_dimensions().items()):
-        if index_dims != dims:
-            problems.append(f"vector index on :{lbl} has dimension {index_dims}")
-    checked = {"postgres_turns": int(pg_bad["n"])}
-    for lbl in cypher.EMBEDDING_LABELS:
-        rows = graph.read(cypher.embedding_sample(graph.dialect, lbl), {"limit": EMBEDDING_SAMPLE})
-        wrong = [r["id"] for r in rows if len(r["embedding"] or []) != dims]
-        checked[f"graph_{lbl.lower()}s"] = len(rows)
-        if wrong:
-            problems.append(f"{len(wrong)} of {len(rows)} sampled :{lbl} vectors (e.g. {_sample(wrong[:3])})")
+    report = quality.embedding_dimensions(memory.stores)
     return dg.AssetCheckResult(
-        passed=not problems,
+        passed=not report.problems,
         metadata={
-            "expected_dimensions": dims,
-            "problems": "; ".join(problems) or "none",
-            "checked": dg.MetadataValue.json(checked),
+            "expected_dimensions": report.expected,
+            "problems": "; ".join(report.problems) or "none",
+            "checked": dg.MetadataValue.json(report.checked),
         },
     )
 
@@ -131,17 +93,14 @@ def embedding_dimensions_match(memory: MemoryStoreResource) -> dg.AssetCheckResu
 )
 def scores_in_unit_range(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     """Count nodes with a salience or confidence outside [0, 1]."""
-    graph = memory.stores.graph
-    bad: dict[str, int] = {}
-    sample: list[str] = []
-    for lbl in cypher.RANGE_LABELS:
-        row = graph.read(cypher.out_of_range_scores(graph.dialect, lbl))[0]
-        bad[lbl] = int(row["n"])
-        sample += row["sample"]
-    total = sum(bad.values())
+    report = quality.scores_out_of_range(memory.stores)
     return dg.AssetCheckResult(
-        passed=total == 0,
-        metadata={"out_of_range": total, "by_label": dg.MetadataValue.json(bad), "sample": _sample(sample)},
+        passed=report.total == 0,
+        metadata={
+            "out_of_range": report.total,
+            "by_label": dg.MetadataValue.json(report.by),
+            "sample": _sample(report.sample),
+        },
     )
 
 
@@ -154,19 +113,16 @@ def scores_in_unit_range(memory: MemoryStoreResource) -> dg.AssetCheckResult:
 )
 def duplicate_entity_rate(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     """Duplicates / entities, warned above DUPLICATE_ENTITY_MAX_RATE."""
-    graph = memory.stores.graph
-    row = graph.read(cypher.entity_name_groups(graph.dialect))[0]
-    entities, duplicates = int(row["entities"] or 0), int(row["duplicates"] or 0)
-    rate = duplicates / entities if entities else 0.0
+    report = quality.duplicate_entities(memory.stores)
     return dg.AssetCheckResult(
-        passed=rate <= DUPLICATE_ENTITY_MAX_RATE,
+        passed=report.rate <= DUPLICATE_ENTITY_MAX_RATE,
         severity=dg.AssetCheckSeverity.WARN,
         metadata={
-            "entities": entities,
-            "duplicates": duplicates,
-            "rate": float(rate),
+            "entities": report.entities,
+            "duplicates": report.duplicates,
+            "rate": float(report.rate),
             "threshold": DUPLICATE_ENTITY_MAX_RATE,
-            "sample": _sample(row["sample"] or []),
+            "sample": _sample(report.sample),
         },
     )
 
@@ -180,8 +136,7 @@ def duplicate_entity_rate(memory: MemoryStoreResource) -> dg.AssetCheckResult:
 )
 def vectors_from_configured_embedder(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     """Compare the recorded embedder with the configured one (warns: recall degrades, memory is not wrong)."""
-    stores = memory.stores
-    state = EmbeddingState(recorded_model(stores.pg), stores.embedder.model_id)
+    state = quality.embedder_state(memory.stores)
     return dg.AssetCheckResult(
         passed=not state.fix,
         severity=dg.AssetCheckSeverity.WARN,
@@ -203,7 +158,7 @@ def vectors_from_configured_embedder(memory: MemoryStoreResource) -> dg.AssetChe
 )
 def vector_indexes_healthy(memory: MemoryStoreResource) -> dg.AssetCheckResult:
     """The health of each vector index after the day's decay, archival and repair."""
-    health = maintenance.check_vector_indexes(memory.stores)
+    health = quality.vector_index_health(memory.stores)
     low = [i.label for i in health if i.health < maintenance.DEFAULT_THRESHOLD]
     return dg.AssetCheckResult(
         passed=not low,

@@ -1,16 +1,13 @@
 """Episodic assets: Postgres turn log `conversation_turns` and the graph projection `episodic_graph`."""
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import asdict
 
 import dagster as dg
 
-from memory_assets import cypher
 from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
 from memory_assets.partitions import daily_partitions
-from memory_runtime.memory.episodic import reproject
+from memory_runtime.batch import projection, turn_log
 from resources import MemoryStoreResource
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dg.asset(
@@ -25,46 +22,23 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
     ),
 )
 def conversation_turns(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
-    """Count the turns of the window in the system of record."""
+    """Count the turns of the window in the system of record (memory_runtime.batch.turn_log)."""
     window, timer = Window.of(context), Timer()
-    pg = memory.stores.pg
-    params = {"start": window.start, "end": window.end}
-    totals = pg.fetch(
-        """
-        SELECT count(*) AS turns, count(DISTINCT conversation_id) AS conversations,
-               count(DISTINCT user_id) AS users, count(*) FILTER (WHERE archived_at IS NOT NULL) AS archived,
-               coalesce(max(seq), 0) AS max_seq
-          FROM conversation_logs WHERE created_at >= %(start)s AND created_at < %(end)s
-        """,
-        params,
-    )[0]
-    tools = pg.fetch(
-        "SELECT count(*) AS n FROM tool_invocations WHERE created_at >= %(start)s AND created_at < %(end)s",
-        params,
-    )[0]["n"]
-    per_day = pg.fetch(
-        """
-        SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS turns,
-               count(DISTINCT conversation_id) AS conversations, count(DISTINCT user_id) AS users
-          FROM conversation_logs WHERE created_at >= %(start)s AND created_at < %(end)s
-         GROUP BY 1 ORDER BY 1
-        """,
-        params,
-    )
+    report = turn_log.observe_window(memory.stores, window.start, window.end)
     counts = {
-        "turns": int(totals["turns"]),
-        "conversations": int(totals["conversations"]),
-        "users": int(totals["users"]),
-        "archived_turns": int(totals["archived"]),
-        "tool_invocations": int(tools),
+        "turns": report.turns,
+        "conversations": report.conversations,
+        "users": report.users,
+        "archived_turns": report.archived_turns,
+        "tool_invocations": report.tool_invocations,
     }
     return materialized(
         window,
         timer,
         counts,
-        markdown_table(per_day, ["day", "turns", "conversations", "users"]),
-        extra={"max_seq": int(totals["max_seq"])},
-        data_version=f"{counts['turns']}@{int(totals['max_seq'])}",
+        markdown_table(report.per_day, ["day", "turns", "conversations", "users"]),
+        extra={"max_seq": report.max_seq},
+        data_version=report.data_version,
     )
 
 
@@ -81,39 +55,18 @@ def conversation_turns(context: dg.AssetExecutionContext, memory: MemoryStoreRes
     ),
 )
 def episodic_graph(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
-    """Re-project the window's turns the graph is missing (memory_runtime.memory.episodic.reproject)."""
+    """Re-project the window's turns the graph is missing (memory_runtime.batch.projection)."""
     window, timer = Window.of(context), Timer()
-    stores = memory.stores
-    report = reproject(
-        stores,
-        since=window.start,
-        until=window.end,
-        progress=lambda n: context.log.debug(f"checked {n} more turns"),
+    report = projection.project_window(
+        memory.stores, window.start, window.end, progress=lambda n: context.log.debug(f"checked {n} more turns")
     )
     if report.projected:
         context.log.info(f"re-projected {report.projected} of {report.checked} turns missing from the graph")
-    pg_days = {
-        r["day"]: int(r["turns"])
-        for r in stores.pg.fetch(
-            """
-            SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS turns
-              FROM conversation_logs
-             WHERE created_at >= %s AND created_at < %s AND archived_at IS NULL GROUP BY 1
-            """,
-            (window.start, window.end),
-        )
-    }
-    graph = stores.graph
-    graph_days = {
-        (_EPOCH + timedelta(days=int(r["day"]))).strftime("%Y-%m-%d"): int(r["turns"])
-        for r in graph.read(cypher.turns_per_day(graph.dialect), {"start": window.start_ms, "end": window.end_ms})
-    }
-    days = sorted(set(pg_days) | set(graph_days))
-    rows = [{"day": d, "postgres_turns": pg_days.get(d, 0), "graph_turns": graph_days.get(d, 0)} for d in days]
     counts = {
         "turns_checked": report.checked,
         "turns_reprojected": report.projected,
-        "graph_turns": sum(graph_days.values()),
-        "postgres_turns": sum(pg_days.values()),
+        "graph_turns": report.graph_turns,
+        "postgres_turns": report.postgres_turns,
     }
+    rows = [asdict(d) for d in report.days]
     return materialized(window, timer, counts, markdown_table(rows, ["day", "postgres_turns", "graph_turns"]))

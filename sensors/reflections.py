@@ -1,11 +1,11 @@
 """`reflection_sensor`: request a `reflections` run when reflection jobs wait in the Redis Stream.
 
 At-least-once design: the sensor never reads or acknowledges jobs. It looks at the consumer group
-(`dagster`) of the stream: its lag (jobs not yet delivered) and its stale pending jobs (delivered to a run
-that did not acknowledge them within the asset's `RECLAIM_IDLE_MS`, i.e. a run that crashed). When either is
-non-zero it requests a `reflections_job` run for today's partition with run key
-`<today>@<last stream entry id>`; the asset reads the jobs, writes them, and only then acknowledges them
-(see memory_assets/reflections.py).
+(`dagster`) of the reflection queue (`memory_runtime.batch.reflect.backlog`): its lag (jobs not yet
+delivered) and its stale pending jobs (delivered to a run that did not acknowledge them within the asset's
+`RECLAIM_IDLE_MS`, i.e. a run that crashed). When either is non-zero it requests a `reflections_job` run
+for today's partition with run key `<today>@<last stream entry id>`; the asset reads the jobs, writes
+them, and only then acknowledges them (see memory_assets/reflections.py).
 
 The cursor remembers the last run key it requested. While the stream's last entry is unchanged, the
 sensor does not request again as long as that run is queued or running; once it has finished (a failed
@@ -23,7 +23,7 @@ from memory_assets import reflections as reflections_asset
 from memory_assets.jobs import reflections_job
 from memory_assets.partitions import day_key
 from memory_assets.reflections import CONSUMER_GROUP
-from memory_runtime.memory.reflection import ReflectionQueue
+from memory_runtime.batch import reflect
 from resources import MemoryStoreResource
 
 MAX_RETRIES = 5
@@ -51,22 +51,6 @@ class ReflectionCursor:
         return json.dumps({"base": self.base, "run_key": self.run_key, "attempt": self.attempt}, sort_keys=True)
 
 
-def stale_pending(queue: ReflectionQueue, group: str, idle_ms: int | None = None) -> int:
-    """Jobs delivered in `group` but unacknowledged for at least `idle_ms` (default: the asset's reclaim
-    threshold); at most 1000 are counted."""
-    idle = reflections_asset.RECLAIM_IDLE_MS if idle_ms is None else idle_ms
-    return len(queue.redis.client.xpending_range(queue.key, group, "-", "+", 1000, idle=idle))
-
-
-def last_entry_id(queue: ReflectionQueue) -> str | None:
-    """Id of the newest entry in the stream, or None when it is empty."""
-    newest = queue.redis.client.xrevrange(queue.key, count=1)
-    if not newest:
-        return None
-    entry_id = newest[0][0]
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
-
-
 def _run_finished(instance: dg.DagsterInstance, run_key: str) -> bool | None:
     """Whether the newest run with `run_key` has finished; None when there is no such run."""
     runs = instance.get_runs(filters=dg.RunsFilter(tags={RUN_KEY_TAG: run_key}), limit=1)
@@ -87,12 +71,10 @@ def reflection_sensor(
     context: dg.SensorEvaluationContext, memory: MemoryStoreResource
 ) -> dg.SensorResult | dg.SkipReason:
     """One tick: look at the consumer group and request (or retry) a reflections run."""
-    queue = ReflectionQueue(memory.stores.redis)
-    queue.ensure_group(CONSUMER_GROUP)
-    lag, stale = queue.lag(CONSUMER_GROUP), stale_pending(queue, CONSUMER_GROUP)
-    newest = last_entry_id(queue)
-    if newest is None or (lag == 0 and stale == 0):
+    backlog = reflect.backlog(memory.stores, CONSUMER_GROUP, reflections_asset.RECLAIM_IDLE_MS)
+    if not backlog.waiting:
         return dg.SkipReason("no reflection jobs waiting")
+    lag, stale, newest = backlog.lag, backlog.stale, backlog.newest
     today = day_key(datetime.now(UTC))
     base = f"{today}@{newest}"
     previous = ReflectionCursor.parse(context.cursor)

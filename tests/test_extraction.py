@@ -7,12 +7,12 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from memory_runtime.batch.consolidate import consolidate_window
 from memory_runtime.extraction import (
     EXTRACTOR_VERSION,
     USER_SUBJECT,
     EntityMention,
     EntityResolver,
-    consolidate_window,
     extractor_version,
 )
 from memory_runtime.extraction.llm import RESPONSE_SCHEMA, LLMExtractionError, LLMExtractor

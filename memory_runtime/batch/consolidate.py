@@ -28,16 +28,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
+from memory_runtime.batch.reindex import repair_vector_indexes
 from memory_runtime.domain import ids
 from memory_runtime.domain.models import Entity, now, to_ms, utc
 from memory_runtime.domain.vocabulary import ENTITY_TYPES
 from memory_runtime.extraction.resolution import EntityResolver, KnownEntity, Merge
-from memory_runtime.extraction.types import EntityMention, ExtractedFact, Extraction
+from memory_runtime.extraction.types import EntityMention, ExtractedFact, Extraction, Extractor
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import consolidation as q
 from memory_runtime.stores.graph.queries import episodic as episodic_q
+from memory_runtime.stores.postgres import turn_log
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +55,6 @@ COUNT_KEYS = (
     "facts_invalidated",
     "relations",
 )
-
-
-class Extractor(Protocol):
-    """What consolidation needs from an extractor (SpacyExtractor, LLMExtractor)."""
-
-    def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
-        """One Extraction per text."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -80,29 +74,9 @@ def read_turns(
     stores: Stores, start: datetime, end: datetime, user_id: str | None = None, page_size: int = PAGE_SIZE
 ) -> Iterator[list[TurnRow]]:
     """Non-archived turns with created_at in [start, end), in time order, a page at a time."""
-    after: tuple[Any, ...] | None = None
+    after: tuple[datetime, str, int] | None = None
     while True:
-        rows = stores.pg.fetch(
-            """
-            SELECT id::text AS id, user_id, conversation_id, turn_index, role, content, created_at
-              FROM conversation_logs
-             WHERE archived_at IS NULL AND created_at >= %(start)s AND created_at < %(end)s
-               AND (%(user)s::text IS NULL OR user_id = %(user)s)
-               AND (%(first)s OR (created_at, conversation_id, turn_index) > (%(ts)s, %(conv)s, %(idx)s))
-             ORDER BY created_at, conversation_id, turn_index
-             LIMIT %(limit)s
-            """,
-            {
-                "start": utc(start),
-                "end": utc(end),
-                "user": user_id,
-                "first": after is None,
-                "ts": after[0] if after else None,
-                "conv": after[1] if after else None,
-                "idx": after[2] if after else None,
-                "limit": page_size,
-            },
-        )
+        rows = turn_log.turn_page(stores.pg, utc(start), utc(end), user_id, after, page_size)
         if not rows:
             return
         page = [
@@ -420,3 +394,53 @@ def consolidate_window(
     out: dict[str, int | float] = {k: int(counts[k]) for k in COUNT_KEYS}
     out["duration_s"] = round(time.perf_counter() - began, 3)
     return out
+
+
+@dataclass(frozen=True)
+class SemanticReport:
+    """What consolidating a window did: consolidate_window's counts (without duration_s), the vector indexes
+    rebuilt afterwards, and the extractor version that produced it."""
+
+    counts: dict[str, int | float]
+    vector_indexes_rebuilt: int
+    extractor_version: str
+
+
+def consolidate_semantic_memory(
+    stores: Stores,
+    start: datetime,
+    end: datetime,
+    *,
+    progress: Callable[[int], None] | None = None,
+    log_message: Callable[[str], None] | None = None,
+) -> SemanticReport:
+    """Consolidate [start, end) (`consolidate_window`), then repair the Fact and Entity vector indexes.
+
+    Re-mentioned entities and closed facts leave orphan vectors on FalkorDB 4.16 (`batch.reindex`), so the
+    indexes they degraded are rebuilt; `log_message` hears about each rebuild.
+    """
+    from memory_runtime.extraction import extractor_version
+
+    counts = dict(consolidate_window(stores, start, end, progress=progress))
+    counts.pop("duration_s", None)
+    repaired = repair_vector_indexes(stores, labels=("Fact", "Entity"), progress=log_message)
+    return SemanticReport(counts, sum(i.rebuilt for i in repaired), extractor_version(stores.settings))
+
+
+def configured_extractor_version() -> str | None:
+    """The extractor version the environment's settings select (for the asset's code version).
+
+    memory_runtime.extraction.extractor_version(settings) (rules + spaCy model + LLM model/prompt) with the
+    environment's settings, else its EXTRACTOR_VERSION (default settings), else None while extraction is
+    unavailable. Importing extraction does not load spaCy.
+    """
+    try:
+        from memory_runtime import extraction
+    except Exception:  # noqa: BLE001 — its dependencies are missing
+        return None
+    try:
+        from memory_runtime.config import load_settings
+
+        return str(extraction.extractor_version(load_settings()))
+    except Exception:  # noqa: BLE001 — an invalid environment must not break loading the code location
+        return str(getattr(extraction, "EXTRACTOR_VERSION", "")) or None

@@ -4,7 +4,8 @@
 * `llm.LLMExtractor` — an OpenAI(-compatible) chat model with JSON-schema output, used instead when
   MEMORY_LLM_MODEL is set;
 * `resolution.EntityResolver` — per-user entity resolution with recorded merges;
-* `consolidation.consolidate_window` — the window job the `semantic_memory` asset runs.
+* consolidation of a window (`consolidate_window`) is a batch job: `memory_runtime.batch.consolidate`, above
+  this package (extraction does not import it).
 
 `EXTRACTOR_VERSION` / `extractor_version(settings)` name everything that shapes extraction output:
 the rules' code version, the spaCy model and its version, and the LLM model with a hash of its prompt and
@@ -14,7 +15,6 @@ change so Dagster marks the affected partitions stale.
 
 from typing import Any
 
-from memory_runtime.batch.consolidate import COUNT_KEYS, Extractor, consolidate_window
 from memory_runtime.extraction.llm import llm_version
 from memory_runtime.extraction.resolution import EMBEDDING_MERGE_THRESHOLD, EntityResolver, Merge
 from memory_runtime.extraction.spacy_extractor import DEFAULT_MODEL, SpacyExtractor, model_version
@@ -24,6 +24,7 @@ from memory_runtime.extraction.types import (
     ExtractedFact,
     ExtractedRelation,
     Extraction,
+    Extractor,
     is_functional,
 )
 
@@ -52,7 +53,6 @@ def make_extractor(settings: Any) -> Extractor:
 EXTRACTOR_VERSION = _version(DEFAULT_MODEL, None)
 
 __all__ = [
-    "COUNT_KEYS",
     "EMBEDDING_MERGE_THRESHOLD",
     "EXTRACTOR_VERSION",
     "RULES_VERSION",
@@ -65,7 +65,6 @@ __all__ = [
     "Extractor",
     "Merge",
     "SpacyExtractor",
-    "consolidate_window",
     "extractor_version",
     "is_functional",
     "make_extractor",

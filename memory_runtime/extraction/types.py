@@ -1,6 +1,8 @@
 """What an extractor returns for one text: entities, facts and entity relations (plain, store-free data)."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from memory_runtime.domain.models import FUNCTIONAL_PREDICATES, is_functional  # noqa: F401 — re-exported
 
@@ -65,3 +67,11 @@ class Extraction:
                 return existing
         self.entities.append(mention)
         return mention
+
+
+class Extractor(Protocol):
+    """What consolidation needs from an extractor (SpacyExtractor, LLMExtractor)."""
+
+    def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
+        """One Extraction per text."""
+        ...

@@ -27,6 +27,13 @@ QUERY_MODULES: tuple[str, ...] = tuple(
         "consolidation",
         "maintenance",
         "vectors",
+        "projection",
+        "timeline",
+        "patterns",
+        "profiles",
+        "reflections",
+        "lifecycle",
+        "quality",
     )
 )
 
