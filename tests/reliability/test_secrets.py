@@ -48,6 +48,7 @@ ALLOWED_VALUES = {
     "password",
     "token",
     "value",
+    "trust",  # `initdb --auth=trust`: a PostgreSQL auth method, not a secret
 }
 TYPE_NAMES = {"str", "SecretStr", "bool", "int", "Any"}  # `password: str | None` in signatures
 
