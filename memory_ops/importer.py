@@ -55,6 +55,7 @@ from memory_runtime.domain.errors import (
 from memory_runtime.domain.models import Turn
 from memory_runtime.memory.episodic import EpisodicMemory
 from memory_runtime.stores.bundle import Stores
+from memory_runtime.stores.postgres import turns as pg_turns
 from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
 
 DEFAULT_BATCH_SIZE = 1000
@@ -256,24 +257,15 @@ class Importer:
         plan = _Plan(parsed, owners, defaultdict(list))
         if not conv_ids:
             return plan
-        foreign = [
-            repr(r["id"])
-            for r in self.stores.pg.fetch("SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (conv_ids,))
-            if r["user_id"] != owners[r["id"]]
-        ]
+        with self.stores.pg.connection() as conn:
+            stored_owners = pg_turns.conversation_owners(conn, conv_ids)
+        foreign = [repr(c) for c, owner in stored_owners.items() if owner != owners[c]]
         if foreign:
             raise ConversationOwnershipError(
                 f"{parsed.path}: conversation(s) {', '.join(foreign)} already belong to another user; nothing "
                 "of this file was written. Use conversation ids of your own (or import as that user)."
             )
-        stored = {
-            (r["conversation_id"], r["turn_index"]): r["content_hash"]
-            for r in self.stores.pg.fetch(
-                "SELECT conversation_id, turn_index, content_hash FROM conversation_logs "
-                "WHERE conversation_id = ANY(%s)",
-                (conv_ids,),
-            )
-        }
+        stored = pg_turns.stored_turn_hashes(self.stores.pg, conv_ids)
         for conv in parsed.conversations:
             fresh: list[Turn] = []
             for turn in conv.turns:

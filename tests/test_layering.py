@@ -1,4 +1,149 @@
-"""Layering rules of the code base, checked by parsing the source (no imports, no stores)."""
+"""Layering rules of the code base, checked by parsing the source (no stores): SQL and Cypher live only in
+`stores/`, the Dagster code calls only `memory_runtime.batch`, and every batch module imports on its own.
+
+The scan reads every string literal of the scanned packages (docstrings and comments are prose, not
+statements) and looks for the shapes of SQL and Cypher statements. A failure names the file and line of each
+statement found, so the fix is to move it into a repository (`memory_runtime/stores/postgres/<aggregate>.py`)
+or a Cypher builder (`memory_runtime/stores/graph/queries/`) and call that.
+"""
+
+import ast
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Every package whose modules must hold no query text, as paths relative to the repository root.
+SCANNED_PACKAGES = ("memory_runtime", "memory_ops", "memory_assets", "sensors", "schedules", "resources")
+# Where the query text belongs.
+QUERY_HOMES = frozenset({"memory_runtime/stores"})
+# Parts exempted while their statements are being moved into `stores/` (e.g. "memory_assets"); empty now that
+# every scanned package is clean. test_not_yet_clean_packages_still_hold_queries says when one can leave it.
+NOT_YET_CLEAN: frozenset[str] = frozenset()
+
+SQL_SHAPES = tuple(
+    re.compile(p, re.IGNORECASE)
+    for p in (
+        r"\bSELECT\b[\s\S]+?\bFROM\b",
+        r"\bINSERT\s+INTO\b",
+        r"\bUPDATE\s+\w+(\s+AS\s+\w+)?\s+SET\b",
+        r"\bDELETE\s+FROM\b",
+        r"\bCOPY\s+\w+[\s\S]*?\b(FROM\s+STDIN|TO\s+STDOUT)\b",
+        r"\bCREATE\s+(TEMP|TEMPORARY|UNLOGGED|TABLE|SCHEMA|INDEX|UNIQUE|EXTENSION|DATABASE|VIEW)\b",
+        r"\bON\s+CONFLICT\b",
+        r"\bpg_advisory_\w*lock\b",
+        r"^\s*SHOW\s+\w+\s*$",
+        r"^\s*SELECT\s+\d+\s*$",
+    )
+)
+CYPHER_SHAPES = tuple(
+    re.compile(p)
+    for p in (
+        r"\bMATCH\s*\(",
+        r"\bMERGE\s*\(",
+        r"\bCALL\s+db\.",
+        r"\bDETACH\s+DELETE\b",
+        r"\bUNWIND\s+\$",
+    )
+)
+
+
+def _package_of(path: Path) -> str:
+    """The longest configured prefix (home, pending part or scanned package) the file lies under."""
+    rel = path.relative_to(ROOT).as_posix()
+    prefixes = [p for p in (*QUERY_HOMES, *NOT_YET_CLEAN, *SCANNED_PACKAGES) if rel == p or rel.startswith(p + "/")]
+    return max(prefixes, key=len)
+
+
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the string nodes that are docstrings."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                out.add(id(first.value))
+    return out
+
+
+def _literals(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, text) of each string literal; an f-string is one text with `{}` for its fields."""
+    skip = _docstrings(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            parts = [v.value if isinstance(v, ast.Constant) else "{}" for v in node.values]
+            skip.update(id(v) for v in node.values)
+            yield node.lineno, "".join(str(p) for p in parts)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+            yield node.lineno, node.value
+
+
+def _queries(path: Path, shapes: tuple[re.Pattern[str], ...]) -> list[str]:
+    """`file:line: text` of every literal in `path` that has one of the statement `shapes`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for line, text in _literals(tree):
+        for shape in shapes:
+            m = shape.search(text)
+            if m:
+                at = line + text[: m.start()].count("\n")
+                snippet = " ".join(text[m.start() :].split())[:70]
+                found.append(f"{path.relative_to(ROOT)}:{at}: {snippet}")
+                break
+    return found
+
+
+def _modules() -> Iterator[tuple[str, Path]]:
+    for package in SCANNED_PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield _package_of(path), path
+
+
+def _outside_stores(shapes: tuple[re.Pattern[str], ...]) -> list[str]:
+    return [
+        hit
+        for part, path in _modules()
+        if part not in QUERY_HOMES and part not in NOT_YET_CLEAN
+        for hit in _queries(path, shapes)
+    ]
+
+
+def test_no_sql_outside_stores() -> None:
+    found = _outside_stores(SQL_SHAPES)
+    assert not found, "SQL outside memory_runtime/stores/ (move it into a stores/postgres repository):\n" + "\n".join(
+        found
+    )
+
+
+def test_no_cypher_outside_stores() -> None:
+    found = _outside_stores(CYPHER_SHAPES)
+    assert not found, "Cypher outside memory_runtime/stores/ (move it into stores/graph/queries/):\n" + "\n".join(found)
+
+
+def test_not_yet_clean_packages_still_hold_queries() -> None:
+    """A pending part that has become clean is taken off NOT_YET_CLEAN, so it stays clean."""
+    holding = {part for part, path in _modules() if _queries(path, SQL_SHAPES + CYPHER_SHAPES)}
+    clean = sorted(NOT_YET_CLEAN - holding)
+    assert not clean, f"no SQL or Cypher left in {clean}: remove them from NOT_YET_CLEAN in {Path(__file__).name}"
+
+
+def test_the_scan_finds_statements_of_each_shape() -> None:
+    """The scanner itself: each statement shape in use here is recognised, prose is not."""
+    statements = [
+        "SELECT id, user_id FROM conversations WHERE id = ANY(%s)",
+        "INSERT INTO tool_invocations (id) VALUES (%s)",
+        "UPDATE conversation_logs AS c SET embedding = v.embedding::vector",
+        "DELETE FROM memory_settings WHERE key = ANY(%s)",
+        "COPY turn_stage (id) FROM STDIN (FORMAT BINARY)",
+        "CREATE TEMP TABLE IF NOT EXISTS turn_stage (id uuid)",
+        "create extension if not exists {}",
+        "show server_version",
+    ]
+    prose = ["binary COPY each", "select the user to import as", "update the graph from the log", "MATCH"]
+    assert all(any(s.search(t) for s in SQL_SHAPES) for t in statements)
+    assert not [t for t in prose if any(s.search(t) for s in SQL_SHAPES + CYPHER_SHAPES)]
+    assert any(s.search("MATCH (t:Turn {id: $id}) RETURN t") for s in CYPHER_SHAPES)
 
 
 def test_dagster_code_calls_only_batch_and_the_resource() -> None:

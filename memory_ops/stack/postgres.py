@@ -73,17 +73,18 @@ class EmbeddedPostgres:
     def _create_databases(self, admin_uri: str, postgres_uri: str) -> None:
         """Create the memory and Dagster databases and the extensions, if missing."""
         import psycopg
-        from psycopg import sql
+
+        from memory_runtime.stores.postgres import server
 
         try:
             with _pg_connect(admin_uri) as conn:
-                existing = {row[0] for row in conn.execute("select datname from pg_database")}
+                existing = server.database_names(conn)
                 for name in (POSTGRES_DB, DAGSTER_DB):
                     if name not in existing:
-                        conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+                        server.create_database(conn, name)
             with _pg_connect(postgres_uri) as conn:
                 for ext in PG_EXTENSIONS:
-                    conn.execute(sql.SQL("create extension if not exists {}").format(sql.Identifier(ext)))
+                    server.create_extension(conn, ext)
         except psycopg.Error as exc:
             raise EmbeddedStackError(
                 f"PostgreSQL in {self.pg_dir} is running but creating the databases "
@@ -191,10 +192,12 @@ class EmbeddedPostgres:
             return StoreStatus("postgres", False, "", detail)
         import psycopg
 
+        from memory_runtime.stores.postgres import server
+
         try:
             with psycopg.connect(postgres_uri, autocommit=True, connect_timeout=2) as conn:
-                server_version = str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
-                exts: dict[str, str] = dict(conn.execute("select extname, extversion from pg_extension").fetchall())
+                server_version = server.server_version(conn)
+                exts = server.extension_versions(conn)
         except psycopg.Error as exc:
             return StoreStatus("postgres", False, "", f"{where}: {one_line(exc)}")
         version = f"PostgreSQL {server_version}"

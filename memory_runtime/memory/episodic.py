@@ -8,15 +8,12 @@ logged warning (working memory is a cache rebuilt from the log).
 """
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import numpy as np
 import psycopg
-from psycopg.types.json import Jsonb
 
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import (
@@ -32,22 +29,11 @@ from memory_runtime.embeddings.base import check_dimensions
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import episodic as q
 from memory_runtime.stores.postgres import turn_ids
+from memory_runtime.stores.postgres import turns as pg_turns
 
 log = logging.getLogger(__name__)
 
 MAX_RECENT = 10_000  # get_recent_turns limit
-
-_STAGE = """
-CREATE TEMP TABLE IF NOT EXISTS turn_stage (
-    id uuid, user_id text, conversation_id text, turn_index integer, role text, content text,
-    content_hash text, embedding vector, metadata jsonb, salience real, created_at timestamptz
-) ON COMMIT DELETE ROWS
-"""
-_STAGE_COLUMNS = (
-    "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, salience, created_at"
-)
-_STAGE_TYPES = ["uuid", "text", "text", "int4", "text", "text", "text", "vector", "jsonb", "float4", "timestamptz"]
-_TURN_COLUMNS = "id::text AS id, user_id, conversation_id, turn_index, role, content, embedding, salience, created_at"
 
 
 @dataclass
@@ -142,20 +128,8 @@ class EpisodicMemory:
         for r in rows:
             lo, hi = spans.get(r.turn.conversation_id, (r.timestamp, r.timestamp))
             spans[r.turn.conversation_id] = (min(lo, r.timestamp), max(hi, r.timestamp))
-        conv_ids = sorted(spans)
-        conn.execute(
-            """
-            INSERT INTO conversations (id, user_id, started_at, last_turn_at)
-            SELECT c, %s, s, l FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS x(c, s, l)
-            ON CONFLICT (id) DO UPDATE
-               SET started_at = LEAST(conversations.started_at, EXCLUDED.started_at),
-                   last_turn_at = GREATEST(conversations.last_turn_at, EXCLUDED.last_turn_at)
-             WHERE conversations.user_id = EXCLUDED.user_id
-            """,
-            (self.user_id, conv_ids, [spans[c][0] for c in conv_ids], [spans[c][1] for c in conv_ids]),
-        )
-        owners = conn.execute("SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (conv_ids,)).fetchall()
-        foreign = sorted(o["id"] for o in owners if o["user_id"] != self.user_id)
+        owners = pg_turns.claim_conversations(conn, self.user_id, spans)
+        foreign = sorted(c for c, owner in owners.items() if owner != self.user_id)
         if foreign:
             raise ConversationOwnershipError(
                 f"conversation(s) {', '.join(map(repr, foreign))} belong to another user; "
@@ -166,42 +140,10 @@ class EpisodicMemory:
         """Insert new turns in one transaction; returns (inserted ids, duplicate ids)."""
         with self.stores.pg.connection() as conn:
             self._claim_conversations(conn, rows)
-            conn.execute(_STAGE)
-            with conn.cursor().copy(f"COPY turn_stage ({_STAGE_COLUMNS}) FROM STDIN (FORMAT BINARY)") as copy:
-                copy.set_types(_STAGE_TYPES)
-                for r in rows:
-                    copy.write_row(
-                        (
-                            uuid.UUID(r.id),
-                            self.user_id,
-                            r.turn.conversation_id,
-                            r.turn.index,
-                            r.turn.role,
-                            r.turn.content,
-                            r.hash,
-                            np.asarray(r.embedding, dtype=np.float32),
-                            Jsonb(r.metadata),
-                            0.5,
-                            r.timestamp,
-                        )
-                    )
-            inserted = {
-                str(x["id"])
-                for x in conn.execute(
-                    f"INSERT INTO conversation_logs ({_STAGE_COLUMNS}) "
-                    f"SELECT {_STAGE_COLUMNS} FROM turn_stage "
-                    f"ON CONFLICT (conversation_id, turn_index) DO NOTHING RETURNING id"
-                ).fetchall()
-            }
+            inserted = pg_turns.insert_turns(conn, [_new_row(self.user_id, r) for r in rows])
             others = [r for r in rows if r.id not in inserted]
             if others:
-                existing = {
-                    str(x["id"]): x["content_hash"]
-                    for x in conn.execute(
-                        "SELECT id, content_hash FROM conversation_logs WHERE id = ANY(%s::uuid[])",
-                        ([r.id for r in others],),
-                    ).fetchall()
-                }
+                existing = pg_turns.content_hashes(conn, [r.id for r in others])
                 for r in others:
                     if existing.get(r.id) != r.hash:
                         raise TurnConflictError(r.turn.conversation_id, r.turn.index)
@@ -315,6 +257,22 @@ def _token_count(given: int | None, content: str) -> int:
     return estimate_tokens(content) if given is None else given
 
 
+def _new_row(user_id: str, r: _Row) -> pg_turns.NewTurnRow:
+    return pg_turns.NewTurnRow(
+        id=r.id,
+        user_id=user_id,
+        conversation_id=r.turn.conversation_id,
+        turn_index=r.turn.index,
+        role=r.turn.role,
+        content=r.turn.content,
+        content_hash=r.hash,
+        embedding=r.embedding,
+        metadata=r.metadata,
+        salience=0.5,
+        created_at=r.timestamp,
+    )
+
+
 def _graph_row(user_id: str, r: "_Row") -> dict[str, Any]:
     return {
         "id": r.id,
@@ -386,17 +344,7 @@ def reproject(
     report = ReprojectReport()
     last_seq = 0
     while True:
-        rows = stores.pg.fetch(
-            f"""
-            SELECT seq, {_TURN_COLUMNS} FROM conversation_logs
-             WHERE seq > %(after)s AND archived_at IS NULL
-               AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
-               AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s)
-               AND (%(user)s::text IS NULL OR user_id = %(user)s)
-             ORDER BY seq LIMIT %(batch)s
-            """,
-            {"after": last_seq, "since": since, "until": until, "user": user_id, "batch": batch},
-        )
+        rows = pg_turns.hot_turns_after(stores.pg, last_seq, since=since, until=until, user_id=user_id, limit=batch)
         if not rows:
             return report
         last_seq = rows[-1]["seq"]

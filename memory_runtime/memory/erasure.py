@@ -5,14 +5,11 @@ the user back; the graph and Redis follow. Every step deletes by user_id, so a r
 outage is finished by calling forget_user again.
 """
 
-from psycopg import sql
-
 from memory_runtime.domain.vocabulary import NODE_LABELS
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import erasure as q
+from memory_runtime.stores.postgres import erasure as pg_erasure
 
-# Child tables before parents (conversation_logs references conversations).
-_TABLES = ("tool_invocations", "memory_timeline", "user_profiles", "conversation_logs", "conversations")
 _BATCH = 5000
 
 
@@ -22,11 +19,7 @@ def forget_user(stores: Stores, user_id: str) -> dict[str, int]:
     from memory_runtime.memory.working import forget_user as forget_working
     from memory_runtime.retrieval.access import forget as forget_access
 
-    counts: dict[str, int] = {}
-    with stores.pg.connection() as conn:
-        for table in _TABLES:
-            cur = conn.execute(sql.SQL("DELETE FROM {} WHERE user_id = %s").format(sql.Identifier(table)), (user_id,))
-            counts[f"postgres.{table}"] = cur.rowcount
+    counts = {f"postgres.{table}": n for table, n in pg_erasure.delete_user_rows(stores.pg, user_id).items()}
     graph = stores.graph
     for node_label in NODE_LABELS:
         statement = q.delete_user_nodes(graph.dialect, node_label=node_label)
@@ -49,12 +42,6 @@ def forget_user(stores: Stores, user_id: str) -> dict[str, int]:
 
 def remaining(stores: Stores, user_id: str) -> dict[str, int]:
     """What is left of `user_id` in Postgres and the graph (0 everywhere after forget_user)."""
-    out: dict[str, int] = {}
-    for table in _TABLES:
-        rows = stores.pg.fetch(
-            sql.SQL("SELECT count(*) AS n FROM {} WHERE user_id = %s").format(sql.Identifier(table)),
-            (user_id,),
-        )
-        out[f"postgres.{table}"] = rows[0]["n"]
+    out = {f"postgres.{table}": n for table, n in pg_erasure.count_user_rows(stores.pg, user_id).items()}
     out["graph.nodes"] = stores.graph.read(q.count_user_nodes(stores.graph.dialect), {"user_id": user_id})[0]["n"]
     return out

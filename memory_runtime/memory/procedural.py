@@ -20,7 +20,6 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-import psycopg
 from pydantic import ValidationError as PydanticValidationError
 
 from memory_runtime.domain import ids
@@ -35,6 +34,8 @@ from memory_runtime.domain.models import Strategy, StrategyMatch, ToolStats, fro
 from memory_runtime.domain.validation import MAX_ID_CHARS, identifier, json_text
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import procedural as q
+from memory_runtime.stores.postgres import tools as pg_tools
+from memory_runtime.stores.postgres import turns as pg_turns
 
 TASK_TYPE_BOOST = 0.3  # added to the relevance of an exact task-type match (relevance is capped at 1)
 MAX_TOP_K = 100
@@ -121,10 +122,7 @@ class ProceduralMemory:
         turn_index: int | None = None
         with self.stores.pg.connection() as conn:
             if turn_uuid is not None:
-                turn = conn.execute(
-                    "SELECT conversation_id, turn_index FROM conversation_logs WHERE id = %s AND user_id = %s",
-                    (turn_uuid, self.user_id),
-                ).fetchone()
+                turn = pg_turns.turn_position(conn, turn_uuid, self.user_id)
                 if turn is None:
                     raise NotFoundError(f"no turn with id {turn_id!r} for this user; store the turn first")
                 if conversation_id is not None and conversation_id != turn["conversation_id"]:
@@ -133,26 +131,26 @@ class ProceduralMemory:
                     )
                 conversation_id, turn_index = turn["conversation_id"], turn["turn_index"]
             elif conversation_id is not None:
-                owner = conn.execute("SELECT user_id FROM conversations WHERE id = %s", (conversation_id,)).fetchone()
-                if owner is not None and owner["user_id"] != self.user_id:
+                owner = pg_turns.conversation_owners(conn, [conversation_id]).get(conversation_id)
+                if owner is not None and owner != self.user_id:
                     raise ConversationOwnershipError(
                         f"conversation {conversation_id!r} belongs to another user; use one of your own"
                     )
-            try:
-                conn.execute(
-                    """
-                    INSERT INTO tool_invocations
-                        (id, user_id, conversation_id, turn_id, turn_index, tool_name,
-                         tool_input, tool_output, success, latency_ms, error, created_at)
-                    VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb, %s::jsonb, %s, %s, %s, %s)
-                    """,
-                    (
-                        invocation_id, self.user_id, conversation_id, turn_uuid, turn_index, name,
-                        input_json, output_json, success, latency, error, used_at,
-                    ),
-                )  # fmt: skip
-            except psycopg.DataError as exc:  # e.g. a number jsonb cannot represent
-                raise ValidationError(f"tool call rejected by PostgreSQL: {exc}") from None
+            pg_tools.insert_tool_invocation(
+                conn,
+                invocation_id=invocation_id,
+                user_id=self.user_id,
+                conversation_id=conversation_id,
+                turn_id=turn_uuid,
+                turn_index=turn_index,
+                tool_name=name,
+                input_json=input_json,
+                output_json=output_json,
+                success=success,
+                latency_ms=latency,
+                error=error,
+                created_at=used_at,
+            )
 
         graph = self.stores.graph
         try:
@@ -214,18 +212,7 @@ class ProceduralMemory:
         The repair path after a ToolProjectionError. Totals overwrite the graph's counters, so run it when
         no tool calls of this user are being recorded concurrently.
         """
-        totals = self.stores.pg.fetch(
-            """
-            SELECT tool_name AS name, count(*) AS usage_count,
-                   count(*) FILTER (WHERE success) AS success_count,
-                   count(*) FILTER (WHERE NOT success) AS failure_count,
-                   avg(latency_ms) AS mean_latency_ms, max(created_at) AS last_used_at,
-                   coalesce(array_agg(DISTINCT turn_id::text) FILTER (WHERE turn_id IS NOT NULL),
-                            '{}') AS turn_ids
-              FROM tool_invocations WHERE user_id = %s GROUP BY tool_name
-            """,
-            (self.user_id,),
-        )
+        totals = pg_tools.tool_totals(self.stores.pg, self.user_id)
         rows = [
             {
                 "id": ids.tool_id(self.user_id, t["name"]),

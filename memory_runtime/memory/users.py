@@ -25,6 +25,7 @@ from memory_runtime.domain.models import from_ms, now, to_ms, utc
 from memory_runtime.domain.validation import identifier, json_text
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import users as q
+from memory_runtime.stores.postgres import profiles
 
 ExpertiseLevel = Literal["novice", "beginner", "intermediate", "advanced", "expert"]
 EXPERTISE_LEVELS: tuple[str, ...] = get_args(ExpertiseLevel)
@@ -124,34 +125,20 @@ class UserModel:
         profile = self.profile_from_graph()
         if profile["version"] is None:
             return  # no profile in the graph: nothing to mirror
-        with self.stores.pg.connection() as conn:
-            conn.execute(
-                """
-                INSERT INTO user_profiles (user_id, preferences, expertise, interests, updated_at)
-                VALUES (%s, %s::jsonb, %s::jsonb, %s::jsonb, %s)
-                ON CONFLICT (user_id) DO UPDATE
-                   SET preferences = EXCLUDED.preferences, expertise = EXCLUDED.expertise,
-                       interests = EXCLUDED.interests, updated_at = EXCLUDED.updated_at
-                 WHERE user_profiles.updated_at <= EXCLUDED.updated_at
-                """,
-                (
-                    self.user_id,
-                    json.dumps(profile["preferences"], ensure_ascii=False),
-                    json.dumps(profile["expertise"], ensure_ascii=False),
-                    json.dumps(profile["interests"], ensure_ascii=False),
-                    from_ms(profile["version"]),
-                ),
-            )
+        profiles.upsert_profile_mirror(
+            self.stores.pg,
+            self.user_id,
+            preferences=profile["preferences"],
+            expertise=profile["expertise"],
+            interests=profile["interests"],
+            updated_at=from_ms(profile["version"]),
+        )
 
     def get_user_context(self) -> dict[str, Any]:
         """preferences, expertise, interests, summary, updated_at from Postgres (empty if unknown)."""
-        rows = self.stores.pg.fetch(
-            "SELECT preferences, expertise, interests, summary, updated_at FROM user_profiles WHERE user_id = %s",
-            (self.user_id,),
-        )
-        if not rows:
+        row = profiles.user_profile(self.stores.pg, self.user_id)
+        if row is None:
             return _empty_context()
-        row = rows[0]
         return {
             "preferences": dict(row["preferences"] or {}),
             "expertise": dict(row["expertise"] or {}),

@@ -12,11 +12,7 @@ ranking when the graph is down.
 import logging
 import math
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
-
-import numpy as np
-from psycopg import sql
 
 from memory_runtime.domain.errors import StoreUnavailableError
 from memory_runtime.domain.models import from_ms, to_ms
@@ -25,6 +21,7 @@ from memory_runtime.retrieval import lexical
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.dialect import query_terms
 from memory_runtime.stores.graph.queries import retrieval as q
+from memory_runtime.stores.postgres import turns as pg_turns
 
 log = logging.getLogger(__name__)
 
@@ -51,32 +48,9 @@ def postings_cap(stats: lexical.CorpusStats) -> int:
     return max(POSTINGS_MAX_DF, math.ceil(stats.turns * POSTINGS_MAX_SHARE))
 
 
-_COLUMNS = sql.SQL(
-    "id::text AS id, conversation_id, turn_index AS index, role, content, created_at AS timestamp, salience"
-)
-
-
-def _filters(user_id: str, since: datetime | None, until: datetime | None) -> tuple[sql.Composable, dict]:
-    parts = [sql.SQL("user_id = %(user)s"), sql.SQL("archived_at IS NULL")]
-    params: dict[str, Any] = {"user": user_id}
-    if since is not None:
-        parts.append(sql.SQL("created_at >= %(since)s"))
-        params["since"] = since
-    if until is not None:
-        parts.append(sql.SQL("created_at <= %(until)s"))
-        params["until"] = until
-    return sql.SQL(" AND ").join(parts), params
-
-
 def vector_exact_pg(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
     """The user's nearest hot turns by exact cosine similarity in Postgres (scores as the graph's)."""
-    where, params = _filters(user_id, since, until)
-    params.update(vec=np.asarray(vec, dtype=np.float32), k=k)
-    query = sql.SQL(
-        "SELECT {cols}, (2 - (embedding <=> %(vec)s)) / 2 AS score FROM conversation_logs "
-        "WHERE {where} AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
-    ).format(cols=_COLUMNS, where=where)
-    return stores.pg.fetch(query, params)
+    return pg_turns.nearest_turns(stores.pg, user_id, vec, k, since, until)
 
 
 def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
@@ -84,14 +58,9 @@ def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -
     terms = query_terms(text)
     if not terms or k <= 0:
         return Lexical([], {}, lexical.DEFAULT_AVG_TERMS)
-    where, params = _filters(user_id, since, until)
-    params.update(q=" | ".join(terms), k=k)
-    query = sql.SQL(
-        "SELECT {cols}, ts_rank_cd(content_tsv, query, 1) AS score "
-        "FROM conversation_logs, to_tsquery('english', %(q)s) AS query "
-        "WHERE {where} AND content_tsv @@ query ORDER BY score DESC LIMIT %(k)s"
-    ).format(cols=_COLUMNS, where=where)
-    return Lexical(stores.pg.fetch(query, params), {}, lexical.DEFAULT_AVG_TERMS)
+    return Lexical(
+        pg_turns.fulltext_turns(stores.pg, user_id, " | ".join(terms), k, since, until), {}, lexical.DEFAULT_AVG_TERMS
+    )
 
 
 def _graph_turns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -234,14 +203,4 @@ def neighbours(
     also carries its `similarity` to it (on the vector strategy's scale)."""
     if not keys:
         return []
-    where, params = _filters(user_id, since, until)
-    params.update(convs=[c for c, _ in keys], idx=[i for _, i in keys])
-    similarity = sql.SQL("")
-    if vec is not None:
-        params["vec"] = np.asarray(vec, dtype=np.float32)
-        similarity = sql.SQL(", (2 - (embedding <=> %(vec)s)) / 2 AS similarity")
-    query = sql.SQL(
-        "SELECT {cols}{similarity} FROM conversation_logs WHERE {where} AND (conversation_id, turn_index) IN "
-        "(SELECT * FROM unnest(%(convs)s::text[], %(idx)s::int[]))"
-    ).format(cols=_COLUMNS, similarity=similarity, where=where)
-    return stores.pg.fetch(query, params)
+    return pg_turns.turns_at(stores.pg, user_id, keys, since, until, vec)

@@ -16,32 +16,17 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from psycopg import sql
-
 from memory_runtime.domain.errors import EmbeddingDimensionMismatch, SchemaError
 from memory_runtime.embeddings.base import Embedder
 from memory_runtime.stores import embedder_record as embedding_model
 from memory_runtime.stores.graph import GraphStore, SchemaReport
 from memory_runtime.stores.graph.queries import semantic as semantic_q
 from memory_runtime.stores.postgres import PostgresStore
-from memory_runtime.stores.postgres.settings import DIMENSIONS, MODEL, read_settings
+from memory_runtime.stores.postgres import schema as bookkeeping
+from memory_runtime.stores.postgres.settings import DIMENSIONS, MODEL, read_settings, record_setting, recorded_setting
 
 _FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_LOCK_KEY = 0x6D656D6F7279  # pg_advisory_xact_lock key: one migrator at a time
 BACKFILL_BATCH = 5000  # nodes per backfill statement (one transaction each on Neo4j)
-
-_BOOTSTRAP = """
-CREATE TABLE IF NOT EXISTS schema_migrations (
-    version     integer PRIMARY KEY,
-    name        text NOT NULL,
-    checksum    text NOT NULL,
-    applied_at  timestamptz NOT NULL DEFAULT now()
-);
-CREATE TABLE IF NOT EXISTS memory_settings (
-    key    text PRIMARY KEY,
-    value  text NOT NULL
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -121,15 +106,15 @@ def migrate_postgres(pg: PostgresStore, dims: int) -> list[str]:
     """Apply pending SQL migrations; returns the names applied."""
     applied: list[str] = []
     with pg.connection() as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(pg.schema)))
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
-        conn.execute(_BOOTSTRAP)
-        row = conn.execute("SELECT value FROM memory_settings WHERE key = 'embedding_dimensions'").fetchone()
-        if row and int(row["value"]) != dims:
-            raise EmbeddingDimensionMismatch(dims, int(row["value"]), "PostgreSQL embedding column")
-        if not row:
-            conn.execute("INSERT INTO memory_settings (key, value) VALUES ('embedding_dimensions', %s)", (str(dims),))
-        done = {r["version"]: r for r in conn.execute("SELECT version, name, checksum FROM schema_migrations")}
+        bookkeeping.create_schema(conn, pg.schema)
+        bookkeeping.lock_migrations(conn)
+        bookkeeping.create_bookkeeping_tables(conn)
+        recorded = recorded_setting(conn, DIMENSIONS)
+        if recorded is not None and int(recorded) != dims:
+            raise EmbeddingDimensionMismatch(dims, int(recorded), "PostgreSQL embedding column")
+        if recorded is None:
+            record_setting(conn, DIMENSIONS, str(dims))
+        done = bookkeeping.applied_migrations(conn)
         for mig in postgres_migrations():
             if mig.version in done:
                 if done[mig.version]["checksum"] != mig.checksum:
@@ -138,11 +123,7 @@ def migrate_postgres(pg: PostgresStore, dims: int) -> list[str]:
                         f"add a new migration file instead of editing an applied one"
                     )
                 continue
-            conn.execute(mig.render(dims))
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
-                (mig.version, mig.name, mig.checksum),
-            )
+            bookkeeping.apply_migration(conn, mig.version, mig.name, mig.checksum, mig.render(dims))
             applied.append(f"{mig.version:04d}_{mig.name}")
     return applied
 

@@ -19,6 +19,7 @@ from memory_runtime.stores.graph import GraphStore
 from memory_runtime.stores.graph.queries import vectors as q
 from memory_runtime.stores.graph.schema import SCHEMA
 from memory_runtime.stores.postgres import PostgresStore
+from memory_runtime.stores.postgres import turns as pg_turns
 
 SAME_VECTOR_COSINE = 0.9999  # float32 round trips and a remote model's jitter stay above it; a new model does not
 
@@ -84,20 +85,6 @@ class VectorKind(ABC):
         """Store `vectors[i]` as the vector of `items[i]`, where it differs."""
 
 
-_TURN_PAGE = """
-SELECT seq, id::text AS id, content, embedding FROM conversation_logs
- WHERE seq > %(after)s AND (%(user)s::text IS NULL OR user_id = %(user)s)
- ORDER BY seq LIMIT %(limit)s
-"""
-_TURN_COUNT = """
-SELECT count(*) AS n FROM conversation_logs WHERE seq > %(after)s AND (%(user)s::text IS NULL OR user_id = %(user)s)
-"""
-_TURN_REWRITE = """
-UPDATE conversation_logs AS c SET embedding = v.embedding::vector
-  FROM unnest(%s::uuid[], %s::text[]) AS v(id, embedding) WHERE c.id = v.id
-"""
-
-
 class TurnVectors(VectorKind):
     """Turns: every row of the turn log (archived ones too: the cold tier) and the vector of its Turn node."""
 
@@ -108,19 +95,17 @@ class TurnVectors(VectorKind):
         self.pg, self.graph = pg, graph
 
     def page(self, user_id: str | None, after: Key, limit: int) -> list[StoredVector]:
-        rows = self.pg.fetch(_TURN_PAGE, {"after": after, "user": user_id, "limit": limit})
+        rows = pg_turns.turn_vector_page(self.pg, user_id, int(after), limit)
         return [StoredVector(r["seq"], r["id"], r["content"], r["embedding"], {"content": r["content"]}) for r in rows]
 
     def count(self, user_id: str | None, after: Key) -> int:
-        return int(self.pg.fetch(_TURN_COUNT, {"after": after, "user": user_id})[0]["n"])
+        return pg_turns.count_turn_vectors(self.pg, user_id, int(after))
 
     def rewrite(self, items: Sequence[StoredVector], vectors: Sequence[list[float]]) -> Rewrite:
         pairs = list(zip(items, vectors, strict=True))
         logged = [(item, vec) for item, vec in pairs if not same_vector(item.vector, vec)]
         if logged:
-            texts = ["[" + ",".join(map(repr, vec)) + "]" for _, vec in logged]
-            with self.pg.connection() as conn:
-                conn.execute(_TURN_REWRITE, ([item.id for item, _ in logged], texts))
+            pg_turns.set_turn_vectors(self.pg, [item.id for item, _ in logged], [vec for _, vec in logged])
         found = self.graph.read(q.by_ids(self.graph.dialect, node_label=self.name), {"ids": [i.id for i in items]})
         in_graph = {r["id"]: r["embedding"] for r in found}  # archived turns have left the graph's vector index
         nodes = [(i, vec) for i, vec in pairs if i.id in in_graph and not same_vector(in_graph[i.id], vec)]

@@ -7,7 +7,9 @@ re-embedding, see `reembed`). The table is created by `migrations` (its bootstra
 
 from collections.abc import Iterable, Mapping
 
-from memory_runtime.stores.postgres import PostgresStore
+import psycopg
+
+from memory_runtime.stores.postgres.pool import PostgresStore
 
 DIMENSIONS = "embedding_dimensions"
 MODEL = "embedding_model"
@@ -24,8 +26,7 @@ def read_settings(pg: PostgresStore) -> dict[str, str] | None:
 def write_settings(
     pg: PostgresStore, values: Mapping[str, str], *, overwrite: bool = True, delete: Iterable[str] = ()
 ) -> None:
-    """Set `values` and delete the keys `delete`, in one transaction; with overwrite=False a key already
-    recorded keeps its value (first writer wins)."""
+    """Set `values` and delete the keys `delete` in one transaction; overwrite=False keeps recorded values."""
     conflict = "DO UPDATE SET value = EXCLUDED.value" if overwrite else "DO NOTHING"
     with pg.connection() as conn:
         for key, value in values.items():
@@ -34,3 +35,14 @@ def write_settings(
             )
         if delete:
             conn.execute("DELETE FROM memory_settings WHERE key = ANY(%s)", (list(delete),))
+
+
+def recorded_setting(conn: psycopg.Connection, key: str) -> str | None:
+    """The value recorded for `key`, read in the caller's transaction (None if there is none)."""
+    row = conn.execute("SELECT value FROM memory_settings WHERE key = %s", (key,)).fetchone()
+    return None if row is None else row["value"]
+
+
+def record_setting(conn: psycopg.Connection, key: str, value: str) -> None:
+    """Record `value` for a `key` not recorded yet, in the caller's transaction."""
+    conn.execute("INSERT INTO memory_settings (key, value) VALUES (%s, %s)", (key, value))

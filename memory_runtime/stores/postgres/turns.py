@@ -1,0 +1,278 @@
+"""The turn log: `conversation_logs` (append-only turns) and `conversations` (their owner and time span).
+
+Writes: `claim_conversations` and `insert_turns` run inside the caller's transaction (the write path of
+`memory.episodic`: claim the conversations, COPY the batch into a staging table, insert what is new,
+compare the content hashes of the rest). Reads: ownership and content hashes (the importer's plan), the hot
+turns of a user for recall (`retrieval.episodic`), pages of turns by `seq` for re-projection and of their
+vectors for re-embedding.
+"""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from memory_runtime.stores.postgres.pool import PostgresStore
+
+
+@dataclass(frozen=True)
+class NewTurnRow:
+    """One turn to insert into `conversation_logs`, in the column order of the staging table."""
+
+    id: str
+    user_id: str
+    conversation_id: str
+    turn_index: int
+    role: str
+    content: str
+    content_hash: str
+    embedding: Sequence[float]
+    metadata: Any
+    salience: float
+    created_at: datetime
+
+
+# ---- conversations ------------------------------------------------------------------------------------
+
+
+def claim_conversations(
+    conn: psycopg.Connection, user_id: str, spans: Mapping[str, tuple[datetime, datetime]]
+) -> dict[str, str]:
+    """Create or widen `user_id`'s conversations (id → first and last turn time); returns the owner of each."""
+    # A conversation of another user is left as it is: the caller compares the owners returned.
+    conv_ids = sorted(spans)
+    conn.execute(
+        """
+        INSERT INTO conversations (id, user_id, started_at, last_turn_at)
+        SELECT c, %s, s, l FROM unnest(%s::text[], %s::timestamptz[], %s::timestamptz[]) AS x(c, s, l)
+        ON CONFLICT (id) DO UPDATE
+           SET started_at = LEAST(conversations.started_at, EXCLUDED.started_at),
+               last_turn_at = GREATEST(conversations.last_turn_at, EXCLUDED.last_turn_at)
+         WHERE conversations.user_id = EXCLUDED.user_id
+        """,
+        (user_id, conv_ids, [spans[c][0] for c in conv_ids], [spans[c][1] for c in conv_ids]),
+    )
+    return conversation_owners(conn, conv_ids)
+
+
+def conversation_owners(conn: psycopg.Connection, conversation_ids: Sequence[str]) -> dict[str, str]:
+    """The user_id of each stored conversation among `conversation_ids` (unknown ones are absent)."""
+    rows = conn.execute("SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (list(conversation_ids),))
+    return {r["id"]: r["user_id"] for r in rows.fetchall()}
+
+
+# ---- the write path -----------------------------------------------------------------------------------
+
+
+def insert_turns(conn: psycopg.Connection, rows: Sequence[NewTurnRow]) -> set[str]:
+    """COPY `rows` into the staging table and insert those whose (conversation, index) is new; their ids."""
+    columns = (
+        "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, salience, "
+        "created_at"
+    )
+    conn.execute(
+        """
+        CREATE TEMP TABLE IF NOT EXISTS turn_stage (
+            id uuid, user_id text, conversation_id text, turn_index integer, role text, content text,
+            content_hash text, embedding vector, metadata jsonb, salience real, created_at timestamptz
+        ) ON COMMIT DELETE ROWS
+        """
+    )
+    with conn.cursor().copy(f"COPY turn_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(
+            ["uuid", "text", "text", "int4", "text", "text", "text", "vector", "jsonb", "float4", "timestamptz"]
+        )
+        for r in rows:
+            copy.write_row(
+                (
+                    uuid.UUID(r.id),
+                    r.user_id,
+                    r.conversation_id,
+                    r.turn_index,
+                    r.role,
+                    r.content,
+                    r.content_hash,
+                    np.asarray(r.embedding, dtype=np.float32),
+                    Jsonb(r.metadata),
+                    r.salience,
+                    r.created_at,
+                )
+            )
+    return {
+        str(x["id"])
+        for x in conn.execute(
+            f"INSERT INTO conversation_logs ({columns}) "
+            f"SELECT {columns} FROM turn_stage "
+            f"ON CONFLICT (conversation_id, turn_index) DO NOTHING RETURNING id"
+        ).fetchall()
+    }
+
+
+def content_hashes(conn: psycopg.Connection, turn_ids: Sequence[str]) -> dict[str, str]:
+    """The stored content hash of each of `turn_ids` that exists."""
+    rows = conn.execute(
+        "SELECT id, content_hash FROM conversation_logs WHERE id = ANY(%s::uuid[])", (list(turn_ids),)
+    ).fetchall()
+    return {str(x["id"]): x["content_hash"] for x in rows}
+
+
+def turn_position(conn: psycopg.Connection, turn_id: str, user_id: str) -> dict[str, Any] | None:
+    """`conversation_id` and `turn_index` of one of `user_id`'s turns, or None if the user has no such turn."""
+    return conn.execute(
+        "SELECT conversation_id, turn_index FROM conversation_logs WHERE id = %s AND user_id = %s",
+        (turn_id, user_id),
+    ).fetchone()
+
+
+# ---- the importer's plan ------------------------------------------------------------------------------
+
+
+def stored_turn_hashes(pg: PostgresStore, conversation_ids: Sequence[str]) -> dict[tuple[str, int], str]:
+    """The content hash of every stored turn of the conversations, keyed (conversation_id, turn_index)."""
+    rows = pg.fetch(
+        "SELECT conversation_id, turn_index, content_hash FROM conversation_logs WHERE conversation_id = ANY(%s)",
+        (list(conversation_ids),),
+    )
+    return {(r["conversation_id"], r["turn_index"]): r["content_hash"] for r in rows}
+
+
+# ---- re-projection ------------------------------------------------------------------------------------
+
+
+def hot_turns_after(
+    pg: PostgresStore,
+    after_seq: int,
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    user_id: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """Up to `limit` unarchived turns after `after_seq` in `seq` order, created in [since, until) (of one user)."""
+    return pg.fetch(
+        """
+        SELECT seq, id::text AS id, user_id, conversation_id, turn_index, role, content, embedding, salience, created_at
+          FROM conversation_logs
+         WHERE seq > %(after)s AND archived_at IS NULL
+           AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
+           AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s)
+           AND (%(user)s::text IS NULL OR user_id = %(user)s)
+         ORDER BY seq LIMIT %(batch)s
+        """,
+        {"after": after_seq, "since": since, "until": until, "user": user_id, "batch": limit},
+    )
+
+
+# ---- recall (retrieval.episodic) ----------------------------------------------------------------------
+
+_RECALL_COLUMNS = sql.SQL(
+    "id::text AS id, conversation_id, turn_index AS index, role, content, created_at AS timestamp, salience"
+)
+
+
+def _recall_filter(
+    user_id: str, since: datetime | None, until: datetime | None
+) -> tuple[sql.Composable, dict[str, Any]]:
+    """The WHERE clause of recall: the user's unarchived turns, created in [since, until] where given."""
+    parts = [sql.SQL("user_id = %(user)s"), sql.SQL("archived_at IS NULL")]
+    params: dict[str, Any] = {"user": user_id}
+    if since is not None:
+        parts.append(sql.SQL("created_at >= %(since)s"))
+        params["since"] = since
+    if until is not None:
+        parts.append(sql.SQL("created_at <= %(until)s"))
+        params["until"] = until
+    return sql.SQL(" AND ").join(parts), params
+
+
+def nearest_turns(
+    pg: PostgresStore, user_id: str, vec: Sequence[float], k: int, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """The user's `k` nearest hot turns to `vec` by exact cosine distance; `score` = (2 - distance) / 2."""
+    where, params = _recall_filter(user_id, since, until)
+    params.update(vec=np.asarray(vec, dtype=np.float32), k=k)
+    query = sql.SQL(
+        "SELECT {cols}, (2 - (embedding <=> %(vec)s)) / 2 AS score FROM conversation_logs "
+        "WHERE {where} AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
+    ).format(cols=_RECALL_COLUMNS, where=where)
+    return pg.fetch(query, params)
+
+
+def fulltext_turns(
+    pg: PostgresStore, user_id: str, tsquery: str, k: int, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
+    """The user's `k` hot turns matching the English `tsquery` best, by `ts_rank_cd` cover density."""
+    where, params = _recall_filter(user_id, since, until)
+    params.update(q=tsquery, k=k)
+    query = sql.SQL(
+        "SELECT {cols}, ts_rank_cd(content_tsv, query, 1) AS score "
+        "FROM conversation_logs, to_tsquery('english', %(q)s) AS query "
+        "WHERE {where} AND content_tsv @@ query ORDER BY score DESC LIMIT %(k)s"
+    ).format(cols=_RECALL_COLUMNS, where=where)
+    return pg.fetch(query, params)
+
+
+def turns_at(
+    pg: PostgresStore,
+    user_id: str,
+    keys: Sequence[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    vec: Sequence[float] | None = None,
+) -> list[dict[str, Any]]:
+    """The user's hot turns at the (conversation_id, index) `keys`; with `vec`, each with its `similarity`."""
+    where, params = _recall_filter(user_id, since, until)
+    params.update(convs=[c for c, _ in keys], idx=[i for _, i in keys])
+    similarity = sql.SQL("")
+    if vec is not None:
+        params["vec"] = np.asarray(vec, dtype=np.float32)
+        similarity = sql.SQL(", (2 - (embedding <=> %(vec)s)) / 2 AS similarity")
+    query = sql.SQL(
+        "SELECT {cols}{similarity} FROM conversation_logs WHERE {where} AND (conversation_id, turn_index) IN "
+        "(SELECT * FROM unnest(%(convs)s::text[], %(idx)s::int[]))"
+    ).format(cols=_RECALL_COLUMNS, similarity=similarity, where=where)
+    return pg.fetch(query, params)
+
+
+# ---- stored vectors (stores.vectors) ------------------------------------------------------------------
+
+
+def turn_vector_page(pg: PostgresStore, user_id: str | None, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` turns after `after_seq` (archived too) with their content and embedding, in `seq` order."""
+    return pg.fetch(
+        """
+        SELECT seq, id::text AS id, content, embedding FROM conversation_logs
+         WHERE seq > %(after)s AND (%(user)s::text IS NULL OR user_id = %(user)s)
+         ORDER BY seq LIMIT %(limit)s
+        """,
+        {"after": after_seq, "user": user_id, "limit": limit},
+    )
+
+
+def count_turn_vectors(pg: PostgresStore, user_id: str | None, after_seq: int) -> int:
+    """How many turns (archived too) come after `after_seq`."""
+    rows = pg.fetch(
+        "SELECT count(*) AS n FROM conversation_logs "
+        "WHERE seq > %(after)s AND (%(user)s::text IS NULL OR user_id = %(user)s)",
+        {"after": after_seq, "user": user_id},
+    )
+    return int(rows[0]["n"])
+
+
+def set_turn_vectors(pg: PostgresStore, turn_ids: Sequence[str], vectors: Sequence[Sequence[float]]) -> None:
+    """Replace the embedding of each of `turn_ids` with the vector at the same position, in one transaction."""
+    texts = ["[" + ",".join(map(repr, vec)) + "]" for vec in vectors]
+    with pg.connection() as conn:
+        conn.execute(
+            """
+            UPDATE conversation_logs AS c SET embedding = v.embedding::vector
+              FROM unnest(%s::uuid[], %s::text[]) AS v(id, embedding) WHERE c.id = v.id
+            """,
+            (list(turn_ids), texts),
+        )
