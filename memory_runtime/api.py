@@ -31,7 +31,7 @@ from memory_runtime.domain.models import (
 from memory_runtime.memory.episodic import EpisodicMemory, ReprojectReport, WriteResult, reproject
 from memory_runtime.memory.working import WorkingMemory
 from memory_runtime.stores.bundle import Stores
-from memory_runtime.stores.postgres import turn_ids
+from memory_runtime.stores.postgres import turns as pg_turns
 
 if TYPE_CHECKING:  # imported lazily at run time: each pulls in its own dependencies
     from memory_runtime.memory.goals import GoalMemory
@@ -257,7 +257,7 @@ class AgentMemory:
             return given  # the callee reports the malformed id
         if checked != given:
             return given
-        return turn_ids.resolve_turn_ids(self.stores.pg, self.user_id, given) if given else given
+        return pg_turns.resolve_turn_ids(self.stores.pg, self.user_id, given) if given else given
 
     def upsert_entity(self, entity: Entity) -> Entity:
         """Create or merge an entity (normalised name + type); returns it as stored, with its id."""

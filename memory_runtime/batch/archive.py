@@ -18,7 +18,7 @@ from memory_runtime.domain.models import now, to_ms
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph import GraphStore
 from memory_runtime.stores.graph.queries import lifecycle as q
-from memory_runtime.stores.postgres import lifecycle
+from memory_runtime.stores.postgres import turn_log
 
 BATCH = 5000
 
@@ -69,7 +69,7 @@ def archive(
     cutoff = as_of - timedelta(days=retention_days)
     pg_archived = 0
     while True:
-        done = lifecycle.archive_turns_before(stores.pg, cutoff, batch)
+        done = turn_log.archive_turns_before(stores.pg, cutoff, batch)
         pg_archived += done
         if done < batch:
             break

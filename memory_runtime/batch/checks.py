@@ -13,7 +13,7 @@ from memory_runtime.batch.reindex import IndexHealth, check_vector_indexes
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.embedder_record import EmbeddingState, recorded_model
 from memory_runtime.stores.graph.queries import quality as q
-from memory_runtime.stores.postgres import quality
+from memory_runtime.stores.postgres import turn_log
 
 EMBEDDING_SAMPLE = 200  # vectors checked per label (graph) and most recent turns (Postgres)
 
@@ -105,10 +105,10 @@ def embedding_dimensions(stores: Stores, sample: int = EMBEDDING_SAMPLE) -> Embe
     `sample` most recent turns, every graph vector index, and `sample` Turn/Entity/Fact vectors per label."""
     dims = stores.settings.embedding_dimensions
     problems: list[str] = []
-    column = quality.turn_embedding_column_dimensions(stores.pg)
+    column = turn_log.turn_embedding_column_dimensions(stores.pg)
     if column is not None and column not in (dims, -1):
         problems.append(f"conversation_logs.embedding is vector({column})")
-    pg_bad = quality.recent_turn_dimension_mismatches(stores.pg, dims, sample)
+    pg_bad = turn_log.recent_turn_dimension_mismatches(stores.pg, dims, sample)
     if pg_bad["bad"]:
         problems.append(f"{pg_bad['bad']} of the {pg_bad['n']} most recent turns in Postgres")
     graph = stores.graph

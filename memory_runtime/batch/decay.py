@@ -13,7 +13,7 @@ from memory_runtime.domain.models import to_ms
 from memory_runtime.retrieval import access
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import lifecycle as q
-from memory_runtime.stores.postgres import lifecycle
+from memory_runtime.stores.postgres import turn_log
 
 BATCH = 5000
 PLURAL = {"Turn": "turns", "Entity": "entities", "Fact": "facts"}
@@ -54,7 +54,7 @@ def decay_salience(stores: Stores, as_of: datetime, rate: float, batch: int = BA
             before += sum(float(r["before"]) for r in rows)
             after += sum(float(r["salience"]) for r in rows)
             if node_label == "Turn" and rows:
-                pg_updated += lifecycle.mirror_turn_salience(
+                pg_updated += turn_log.mirror_turn_salience(
                     stores.pg, [r["id"] for r in rows], [float(r["salience"]) for r in rows]
                 )
             if len(rows) < batch:

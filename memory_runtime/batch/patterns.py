@@ -15,7 +15,7 @@ from memory_runtime.domain.models import now, to_ms
 from memory_runtime.memory.procedural import strategy_id, strategy_text, task_type_id
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import patterns as q
-from memory_runtime.stores.postgres import strategy_mining
+from memory_runtime.stores.postgres import tools as pg_tools
 
 MIN_SUPPORT = 2  # conversations that must share a tool sequence before it is a strategy
 DEFAULT_TASK_TYPE = "general"
@@ -63,7 +63,7 @@ def strategy_description(tools: list[str]) -> str:
 
 def mine_strategies(stores: Stores, start: datetime, end: datetime) -> PatternReport:
     """Recompute the mined strategies of the users who called tools in [start, end)."""
-    patterns = strategy_mining.tool_sequence_patterns(stores.pg, start, end, MIN_SUPPORT, DEFAULT_TASK_TYPE)
+    patterns = pg_tools.tool_sequence_patterns(stores.pg, start, end, MIN_SUPPORT, DEFAULT_TASK_TYPE)
     rows: list[dict[str, Any]] = []
     for p in patterns:
         task_type = p["task_type"][:256]

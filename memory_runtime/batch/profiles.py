@@ -20,7 +20,8 @@ from memory_runtime.memory.users import UserModel
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import profiles as q
 from memory_runtime.stores.graph.queries import users as user_queries
-from memory_runtime.stores.postgres import profile_summaries, turn_log
+from memory_runtime.stores.postgres import profiles as pg_profiles
+from memory_runtime.stores.postgres import turn_log
 
 INTEREST_PREDICATES = frozenset({"likes"})
 LIST_PREFERENCE_PREDICATES = frozenset({"dislikes"})
@@ -147,6 +148,6 @@ def refresh_profiles(stores: Stores, start: datetime, end: datetime) -> Profiles
         if current["version"] is None and not wrote:
             continue  # no profile at all
         summary = profile_summary(model.get_user_context())
-        summaries += profile_summaries.upsert_profile_summary(stores.pg, user_id, summary)
+        summaries += pg_profiles.upsert_profile_summary(stores.pg, user_id, summary)
         profiles.append(ProfileSummary(user_id, summary))
     return ProfilesReport(len(ordered), prefs_set, interests_added, summaries, profiles)

@@ -24,7 +24,7 @@ from memory_runtime.domain.models import now, to_ms
 from memory_runtime.memory.reflection import DEFAULT_GROUP, ReflectionJob, ReflectionQueue
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import reflections as q
-from memory_runtime.stores.postgres import reflection_inputs
+from memory_runtime.stores.postgres import tools as pg_tools
 from memory_runtime.stores.redis import streams
 
 __all__ = ["DEFAULT_GROUP", "backlog", "consume_reflections", "critique", "reflection_id"]
@@ -114,7 +114,7 @@ def tool_usage(stores: Stores, jobs: list[ReflectionJob]) -> dict[tuple[str, str
     usage: dict[tuple[str, str], dict[str, tuple[int, int]]] = defaultdict(dict)
     if not conversations:
         return usage
-    for r in reflection_inputs.tool_calls_per_conversation(stores.pg, conversations):
+    for r in pg_tools.tool_calls_per_conversation(stores.pg, conversations):
         usage[(r["user_id"], r["conversation_id"])][r["tool_name"]] = (int(r["calls"]), int(r["failed"]))
     return usage
 

@@ -28,7 +28,6 @@ from memory_runtime.domain.models import Turn, TurnHit, estimate_tokens, now, to
 from memory_runtime.embeddings.base import check_dimensions
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import episodic as q
-from memory_runtime.stores.postgres import turn_ids
 from memory_runtime.stores.postgres import turns as pg_turns
 
 log = logging.getLogger(__name__)
@@ -162,14 +161,14 @@ class EpisodicMemory:
             return
         named = [r for r in new + again if r.turn.client_id is not None]
         if named:  # concurrent batches of this user naming turns wait for each other, so the check below holds
-            turn_ids.lock_client_ids(conn, self.user_id)
-        holders = turn_ids.turns_holding_client_ids(conn, self.user_id, [r.turn.client_id for r in named])
-        stored = turn_ids.stored_client_ids(conn, [r.id for r in again]) if again else {}
+            pg_turns.lock_client_ids(conn, self.user_id)
+        holders = pg_turns.turns_holding_client_ids(conn, self.user_id, [r.turn.client_id for r in named])
+        stored = pg_turns.stored_client_ids(conn, [r.id for r in again]) if again else {}
         for r in named:
             if holders.get(r.turn.client_id, r.id) != r.id or stored.get(r.id) not in (None, r.turn.client_id):
                 raise TurnIdConflictError(r.turn.client_id, r.turn.conversation_id, r.turn.index)
         todo = new + [r for r in again if stored.get(r.id) is None]
-        turn_ids.attach_turn_details(
+        pg_turns.attach_turn_details(
             conn, [r.id for r in todo], [r.turn.client_id for r in todo], [r.turn.token_count for r in todo]
         )
 
@@ -208,7 +207,7 @@ class EpisodicMemory:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_RECENT:
             raise ValidationError(f"limit must be an integer from 1 to {MAX_RECENT}, got {limit!r}")
         conv = conversation_id or self.conversation_id
-        rows = turn_ids.recent_turns(self.stores.pg, self.user_id, conv, limit)
+        rows = pg_turns.recent_turns(self.stores.pg, self.user_id, conv, limit)
         return [
             Turn(
                 id=r["client_id"] or r["id"],

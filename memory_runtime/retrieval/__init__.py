@@ -40,7 +40,7 @@ from memory_runtime.domain.models import (
 from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
-from memory_runtime.stores.postgres import turn_ids
+from memory_runtime.stores.postgres import turns as pg_turns
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class Retriever:
     def _turn_items(self, cands: list[Candidate], warnings: list[str]) -> list[TurnHit]:
         """The ranked turns as items, under the caller's own turn ids and token counts where it gave them."""
         try:
-            details = turn_ids.turn_details(self.stores.pg, self.user_id, [c.item["id"] for c in cands])
+            details = pg_turns.turn_details(self.stores.pg, self.user_id, [c.item["id"] for c in cands])
         except StoreUnavailableError as exc:  # the hits still stand, under their stored ids
             warnings.append(f"caller turn ids skipped: {exc}")
             details = {}

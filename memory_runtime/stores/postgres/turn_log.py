@@ -1,10 +1,12 @@
-"""Reads of the turn log (`conversation_logs`, `tool_invocations`) per time window and after a sensor cursor.
+"""The turn log (`conversation_logs`) per time window and after a sensor cursor: reads, salience and archival.
 
 What the batch jobs observe of the system of record: the counts of a window (`conversation_turns`), the
 turns of a window a page at a time (consolidation), the users active in it (profiles), and the settled turns
-after a `seq` cursor (the new-conversation sensor). Reads only; every function opens its own connection.
+after a `seq` cursor (the new-conversation sensor); and the two batch writes to it, the salience mirror of the decay
+and the archival mark. Every function opens its own connection.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -125,3 +127,58 @@ def days_ingested_recently(pg: PostgresStore, days: list[str], lag_s: int) -> se
         {"days": days, "lag": lag_s},
     )
     return {r["day"] for r in rows}
+
+
+# ---- salience and archival of turns (batch.decay, batch.archive)
+
+
+def mirror_turn_salience(pg: PostgresStore, turn_ids: Sequence[str], saliences: Sequence[float]) -> int:
+    """Set conversation_logs.salience of each turn id to its value; returns the rows that changed."""
+    with pg.connection() as conn:
+        return conn.execute(
+            """
+            UPDATE conversation_logs AS l SET salience = x.s
+              FROM unnest(%s::uuid[], %s::real[]) AS x(id, s)
+             WHERE l.id = x.id AND l.salience IS DISTINCT FROM x.s
+            """,
+            (list(turn_ids), list(saliences)),
+        ).rowcount
+
+
+def archive_turns_before(pg: PostgresStore, cutoff: datetime, limit: int) -> int:
+    """Set archived_at = now() on up to `limit` unarchived turns created before `cutoff`; returns how many."""
+    with pg.connection() as conn:
+        return conn.execute(
+            """
+            UPDATE conversation_logs SET archived_at = now()
+             WHERE id IN (SELECT id FROM conversation_logs
+                           WHERE created_at < %s AND archived_at IS NULL LIMIT %s)
+            """,
+            (cutoff, limit),
+        ).rowcount
+
+
+# ---- embedding dimensions of stored turns (batch.checks)
+
+
+def turn_embedding_column_dimensions(pg: PostgresStore) -> int | None:
+    """The declared dimension of conversation_logs.embedding (its atttypmod; -1 = unconstrained), None if absent."""
+    rows = pg.fetch(
+        """
+        SELECT a.atttypmod AS dims FROM pg_attribute a
+         WHERE a.attrelid = 'conversation_logs'::regclass AND a.attname = 'embedding'
+        """
+    )
+    return int(rows[0]["dims"]) if rows else None
+
+
+def recent_turn_dimension_mismatches(pg: PostgresStore, dims: int, sample: int) -> dict[str, Any]:
+    """Of the `sample` most recent turns with an embedding: `n` checked and `bad` whose dimension is not `dims`."""
+    return pg.fetch(
+        """
+        SELECT count(*) FILTER (WHERE vector_dims(embedding) <> %s) AS bad, count(*) AS n
+          FROM (SELECT embedding FROM conversation_logs WHERE embedding IS NOT NULL
+                 ORDER BY seq DESC LIMIT %s) s
+        """,
+        (dims, sample),
+    )[0]
