@@ -115,3 +115,22 @@ def live_server(server_stores: Stores, tenant_keys: Keys) -> Iterator[LiveServer
     """The server of the test module, on its namespace."""
     with running_server(server_stores) as url:
         yield LiveServer(url, server_stores, tenant_keys)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The MCP SDK's client runs on anyio; the tests use its asyncio backend."""
+    return "asyncio"
+
+
+def store_env(settings: Settings) -> dict[str, str]:
+    """The MEMORY_* variables that point a child process at the namespace of `settings`."""
+    return {
+        "MEMORY_POSTGRES_URI": settings.require("postgres_uri"),
+        "MEMORY_POSTGRES_SCHEMA": settings.postgres_schema,
+        "MEMORY_GRAPH_URI": settings.require("graph_uri"),
+        "MEMORY_GRAPH_NAME": settings.graph_name,
+        "MEMORY_REDIS_URI": settings.require("redis_uri"),
+        "MEMORY_REDIS_PREFIX": settings.redis_prefix,
+        "MEMORY_EMBEDDING_DIMENSIONS": str(settings.embedding_dimensions),
+    }
