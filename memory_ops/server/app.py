@@ -24,7 +24,7 @@ from memory_ops.server.keys import KeyVerifier
 from memory_ops.server.rest import router
 from memory_ops.server.service import MemoryService
 from memory_ops.server.settings import ServerSettings
-from memory_ops.server.tenancy import TenantMemories
+from memory_ops.server.tenancy import TenantMemories, public_text
 from memory_runtime import metrics
 from memory_runtime.domain.errors import AgentMemoryError
 from memory_runtime.stores.bundle import Stores
@@ -35,7 +35,7 @@ VERSION = "0.1.0"
 
 def error_json(error: ApiError, tenant: str | None = None) -> JSONResponse:
     """The JSON response of an ApiError; a tenant's own namespace prefix is left out of the message."""
-    message = error.message.replace(f"{tenant}:", "") if tenant else error.message
+    message = public_text(tenant, error.message) if tenant else error.message
     body = ErrorResponse.model_validate(
         {"error": {"code": error.code, "message": message, "status": error.status, "details": error.details}}
     )

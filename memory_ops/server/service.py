@@ -10,7 +10,7 @@ from typing import Any
 from memory_ops.server import schemas
 from memory_ops.server.errors import forbidden
 from memory_ops.server.keys import Principal
-from memory_ops.server.tenancy import TenantMemories, public_conversation_id, runtime_conversation_id
+from memory_ops.server.tenancy import TenantMemories, public_conversation_id, public_text, runtime_conversation_id
 from memory_runtime.api import AgentMemory
 from memory_runtime.domain.models import (
     Entity,
@@ -56,8 +56,9 @@ class MemoryService:
         memory = self._memory(principal, user_id)
         runtime_turns = [self._runtime_turn(principal, t) for t in turns]
         result = memory.store_turn(runtime_turns[0]) if len(turns) == 1 else memory.store_turns(runtime_turns)
+        warnings = [public_text(principal.tenant, w) for w in result.warnings]
         return schemas.WriteResultOut(
-            turn_ids=result.turn_ids, inserted=result.inserted, duplicates=result.duplicates, warnings=result.warnings
+            turn_ids=result.turn_ids, inserted=result.inserted, duplicates=result.duplicates, warnings=warnings
         )
 
     def recent_turns(

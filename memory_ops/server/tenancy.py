@@ -49,6 +49,11 @@ def public_conversation_id(tenant: str, conversation_id: str | None) -> str | No
     return conversation_id
 
 
+def public_text(tenant: str, text: str) -> str:
+    """A runtime message (an error, a warning) with the tenant's namespace prefix left out of the ids it names."""
+    return text.replace(f"{tenant}{SEPARATOR}", "")
+
+
 class TenantMemories:
     """One AgentMemory per runtime user over the process's shared Stores, the most recently used kept open.
 

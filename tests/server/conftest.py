@@ -50,6 +50,7 @@ class LiveServer:
     def client(self, key: str | None, **kwargs: object) -> httpx.Client:
         """An httpx client of the server, authenticated with `key` (none if None)."""
         headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers.update(kwargs.pop("headers", None) or {})  # type: ignore[call-overload]
         return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)  # type: ignore[arg-type]
 
 
