@@ -58,6 +58,6 @@ class McpKeyVerifier:
         )
 
 
-def principal_from_access_token(token: AccessToken) -> Principal:
+def principal_from_access_token(access: AccessToken) -> Principal:
     """The Principal an AccessToken of McpKeyVerifier stands for."""
-    return Principal(tenant=str(token.subject), key_id=token.client_id, admin=ADMIN_SCOPE in token.scopes)
+    return Principal(tenant=str(access.subject), key_id=access.client_id, admin=ADMIN_SCOPE in access.scopes)

@@ -85,9 +85,8 @@ def tenant_keys(server_stores: Stores) -> Keys:
     )
 
 
-SERVER_SETTINGS = ServerSettings(
-    _env_file=None, server_metrics_token="metrics-secret", server_max_body_bytes=256 * 1024
-)  # type: ignore[call-arg]
+METRICS_BEARER = "CHANGE_ME_metrics"  # the operator's /metrics bearer in the tests
+SERVER_SETTINGS = ServerSettings(_env_file=None, server_metrics_token=METRICS_BEARER, server_max_body_bytes=256 * 1024)  # type: ignore[call-arg]
 
 
 @contextmanager

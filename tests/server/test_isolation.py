@@ -30,7 +30,7 @@ def planted(live_server):
                 assert c.post(f"/v1/users/{user}/turns", json=turn).status_code == 201
                 fact = c.post(f"/v1/users/{user}/facts", json={"claim": f"The code word is {secret}"}).json()
                 goal = c.post(f"/v1/users/{user}/goals", json={"description": f"Remember {secret}"}).json()
-            data[(tenant, user)] = {"secret": secret, "fact": fact["id"], "goal": goal["id"]}
+            data[(tenant, user)] = {"word": secret, "fact": fact["id"], "goal": goal["id"]}
     return users, keys, data
 
 
@@ -43,19 +43,19 @@ def test_rest_reads_return_only_the_callers_tenant_and_foreign_ids_are_404(live_
     for (tenant, user), mine in data.items():
         theirs = data[(_other(tenant), user)]
         with live_server.client(keys[tenant]) as c:
-            bundle = c.post(f"/v1/users/{user}/remember", json={"query": theirs["secret"], "max_tokens": 2000}).json()
+            bundle = c.post(f"/v1/users/{user}/remember", json={"query": theirs["word"], "max_tokens": 2000}).json()
             text = str({**bundle["bundle"], "query": ""}) + str(bundle["context"])  # the query echoes the word
             facts = c.get(f"/v1/users/{user}/facts", params={"include_invalid": True}).json()["facts"]
             goals = c.get(f"/v1/users/{user}/goals").json()["goals"]
             turns = c.get(f"/v1/users/{user}/turns").json()["turns"]
-            own = c.post(f"/v1/users/{user}/remember", json={"query": mine["secret"]}).json()["bundle"]
+            own = c.post(f"/v1/users/{user}/remember", json={"query": mine["word"]}).json()["bundle"]
             foreign_fact = c.get(f"/v1/users/{user}/facts/{theirs['fact']}")
             foreign_goal = c.patch(f"/v1/users/{user}/goals/{theirs['goal']}", json={"status": "abandoned"})
-        assert theirs["secret"] not in text
-        assert [t["content"] for t in own["relevant_turns"]] == [f"my code word is {mine['secret']}"]
+        assert theirs["word"] not in text
+        assert [t["content"] for t in own["relevant_turns"]] == [f"my code word is {mine['word']}"]
         assert [f["id"] for f in facts] == [mine["fact"]]
         assert [g["id"] for g in goals] == [mine["goal"]]
-        assert [t["content"] for t in turns] == [f"my code word is {mine['secret']}"]
+        assert [t["content"] for t in turns] == [f"my code word is {mine['word']}"]
         assert foreign_fact.status_code == 404 and foreign_goal.status_code == 404
 
 
@@ -69,11 +69,11 @@ def test_mcp_tools_return_only_the_callers_tenant(live_server, planted):
             async with mcp_client(live_server.url, keys[tenant]) as client:
                 for user in users:
                     mine, theirs = data[(tenant, user)], data[(_other(tenant), user)]
-                    recalled = await call(client, "remember", user_id=user, query=theirs["secret"])
-                    found = await call(client, "search_facts", user_id=user, query=theirs["secret"])
+                    recalled = await call(client, "remember", user_id=user, query=theirs["word"])
+                    found = await call(client, "search_facts", user_id=user, query=theirs["word"])
                     goals = await call(client, "list_goals", user_id=user)
                     recalled["bundle"]["query"] = ""  # the query echoes the word
-                    assert theirs["secret"] not in str(recalled) + str(found)
+                    assert theirs["word"] not in str(recalled) + str(found)
                     assert {f["id"] for f in found["facts"]} <= {mine["fact"]}
                     assert [g["id"] for g in goals["goals"]] == [mine["goal"]]
 
@@ -90,5 +90,5 @@ def test_an_admin_forgets_a_user_only_in_its_own_tenant(live_server, planted):
     with live_server.client(keys["globex"]) as c:
         gone = c.get(f"/v1/users/{victim}/turns").json()["turns"]
     assert removed["postgres.conversation_logs"] == 1  # counts only the caller's tenant
-    assert [t["content"] for t in kept] == [f"my code word is {data[('acme', victim)]['secret']}"]
+    assert [t["content"] for t in kept] == [f"my code word is {data[('acme', victim)]['word']}"]
     assert gone == []

@@ -8,7 +8,7 @@ import pytest
 from memory_ops.server.settings import ServerSettings
 from memory_runtime.stores.bundle import Stores
 from tests.conftest import DIMS
-from tests.server.conftest import free_port, running_server
+from tests.server.conftest import METRICS_BEARER, free_port, running_server
 
 
 def turn(conv: str, index: int, content: str, **extra):
@@ -127,10 +127,15 @@ def test_x_api_key_authenticates_like_a_bearer_key(live_server):
         assert c.get("/v1/whoami").json() == {**c.get("/v1/whoami").json(), "tenant": "globex", "admin": False}
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"},
-                                     {"X-API-Key": "am_0123456789abcdef_" + "a" * 43}])  # fmt: skip
-def test_a_missing_or_wrong_key_is_401_with_a_bearer_challenge(live_server, headers):
-    with live_server.client(None, headers=headers) as c:
+UNKNOWN_KEY = "am_0123456789abcdef_" + "a" * 43  # well-formed, never created
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [(None, None), ("Authorization", "Bearer nope"), ("Authorization", "Basic abc"), ("X-API-Key", UNKNOWN_KEY)],
+)
+def test_a_missing_or_wrong_key_is_401_with_a_bearer_challenge(live_server, header, value):
+    with live_server.client(None, headers={header: value} if header else {}) as c:
         r = c.post("/v1/users/u/remember", json={"query": "x"})
     assert (r.status_code, error_code(r)) == (401, "unauthorized")
     assert r.headers["www-authenticate"].startswith("Bearer")
@@ -245,7 +250,7 @@ def test_a_redis_outage_only_costs_working_memory_and_readyz_reports_it(server_s
 def test_health_metrics_and_the_openapi_document(live_server):
     with live_server.client(None) as c:
         health, ready = c.get("/healthz"), c.get("/readyz")
-        no_token, metrics = c.get("/metrics"), c.get("/metrics", headers={"Authorization": "Bearer metrics-secret"})
+        no_token, metrics = c.get("/metrics"), c.get("/metrics", headers={"Authorization": f"Bearer {METRICS_BEARER}"})
         spec = c.get("/openapi.json").json()
     assert health.json() == {"status": "ok", "stores": {}}
     assert ready.json()["stores"] == {"postgres": "ok", "graph": "ok", "redis": "ok"}

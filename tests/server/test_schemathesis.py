@@ -16,6 +16,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.server.conftest import METRICS_BEARER
+
 EXAMPLES_PER_ROUTE = 25
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
@@ -38,8 +40,8 @@ def test_no_route_answers_5xx_or_an_undocumented_status(live_server):
             phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
         )
         def exercise(case):
-            secret = "metrics-secret" if case.operation.path == "/metrics" else live_server.keys.acme_admin
-            response = case.call_and_validate(headers={"Authorization": f"Bearer {secret}"}, checks=CHECKS)
+            bearer = METRICS_BEARER if case.operation.path == "/metrics" else live_server.keys.acme_admin
+            response = case.call_and_validate(headers={"Authorization": f"Bearer {bearer}"}, checks=CHECKS)
             statuses[response.status_code] += 1
 
         try:
