@@ -1,4 +1,4 @@
-"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill, reembed.
+"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill, reembed, serve.
 
 Every failure the user can fix is one line on stderr naming what to fix, with exit status 1.
 """
@@ -382,6 +382,95 @@ def cmd_metrics_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_stores(args: argparse.Namespace):  # -> Stores
+    """Stores for the server commands, on a migrated schema (else a SchemaError saying to migrate)."""
+    from memory_runtime.stores.bundle import Stores
+    from memory_runtime.stores.migrations import check_schema
+
+    settings, _ = _settings_with_stack(args)
+    stores = Stores.open(settings)
+    try:
+        check_schema(stores.pg, settings.embedding_dimensions, stores.embedder.model_id)
+    except BaseException:
+        stores.close()
+        raise
+    return stores
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve the REST API (/v1) and the MCP server (/mcp) until interrupted."""
+    import uvicorn
+
+    from memory_ops.server.app import create_app
+    from memory_ops.server.settings import ServerSettings
+
+    server = ServerSettings()
+    host = args.host or server.server_host
+    port = server.server_port if args.port is None else args.port
+    server = server.model_copy(update={"server_host": host, "server_port": port})
+    with _server_stores(args) as stores:
+        app = create_app(stores, server)
+        base = server.server_public_url or f"http://{host}:{port}"
+        print(f"REST API  {base}/v1   (OpenAPI: {base}/openapi.json, docs: {base}/docs)", file=sys.stderr)
+        print(f"MCP       {base}/mcp  (streamable HTTP; Authorization: Bearer <key>)", file=sys.stderr, flush=True)
+        uvicorn.run(app, host=host, port=port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    return 0
+
+
+def cmd_mcp(args: argparse.Namespace) -> int:
+    """Serve the MCP tools over stdio for one user, acting with the tenant key in MEMORY_API_KEY."""
+    from memory_ops.server.keys import KeyVerifier
+    from memory_ops.server.mcp_server import build_stdio_mcp_server
+    from memory_ops.server.service import MemoryService
+    from memory_ops.server.settings import ServerSettings
+    from memory_ops.server.tenancy import TenantMemories, runtime_user_id
+
+    server = ServerSettings()
+    if server.api_key is None:
+        print("agent-memory mcp: set MEMORY_API_KEY to a key from `agent-memory keys create`", file=sys.stderr)
+        return 1
+    with _server_stores(args) as stores:
+        principal = KeyVerifier(stores.pg, 0).verify(server.api_key.get_secret_value())
+        if principal is None:
+            print("agent-memory mcp: MEMORY_API_KEY is not a valid, unrevoked key", file=sys.stderr)
+            return 1
+        runtime_user_id(principal.tenant, args.user_id)  # a bad user id fails here, before the client connects
+        service = MemoryService(TenantMemories(stores, server.server_memory_cache))
+        build_stdio_mcp_server(service, principal, args.user_id).run("stdio")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Create, list or revoke API keys of the server."""
+    from memory_ops.server import keys
+
+    with _server_stores(args) as stores:
+        if args.keys_command == "create":
+            new = keys.create_key(stores.pg, args.tenant, admin=args.admin, label=args.label)
+            role = "admin key" if new.row.admin else "key"
+            print(f"created {role} {new.row.id} of tenant {new.row.tenant}; it is shown only now:", file=sys.stderr)
+            print(new.key)
+        elif args.keys_command == "list":
+            rows = keys.list_keys(stores.pg, args.tenant)
+            print(
+                f"{'id':<16}  {'tenant':<20}  {'role':<5}  {'created':<19}  {'last used':<19}  {'revoked':<19}  label"
+            )
+
+            def when(t: object) -> str:
+                return t.strftime("%Y-%m-%d %H:%M:%S") if t is not None else "-"  # type: ignore[attr-defined]
+
+            for r in rows:
+                role = "admin" if r.admin else "user"
+                print(f"{r.id:<16}  {r.tenant:<20}  {role:<5}  {when(r.created_at):<19}  {when(r.last_used_at):<19}  "
+                      f"{when(r.revoked_at):<19}  {r.label or ''}")  # fmt: skip
+        elif not keys.revoke_key(stores.pg, args.key_id):
+            print(f"agent-memory keys revoke: no active key {args.key_id!r}", file=sys.stderr)
+            return 1
+        else:
+            print(f"revoked key {args.key_id}", file=sys.stderr)
+    return 0
+
+
 IMPORT_FORMATS = ("auto", "jsonl", "openai", "chatgpt", "sessions")
 
 
@@ -445,6 +534,22 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     imp.add_argument("--backfill", action="store_true", help="then backfill the imported days in Dagster")
     _backfill_options(imp)
+    srv = add("serve", cmd_serve, "serve the REST API (/v1) and the MCP server (/mcp) with per-tenant API keys")
+    srv.add_argument("--host", help="listen address (default: MEMORY_SERVER_HOST or 127.0.0.1)")
+    srv.add_argument("--port", type=int, help="listen port (default: MEMORY_SERVER_PORT or 8080)")
+    srv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    mcp = add("mcp", cmd_mcp, "serve the MCP tools over stdio for one user (key from MEMORY_API_KEY)")
+    mcp.add_argument("--user-id", required=True, help="the tenant's user every tool call acts for")
+    keys = add("keys", cmd_keys, "create, list or revoke the server's API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="make a key of a tenant; it is printed once")
+    create.add_argument("--tenant", required=True, help="tenant name: a-z, 0-9, '_' and '-' (at most 63)")
+    create.add_argument("--admin", action="store_true", help="may also forget users of the tenant")
+    create.add_argument("--label", help="a note to recognise the key by")
+    listing = keys_sub.add_parser("list", help="every key (never a secret), revoked ones included")
+    listing.add_argument("--tenant", help="only this tenant's keys")
+    revoke = keys_sub.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the key's id (the 16 hex digits after am_) or the whole key")
     bf = add("backfill", cmd_backfill, "consolidate a range of days in Dagster (one single-run backfill)")
     bf.add_argument("--from", dest="start", required=True, metavar="DATE", help="first day, YYYY-MM-DD (UTC)")
     bf.add_argument("--to", dest="end", required=True, metavar="DATE", help="last day, YYYY-MM-DD (UTC)")
