@@ -25,7 +25,7 @@ from memory_runtime.domain.models import (
     TurnHit,
     UserContext,
 )
-from memory_runtime.stores.postgres.timeline_reads import user_timeline
+from memory_runtime.stores.postgres.timeline import user_timeline
 
 
 def _fact(row: dict[str, Any]) -> Fact:
