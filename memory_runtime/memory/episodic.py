@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import (
@@ -122,7 +123,7 @@ class EpisodicMemory:
         return list(seen.values())
 
     # ---- Postgres --------------------------------------------------------------------------------
-    def _claim_conversations(self, conn: psycopg.Connection, rows: list[_Row]) -> None:
+    def _claim_conversations(self, conn: psycopg.Connection[DictRow], rows: list[_Row]) -> None:
         spans: dict[str, tuple[datetime, datetime]] = {}
         for r in rows:
             lo, hi = spans.get(r.turn.conversation_id, (r.timestamp, r.timestamp))
@@ -149,7 +150,7 @@ class EpisodicMemory:
             self._attach_details(conn, rows, inserted)
         return inserted, {r.id for r in others}
 
-    def _attach_details(self, conn: psycopg.Connection, rows: list[_Row], inserted: set[str]) -> None:
+    def _attach_details(self, conn: psycopg.Connection[DictRow], rows: list[_Row], inserted: set[str]) -> None:
         """Record caller ids and token counts of the batch, in its transaction (caller ids unique per user).
 
         A turn stored before keeps its id: the same caller id (or none) is a duplicate, another is an error;
