@@ -134,7 +134,7 @@ class Settings(BaseSettings):
 
     def require(self, field: str) -> str:
         """The value of a URI setting, or a ConfigurationError naming the variable to set."""
-        value = getattr(self, field)
+        value: str | None = getattr(self, field)
         if not value:
             raise ConfigurationError(
                 f"MEMORY_{field.upper()} is not set. Start the embedded stores with "

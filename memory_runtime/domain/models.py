@@ -132,7 +132,8 @@ class Turn(_Model):
     `token_count` is the caller's count; reads return an estimate (`estimate_tokens`) when none was given.
     """
 
-    id: Annotated[str, AfterValidator(_turn_client_id)] = Field(default=None, validate_default=False)
+    # None only until `_v_id` derives the id: a constructed Turn always has a str id, so the field is typed str.
+    id: Annotated[str, AfterValidator(_turn_client_id)] = Field(default=None, validate_default=False)  # type: ignore[assignment]
     conversation_id: ConversationId
     index: int = Field(ge=0, le=2**31 - 1)
     role: Role
@@ -175,7 +176,7 @@ class Entity(_Model):
     aliases: list[str] = Field(default_factory=list)
     description: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
-    salience: float = Field(0.5, ge=0.0, le=1.0)
+    salience: float = Field(default=0.5, ge=0.0, le=1.0)
     mention_count: int | None = None
     source_turn_ids: list[str] = Field(default_factory=list)
     extractor_version: str | None = None
@@ -211,7 +212,7 @@ class Fact(_Model):
 
     id: str | None = None
     claim: Text
-    confidence: float = Field(0.8, ge=0.0, le=1.0)
+    confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     source: FactSource = "user_stated"
     entity_ids: list[str] = Field(default_factory=list)
     source_turn_ids: list[str] = Field(default_factory=list)
@@ -245,7 +246,7 @@ class Goal(_Model):
 
     id: str | None = None
     description: Text
-    priority: int = Field(3, ge=1, le=5)
+    priority: int = Field(default=3, ge=1, le=5)
     status: GoalStatus = "active"
     parent_id: str | None = None
     blocked_by: list[str] = Field(default_factory=list)
@@ -261,8 +262,8 @@ class Strategy(_Model):
     description: Text
     task_type: Identifier
     tool_sequence: list[str] = Field(default_factory=list)
-    success_count: int = Field(0, ge=0)
-    failure_count: int = Field(0, ge=0)
+    success_count: int = Field(default=0, ge=0)
+    failure_count: int = Field(default=0, ge=0)
 
     @property
     def success_rate(self) -> float:

@@ -38,4 +38,5 @@ def check_dimensions(vector: Sequence[float], dims: int, what: str = "embedding"
         raise InvalidEmbedding(f"{what} contains NaN or infinite values")
     if np.abs(values).max(initial=0.0) > FLOAT32_MAX:  # every store keeps float32: these would become inf
         raise InvalidEmbedding(f"{what} has values beyond the float32 range (|x| > {FLOAT32_MAX:.4g})")
-    return values.tolist()
+    checked: list[float] = values.tolist()
+    return checked
