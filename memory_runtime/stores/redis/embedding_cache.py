@@ -8,6 +8,7 @@ memory per stored turn.
 import logging
 import struct
 from collections.abc import Sequence
+from typing import cast
 
 import redis
 
@@ -45,7 +46,8 @@ class CachedEmbedder:
         cached: list[bytes | None] = [None] * len(texts)
         if self._store is not None and self._ttl > 0:
             try:
-                cached = self._store.client.mget([self._key(t) for t in texts])
+                # undecoded client: the values are bytes (redis-py types them bytes | str)
+                cached = cast(list[bytes | None], self._store.client.mget([self._key(t) for t in texts]))
             except redis.RedisError as exc:
                 log.warning("embedding cache unavailable, computing vectors: %s", exc)
         fmt = f"<{self.dimensions}f"
