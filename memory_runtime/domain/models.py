@@ -3,7 +3,7 @@
 import math
 from collections.abc import ItemsView, KeysView, ValuesView
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12 only in this form
@@ -21,6 +21,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
+@overload
+def utc(value: datetime | None) -> datetime | None: ...
 def utc(value: datetime | None) -> datetime | None:
     """An aware UTC datetime (naive values are taken as UTC); ValidationError if UTC has no such year."""
     if value is None:
@@ -36,15 +42,27 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def to_ms(value: datetime) -> int: ...
+@overload
+def to_ms(value: None) -> None: ...
+@overload
+def to_ms(value: datetime | None) -> int | None: ...
 def to_ms(value: datetime | None) -> int | None:
     """Epoch milliseconds (the graph's time representation), floored; exact integer arithmetic.
 
     Not `timestamp() * 1000`: float rounding turns 9999-12-31T23:59:59.9999 into year 10000 and can
     shift ordinary times by a millisecond.
     """
-    return None if value is None else (utc(value) - _EPOCH) // _MS  # type: ignore[operator]
+    return None if value is None else (utc(value) - _EPOCH) // _MS
 
 
+@overload
+def from_ms(value: int | float) -> datetime: ...
+@overload
+def from_ms(value: None) -> None: ...
+@overload
+def from_ms(value: int | float | None) -> datetime | None: ...
 def from_ms(value: int | float | None) -> datetime | None:
     """Aware UTC datetime from epoch milliseconds."""
     return None if value is None else _EPOCH + timedelta(milliseconds=value)

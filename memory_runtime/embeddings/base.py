@@ -1,6 +1,6 @@
 """The embedder protocol and the checks every provider shares."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -19,6 +19,15 @@ class Embedder(Protocol):
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One vector per text, in order."""
+        ...
+
+
+@runtime_checkable
+class TermWeightedEmbedder(Protocol):
+    """An embedder that can scale a query's features by a weight per term (the hashing embedder's idf queries)."""
+
+    def embed_query(self, text: str, term_weight: Callable[[str], float]) -> list[float]:
+        """The query vector of `text`, each term's features scaled by `term_weight(term)`."""
         ...
 
 
