@@ -77,14 +77,14 @@ class EpisodicMemory:
         self,
         stores: Stores,
         user_id: str,
-        push_working: Callable[[str, list[dict]], None] | None,
+        push_working: Callable[[str, list[dict[str, Any]]], object] | None,
         *,
         conversation_id: str | None = None,
     ) -> None:
         self.stores = stores
         self.user_id = user_id
         self.conversation_id = conversation_id  # the default of get_recent_turns
-        self._push_working = push_working  # (conversation_id, turn dicts) -> None
+        self._push_working = push_working  # (conversation_id, turn dicts) -> ignored
 
     # ---- validation ------------------------------------------------------------------------------
     def _prepare(self, turns: Sequence[Turn]) -> list[_Row]:
@@ -160,14 +160,14 @@ class EpisodicMemory:
         again = [r for r in rows if r.id not in inserted and r.turn.client_id is not None]
         if not new and not again:
             return
-        named = [r for r in new + again if r.turn.client_id is not None]
+        named = [(r, client_id) for r in new + again if (client_id := r.turn.client_id) is not None]
         if named:  # concurrent batches of this user naming turns wait for each other, so the check below holds
             pg_turns.lock_client_ids(conn, self.user_id)
-        holders = pg_turns.turns_holding_client_ids(conn, self.user_id, [r.turn.client_id for r in named])
+        holders = pg_turns.turns_holding_client_ids(conn, self.user_id, [client_id for _, client_id in named])
         stored = pg_turns.stored_client_ids(conn, [r.id for r in again]) if again else {}
-        for r in named:
-            if holders.get(r.turn.client_id, r.id) != r.id or stored.get(r.id) not in (None, r.turn.client_id):
-                raise TurnIdConflictError(r.turn.client_id, r.turn.conversation_id, r.turn.index)
+        for r, client_id in named:
+            if holders.get(client_id, r.id) != r.id or stored.get(r.id) not in (None, client_id):
+                raise TurnIdConflictError(client_id, r.turn.conversation_id, r.turn.index)
         todo = new + [r for r in again if stored.get(r.id) is None]
         pg_turns.attach_turn_details(
             conn, [r.id for r in todo], [r.turn.client_id for r in todo], [r.turn.token_count for r in todo]
@@ -232,7 +232,7 @@ class EpisodicMemory:
     def _push(self, rows: list[_Row], result: WriteResult) -> None:
         if self._push_working is None or not rows:
             return
-        by_conv: dict[str, list[dict]] = {}
+        by_conv: dict[str, list[dict[str, Any]]] = {}
         for r in sorted(rows, key=lambda r: (r.turn.conversation_id, r.turn.index)):
             by_conv.setdefault(r.turn.conversation_id, []).append(
                 {

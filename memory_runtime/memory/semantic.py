@@ -49,6 +49,7 @@ from memory_runtime.domain.models import (
     EntityHit,
     Fact,
     FactHit,
+    FactSource,
     Neighbour,
     from_ms,
     is_functional,
@@ -332,7 +333,7 @@ class SemanticMemory:
     def learn_fact(
         self,
         claim: str,
-        source: str = "user_stated",
+        source: FactSource = "user_stated",
         confidence: float = 0.9,
         entity_ids: Sequence[str] = (),
         source_turn_id: str | None = None,
