@@ -348,7 +348,7 @@ class AgentMemory:
     def get_user_context(self) -> UserContext:
         """Preferences, expertise and interests of this user."""
         with self._op("get_user_context", "read"):
-            return self.profile.get_user_context()  # type: ignore[return-value]  # a UserContext dict
+            return self.profile.get_user_context()
 
     def set_preference(self, key: str, value: Any, confidence: float = 0.8) -> None:
         """Record a user preference (graph + Postgres profile)."""

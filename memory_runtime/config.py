@@ -148,7 +148,7 @@ def load_settings(**overrides: object) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic checks them: a bad one is reported below
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

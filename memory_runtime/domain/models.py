@@ -104,7 +104,10 @@ def _turn_client_id(value: str) -> str:
 
 
 class MappingAccess:
-    """Read a model like the dict it replaced: `item["claim"]`, `item.get("claim")`, `"claim" in item`, keys()."""
+    """Read a model like the dict it replaced: `item["claim"]`, `item.get("claim")`, `"claim" in item`, keys().
+
+    A mixin for pydantic models: `model_fields` (marked attr-defined below) is the model's.
+    """
 
     def __getitem__(self, key: str) -> Any:
         if not isinstance(key, str) or key not in type(self).model_fields:  # type: ignore[attr-defined]

@@ -475,7 +475,8 @@ class _Builder:
                 named = _named(self.d, tokens[-1])
                 if named and named[0] == clean_name(obj):
                     mentions = [m for m in mentions if m.key[1] != ids.normalize_name(obj)]
-                    mentions.append(self.entity(obj, "Technology", "rule"))  # type: ignore[arg-type]
+                    if (technology := self.entity(obj, "Technology", "rule")) is not None:
+                        mentions.append(technology)
             claim = f"User {verb_word} {'to ' if infinitive else ''}{obj}"
             self.fact(USER_SUBJECT, predicate, obj, claim, CONF_FIRST_PERSON, mentions)
 

@@ -316,6 +316,7 @@ class SemanticMemory:
         rows = self._read(q.neighbours(self._dialect, depth=depth), entity_id=entity_id, limit=_limit(limit))
         if not rows:
             self.get_entity(entity_id)  # NotFoundError for unknown / foreign ids
+        # the query returns exactly Neighbour's keys, which a type checker cannot see in a graph row
         return [{**r, "via": list(r.get("via") or [])} for r in rows]  # type: ignore[typeddict-item]
 
     def get_entity_graph(self, entity_id: str, depth: int = 1) -> EntityGraph:

@@ -471,7 +471,7 @@ class Retriever:
     def _profile(self) -> dict[str, Any]:
         from memory_runtime.memory.users import UserModel
 
-        return UserModel(self.stores, self.user_id).get_user_context()
+        return dict(UserModel(self.stores, self.user_id).get_user_context())  # the bundle's section is a plain dict
 
     def _touch_later(self, bundle: MemoryBundle) -> None:
         """Note the access to every returned item (written behind, see `access`); never fails the read."""

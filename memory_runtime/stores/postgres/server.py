@@ -23,7 +23,7 @@ def create_extension(conn: psycopg.Connection[TupleRow], name: str) -> None:
 
 def server_version(conn: psycopg.Connection[TupleRow]) -> str:
     """The server's version string (`show server_version`)."""
-    return str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]
+    return str(conn.execute("show server_version").fetchone()[0])  # type: ignore[index]  # SHOW returns one row
 
 
 def extension_versions(conn: psycopg.Connection[TupleRow]) -> dict[str, str]:

@@ -63,8 +63,8 @@ class CachedEmbedder:
             fresh = self.inner.embed([texts[i] for i in missing])
             for i, vec in zip(missing, fresh, strict=True):
                 out[i] = check_dimensions(vec, self.dimensions, f"{self.model_id} embedding")
-            self._store_vectors({texts[i]: out[i] for i in missing})  # type: ignore[misc]
-        return out  # type: ignore[return-value]
+            self._store_vectors({texts[i]: v for i in missing if (v := out[i]) is not None})
+        return cast(list[list[float]], out)  # every slot is filled now: from the cache, or computed above
 
     def _store_vectors(self, vectors: dict[str, list[float]]) -> None:
         if self._store is None or self._ttl <= 0:
