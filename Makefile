@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format bench dev up down clean
+.PHONY: install demo test lint typecheck format bench dev up down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -21,9 +21,12 @@ demo: install  ## embedded stores, migrate, API tour, import samples/ + run the 
 test: install  ## run the whole test suite on real embedded stores (and the Neo4j Cypher lint)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-lint: install  ## ruff
+lint: install typecheck  ## ruff, and mypy --strict on the runtime library (typecheck)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install  ## mypy --strict on memory_runtime (settings in pyproject.toml [tool.mypy])
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .
@@ -43,4 +46,4 @@ down: install
 
 clean:
 	-$(BIN)/agent-memory down 2>/dev/null
-	rm -rf $(VENV) .stack .pytest_cache .ruff_cache
+	rm -rf $(VENV) .stack .pytest_cache .ruff_cache .mypy_cache

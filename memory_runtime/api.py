@@ -52,10 +52,9 @@ def _redis_errors() -> Iterator[None]:
         raise StoreUnavailableError("Redis", "MEMORY_REDIS_URI", str(exc) or type(exc).__name__) from exc
 
 
-class FactOptions(TypedDict, total=False):
-    """The keyword options of `learn_fact` beyond the design's positional ones (see SemanticMemory.learn_fact)."""
+class FactFields(TypedDict, total=False):
+    """The keyword options `learn_fact` hands to SemanticMemory.learn_fact as they are."""
 
-    source_turn_ids: Sequence[str] | None
     valid_at: datetime | None
     invalid_at: datetime | None
     extractor_version: str | None
@@ -64,6 +63,12 @@ class FactOptions(TypedDict, total=False):
     object: str | None
     supersedes: Sequence[str] | None
     single_valued: bool | None
+
+
+class FactOptions(FactFields, total=False):
+    """The keyword options of `learn_fact` beyond the design's positional ones (see SemanticMemory.learn_fact)."""
+
+    source_turn_ids: Sequence[str] | None
 
 
 class AgentMemory:
@@ -244,9 +249,10 @@ class AgentMemory:
         """
         with self._op("learn_fact", "write"):
             turns = [t for t in [source_turn_id, *(options.pop("source_turn_ids", None) or [])] if t]
+            fields: FactFields = options  # without source_turn_ids, now in `turns`
             return self.semantic.learn_fact(
                 claim, source=source, confidence=confidence, entity_ids=entity_ids or [],
-                source_turn_ids=self._stored_turn_ids(turns), **options,
+                source_turn_ids=self._stored_turn_ids(turns), **fields,
             )  # fmt: skip
 
     def _stored_turn_ids(self, given: list[str]) -> list[str]:
@@ -342,7 +348,7 @@ class AgentMemory:
     def get_user_context(self) -> UserContext:
         """Preferences, expertise and interests of this user."""
         with self._op("get_user_context", "read"):
-            return self.profile.get_user_context()  # type: ignore[return-value]  # a UserContext dict
+            return self.profile.get_user_context()
 
     def set_preference(self, key: str, value: Any, confidence: float = 0.8) -> None:
         """Record a user preference (graph + Postgres profile)."""

@@ -134,7 +134,7 @@ class Settings(BaseSettings):
 
     def require(self, field: str) -> str:
         """The value of a URI setting, or a ConfigurationError naming the variable to set."""
-        value = getattr(self, field)
+        value: str | None = getattr(self, field)
         if not value:
             raise ConfigurationError(
                 f"MEMORY_{field.upper()} is not set. Start the embedded stores with "
@@ -148,7 +148,7 @@ def load_settings(**overrides: object) -> Settings:
     from pydantic import ValidationError
 
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)  # type: ignore[arg-type]  # pydantic checks them: a bad one is reported below
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

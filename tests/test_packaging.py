@@ -23,3 +23,9 @@ def test_the_runtime_library_never_imports_dagster():
         if "import dagster" in p.read_text() or "from dagster" in p.read_text()
     ]
     assert offenders == []
+
+
+def test_the_wheel_ships_the_py_typed_marker_of_the_runtime_library():
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert (ROOT / "memory_runtime" / "py.typed").is_file()
+    assert "py.typed" in package_data["memory_runtime"]

@@ -179,7 +179,7 @@ def _canonical(fact: ExtractedFact, entities: Sequence[KnownEntity | None]) -> E
     return ExtractedFact(subject, fact.predicate, obj, claim, fact.confidence, fact.entities)
 
 
-def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version: str, counts: Counter) -> None:
+def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version: str, counts: Counter[str]) -> None:
     """Write one page of one user's extractions; see the module docstring."""
     stores, user_id = run.stores, run.user_id
     graph = stores.graph

@@ -11,8 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from memory_runtime.domain import ids
+from memory_runtime.domain.embedding_text import strategy_text
 from memory_runtime.domain.models import now, to_ms
-from memory_runtime.memory.procedural import strategy_id, strategy_text, task_type_id
+from memory_runtime.memory.procedural import strategy_id, task_type_id
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import patterns as q
 from memory_runtime.stores.postgres import tools as pg_tools

@@ -8,6 +8,7 @@ is written when nothing changed.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -76,7 +77,7 @@ def derive_profile(facts: list[dict[str, Any]]) -> tuple[dict[str, tuple[Any, fl
     return prefs, interests
 
 
-def profile_summary(profile: dict[str, Any]) -> str | None:
+def profile_summary(profile: Mapping[str, Any]) -> str | None:
     """A readable one-paragraph summary of a user context (preferences, interests, expertise)."""
     parts = []
     prefs = profile.get("preferences") or {}

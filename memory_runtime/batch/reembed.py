@@ -72,8 +72,8 @@ def _remaining(kinds: list[VectorKind], cursor: Cursor | None) -> Iterator[tuple
     names = [k.name for k in kinds]
     first = names.index(cursor.kind) if cursor else 0
     for kind in kinds[first:]:
-        resume = cursor is not None and cursor.kind == kind.name and cursor.after is not None
-        yield kind, (cursor.after if resume else kind.start)  # type: ignore[union-attr]
+        after = cursor.after if cursor is not None and cursor.kind == kind.name else None
+        yield kind, (after if after is not None else kind.start)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ MERGE ... ON CREATE, or, for entities, by one SET after a MERGE that created the
 """
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from memory_runtime.stores.bundle import Stores
@@ -71,7 +71,7 @@ def repair_vector_indexes(
     *,
     force: bool = False,
     labels: Sequence[str] | None = None,
-    progress=None,
+    progress: Callable[[str], None] | None = None,
 ) -> list[IndexHealth]:
     """Rebuild every vector index (or those on `labels`) whose health is below `threshold` (all with `force`).
 

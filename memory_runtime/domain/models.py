@@ -3,7 +3,7 @@
 import math
 from collections.abc import ItemsView, KeysView, ValuesView
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, overload
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12 only in this form
@@ -21,6 +21,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
+@overload
+def utc(value: datetime | None) -> datetime | None: ...
 def utc(value: datetime | None) -> datetime | None:
     """An aware UTC datetime (naive values are taken as UTC); ValidationError if UTC has no such year."""
     if value is None:
@@ -36,15 +42,27 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def to_ms(value: datetime) -> int: ...
+@overload
+def to_ms(value: None) -> None: ...
+@overload
+def to_ms(value: datetime | None) -> int | None: ...
 def to_ms(value: datetime | None) -> int | None:
     """Epoch milliseconds (the graph's time representation), floored; exact integer arithmetic.
 
     Not `timestamp() * 1000`: float rounding turns 9999-12-31T23:59:59.9999 into year 10000 and can
     shift ordinary times by a millisecond.
     """
-    return None if value is None else (utc(value) - _EPOCH) // _MS  # type: ignore[operator]
+    return None if value is None else (utc(value) - _EPOCH) // _MS
 
 
+@overload
+def from_ms(value: int | float) -> datetime: ...
+@overload
+def from_ms(value: None) -> None: ...
+@overload
+def from_ms(value: int | float | None) -> datetime | None: ...
 def from_ms(value: int | float | None) -> datetime | None:
     """Aware UTC datetime from epoch milliseconds."""
     return None if value is None else _EPOCH + timedelta(milliseconds=value)
@@ -86,7 +104,10 @@ def _turn_client_id(value: str) -> str:
 
 
 class MappingAccess:
-    """Read a model like the dict it replaced: `item["claim"]`, `item.get("claim")`, `"claim" in item`, keys()."""
+    """Read a model like the dict it replaced: `item["claim"]`, `item.get("claim")`, `"claim" in item`, keys().
+
+    A mixin for pydantic models: `model_fields` (marked attr-defined below) is the model's.
+    """
 
     def __getitem__(self, key: str) -> Any:
         if not isinstance(key, str) or key not in type(self).model_fields:  # type: ignore[attr-defined]
@@ -132,7 +153,8 @@ class Turn(_Model):
     `token_count` is the caller's count; reads return an estimate (`estimate_tokens`) when none was given.
     """
 
-    id: Annotated[str, AfterValidator(_turn_client_id)] = Field(default=None, validate_default=False)
+    # None only until `_v_id` derives the id: a constructed Turn always has a str id, so the field is typed str.
+    id: Annotated[str, AfterValidator(_turn_client_id)] = Field(default=None, validate_default=False)  # type: ignore[assignment]
     conversation_id: ConversationId
     index: int = Field(ge=0, le=2**31 - 1)
     role: Role
@@ -175,7 +197,7 @@ class Entity(_Model):
     aliases: list[str] = Field(default_factory=list)
     description: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)
-    salience: float = Field(0.5, ge=0.0, le=1.0)
+    salience: float = Field(default=0.5, ge=0.0, le=1.0)
     mention_count: int | None = None
     source_turn_ids: list[str] = Field(default_factory=list)
     extractor_version: str | None = None
@@ -211,7 +233,7 @@ class Fact(_Model):
 
     id: str | None = None
     claim: Text
-    confidence: float = Field(0.8, ge=0.0, le=1.0)
+    confidence: float = Field(default=0.8, ge=0.0, le=1.0)
     source: FactSource = "user_stated"
     entity_ids: list[str] = Field(default_factory=list)
     source_turn_ids: list[str] = Field(default_factory=list)
@@ -245,7 +267,7 @@ class Goal(_Model):
 
     id: str | None = None
     description: Text
-    priority: int = Field(3, ge=1, le=5)
+    priority: int = Field(default=3, ge=1, le=5)
     status: GoalStatus = "active"
     parent_id: str | None = None
     blocked_by: list[str] = Field(default_factory=list)
@@ -261,8 +283,8 @@ class Strategy(_Model):
     description: Text
     task_type: Identifier
     tool_sequence: list[str] = Field(default_factory=list)
-    success_count: int = Field(0, ge=0)
-    failure_count: int = Field(0, ge=0)
+    success_count: int = Field(default=0, ge=0)
+    failure_count: int = Field(default=0, ge=0)
 
     @property
     def success_rate(self) -> float:

@@ -30,10 +30,10 @@ def text(value: Any, what: str) -> str:
 
 def identifier(value: Any, what: str) -> str:
     """A stripped name or id of at most MAX_ID_CHARS characters."""
-    value = text(value, what).strip()
-    if len(value) > MAX_ID_CHARS:
+    name = text(value, what).strip()
+    if len(name) > MAX_ID_CHARS:
         raise ValidationError(f"{what} is longer than {MAX_ID_CHARS} characters")
-    return value
+    return name
 
 
 def key(value: Any, what: str) -> str:
@@ -42,10 +42,10 @@ def key(value: Any, what: str) -> str:
     FalkorDB 4.x crashes (SIGSEGV in EnforceUniqueEntity) when a uniquely constrained property holds
     U+0001, and conversation ids are the one such property callers choose; no id needs control characters.
     """
-    value = identifier(value, what)
-    if _CONTROL.search(value):
+    name = identifier(value, what)
+    if _CONTROL.search(name):
         raise ValidationError(f"{what} must not contain control characters (U+0000-U+001F, U+007F-U+009F)")
-    return value
+    return name
 
 
 def json_text(value: Any, what: str) -> str:

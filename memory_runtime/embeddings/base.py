@@ -1,6 +1,6 @@
 """The embedder protocol and the checks every provider shares."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +22,15 @@ class Embedder(Protocol):
         ...
 
 
+@runtime_checkable
+class TermWeightedEmbedder(Protocol):
+    """An embedder that can scale a query's features by a weight per term (the hashing embedder's idf queries)."""
+
+    def embed_query(self, text: str, term_weight: Callable[[str], float]) -> list[float]:
+        """The query vector of `text`, each term's features scaled by `term_weight(term)`."""
+        ...
+
+
 def check_dimensions(vector: Sequence[float], dims: int, what: str = "embedding") -> list[float]:
     """The vector as floats, or InvalidEmbedding if its size or values are wrong."""
     try:
@@ -38,4 +47,5 @@ def check_dimensions(vector: Sequence[float], dims: int, what: str = "embedding"
         raise InvalidEmbedding(f"{what} contains NaN or infinite values")
     if np.abs(values).max(initial=0.0) > FLOAT32_MAX:  # every store keeps float32: these would become inf
         raise InvalidEmbedding(f"{what} has values beyond the float32 range (|x| > {FLOAT32_MAX:.4g})")
-    return values.tolist()
+    checked: list[float] = values.tolist()
+    return checked

@@ -69,7 +69,8 @@ class HashingEmbedder:
         if norm == 0.0:  # no features (punctuation only): a fixed unit vector, never NaN
             vec[0] = 1.0
             norm = 1.0
-        return (vec / norm).astype(np.float32).tolist()
+        unit: list[float] = (vec / norm).astype(np.float32).tolist()
+        return unit
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """One unit vector per text."""

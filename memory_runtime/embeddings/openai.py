@@ -7,6 +7,7 @@ produce it natively, which every returned vector is checked against.
 """
 
 from collections.abc import Sequence
+from typing import TypedDict
 
 import httpx
 import openai
@@ -18,6 +19,12 @@ from memory_runtime.embeddings.base import check_dimensions
 OPENAI_BASE_URL = "https://api.openai.com/v1"
 MAX_BATCH = 256
 _SETTING = "MEMORY_OPENAI_BASE_URL"
+
+
+class _DimensionsArg(TypedDict, total=False):
+    """The optional `dimensions=` of `embeddings.create`, passed only to models that take it."""
+
+    dimensions: int
 
 
 class OpenAIEmbedder:
@@ -77,7 +84,7 @@ class OpenAIEmbedder:
         return out
 
     def _request(self, batch: list[str]) -> list[list[float]]:
-        extra = {"dimensions": self.dimensions} if self._dimensions_param else {}
+        extra: _DimensionsArg = {"dimensions": self.dimensions} if self._dimensions_param else {}
         try:
             response = self._client.embeddings.create(model=self.model, input=batch, encoding_format="float", **extra)
         except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:

@@ -57,4 +57,5 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return vectors.astype("float64").tolist()
+        unit: list[list[float]] = vectors.astype("float64").tolist()
+        return unit

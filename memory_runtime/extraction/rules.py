@@ -25,7 +25,7 @@ Third-person rules (any role; the subject must be a named entity):
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from memory_runtime.domain import ids
 from memory_runtime.extraction.types import (
@@ -35,6 +35,9 @@ from memory_runtime.extraction.types import (
     ExtractedRelation,
     Extraction,
 )
+
+if TYPE_CHECKING:  # spaCy is imported by the extractor that parses; the rules only read its Docs
+    from spacy.tokens import Doc, Span, Token
 
 # spaCy NER label -> entity type. Labels not listed (DATE, TIME, CARDINAL, ORDINAL, MONEY, PERCENT,
 # QUANTITY) are values, not entities, and are skipped.
@@ -127,7 +130,7 @@ def _snake(words: Iterable[str]) -> str:
     return re.sub(r"[^a-z0-9]+", "_", " ".join(words).lower()).strip("_")[:40]
 
 
-def _span_text(tokens: list[Any]) -> str:
+def _span_text(tokens: list["Token"]) -> str:
     if not tokens:
         return ""
     return "".join(t.text_with_ws for t in tokens[:-1]) + tokens[-1].text
@@ -136,20 +139,20 @@ def _span_text(tokens: list[Any]) -> str:
 class _Doc:
     """One parsed Doc with the entity lookups the rules need."""
 
-    def __init__(self, doc: Any) -> None:
+    def __init__(self, doc: "Doc") -> None:
         self.doc = doc
-        self.ent_at: dict[int, Any] = {}
+        self.ent_at: dict[int, Span] = {}
         for ent in doc.ents:
             if ent.label_ in _NAMED_LABELS:
                 for i in range(ent.start, ent.end):
                     self.ent_at[i] = ent
 
-    def entity(self, tok: Any, labels: frozenset[str] = _NAMED_LABELS) -> Any:
+    def entity(self, tok: "Token", labels: frozenset[str] = _NAMED_LABELS) -> "Span | None":
         """The named-entity span containing `tok` with one of `labels`, or None."""
         ent = self.ent_at.get(tok.i)
         return ent if ent is not None and ent.label_ in labels else None
 
-    def proper_phrase(self, tok: Any) -> str | None:
+    def proper_phrase(self, tok: "Token") -> str | None:
         """`tok` with its compound modifiers if every word is capitalised (a name the NER missed)."""
         words = [c for c in tok.children if c.dep_ == "compound" and c.i < tok.i] + [tok]
         words.sort(key=lambda t: t.i)
@@ -165,7 +168,7 @@ def _mention(name: str, type_: str, label: str) -> EntityMention | None:
     return EntityMention(name, type_, label) if _valid_name(name) else None
 
 
-def ner_mentions(doc: Any) -> list[EntityMention]:
+def ner_mentions(doc: "Doc") -> list[EntityMention]:
     """Entities of a Doc, typed through LABEL_TYPES (value labels such as DATE are skipped)."""
     out: dict[tuple[str, str], EntityMention] = {}
     for ent in doc.ents:
@@ -179,25 +182,25 @@ def ner_mentions(doc: Any) -> list[EntityMention]:
 
 
 # ---- clause gates --------------------------------------------------------------------------------------
-def _is_question(sent: Any) -> bool:
+def _is_question(sent: "Span") -> bool:
     if _SENT_END.search(sent.text):
         return True
     first = next((t for t in sent if not (t.is_punct or t.is_space)), None)
     return first is not None and first.lower_ in _QUESTION_OPENERS
 
 
-def _subject(verb: Any) -> Any:
+def _subject(verb: "Token") -> "Token | None":
     for c in verb.children:
         if c.dep_ in ("nsubj", "nsubjpass"):
             return c
     return _subject(verb.head) if verb.dep_ == "conj" and verb.head is not verb else None
 
 
-def _own_subject(verb: Any) -> bool:
+def _own_subject(verb: "Token") -> bool:
     return any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children)
 
 
-def _has_negation(tok: Any) -> bool:
+def _has_negation(tok: "Token") -> bool:
     for c in tok.children:
         if c.dep_ == "neg" or c.lower_ in _NEG:
             return True
@@ -206,11 +209,11 @@ def _has_negation(tok: Any) -> bool:
     return False
 
 
-def _has_modal(tok: Any) -> bool:
+def _has_modal(tok: "Token") -> bool:
     return any(c.dep_ == "aux" and c.lower_ in _MODALS for c in tok.children)
 
 
-def _asserted(verb: Any) -> bool:
+def _asserted(verb: "Token") -> bool:
     """Main clause, not negated, not hedged; conjoined verbs inherit their head's polarity."""
     tok = verb
     while True:
@@ -226,36 +229,36 @@ def _asserted(verb: Any) -> bool:
             return _main_clause(tok)
 
 
-def _main_clause(tok: Any) -> bool:
+def _main_clause(tok: "Token") -> bool:
     while tok.dep_ == "conj":
         tok = tok.head
     return tok.dep_ == "ROOT"
 
 
-def _aux(verb: Any) -> set[str]:
+def _aux(verb: "Token") -> set[str]:
     return {c.lower_ for c in verb.children if c.dep_ in ("aux", "auxpass")}
 
 
-def _present(verb: Any, base: frozenset[str] | set[str], ing: str | None = None) -> bool:
+def _present(verb: "Token", base: frozenset[str] | set[str], ing: str | None = None) -> bool:
     """`verb` is a present form: the base form, or `<verb>ing` with am/is/are/been."""
     if verb.lower_ in base:
         return not (_aux(verb) - {"do", "does"})
     return ing is not None and verb.lower_ == ing and bool(_aux(verb) & _PROGRESSIVE_AUX)
 
 
-def _prep_objects(head: Any, preps: Iterable[str]) -> list[Any]:
+def _prep_objects(head: "Token", preps: Iterable[str]) -> list["Token"]:
     wanted = set(preps)
     return [
         gc for c in head.children if c.dep_ == "prep" and c.lower_ in wanted for gc in c.children if gc.dep_ == "pobj"
     ]
 
 
-def _attr(verb: Any) -> Any:
+def _attr(verb: "Token") -> "Token | None":
     return next((c for c in verb.children if c.dep_ in ("attr", "acomp", "oprd")), None)
 
 
 # ---- phrases -------------------------------------------------------------------------------------------
-def _named(d: _Doc, tok: Any, labels: frozenset[str] = _NAMED_LABELS) -> tuple[str, str | None] | None:
+def _named(d: _Doc, tok: "Token", labels: frozenset[str] = _NAMED_LABELS) -> tuple[str, str | None] | None:
     """(name, NER label or None) of the named thing at `tok`: an entity span, or a capitalised phrase."""
     ent = d.entity(tok, labels)
     if ent is not None:
@@ -266,7 +269,7 @@ def _named(d: _Doc, tok: Any, labels: frozenset[str] = _NAMED_LABELS) -> tuple[s
     return (clean_name(phrase), None) if phrase else None
 
 
-def _role_phrase(noun: Any) -> str | None:
+def _role_phrase(noun: "Token") -> str | None:
     """'a senior data scientist at X' -> 'senior data scientist' (modifiers left of the noun)."""
     words = [c for c in noun.children if c.dep_ in ("compound", "amod", "nmod") and c.i < noun.i] + [noun]
     words.sort(key=lambda t: t.i)
@@ -282,7 +285,7 @@ def _role_phrase(noun: Any) -> str | None:
     return _span_text(run)
 
 
-def _object_items(verb: Any, cut_preps: frozenset[str] = frozenset()) -> list[tuple[str, list[Any]]]:
+def _object_items(verb: "Token", cut_preps: frozenset[str] = frozenset()) -> list[tuple[str, list["Token"]]]:
     """The things a like/hate/use verb takes, split on commas and coordinators: [(text, tokens)]."""
     objs = []
     for c in verb.children:
@@ -307,7 +310,7 @@ def _object_items(verb: Any, cut_preps: frozenset[str] = frozenset()) -> list[tu
         if when or (t.dep_ == "prep" and t.lower_ in cut_preps) or t.lower_ in (";", ":", "—", "-", "(", "because"):
             tokens = tokens[:i]  # "skiing on weekends" -> "skiing"
             break
-    items: list[list[Any]] = [[]]
+    items: list[list[Token]] = [[]]
     for t in tokens:
         if t.lower_ in (",", "and", "or", "&", "/") and t.dep_ in ("cc", "punct"):
             items.append([])
@@ -334,7 +337,7 @@ def _object_items(verb: Any, cut_preps: frozenset[str] = frozenset()) -> list[tu
 class _Builder:
     """Collects mentions, facts and relations of one Doc."""
 
-    def __init__(self, doc: Any, first_person: bool, role: str) -> None:
+    def __init__(self, doc: "Doc", first_person: bool, role: str) -> None:
         self.d = _Doc(doc)
         self.first_person = first_person
         self.third_conf = CONF_THIRD_PERSON if role == "user" else CONF_ASSISTANT
@@ -352,7 +355,7 @@ class _Builder:
             self.out.entities = [e for e in self.out.entities if not (e.key[1] == norm and e.label != "rule")]
         return self.out.add_entity(m)
 
-    def ner_in(self, tokens: list[Any]) -> tuple[EntityMention, ...]:
+    def ner_in(self, tokens: list["Token"]) -> tuple[EntityMention, ...]:
         found = []
         for t in tokens:
             ent = self.d.entity(t)
@@ -396,7 +399,7 @@ class _Builder:
                 self._third_person(tok)
         return self.out
 
-    def _first_person(self, tok: Any) -> None:
+    def _first_person(self, tok: "Token") -> None:
         low = tok.lower_
         if low in ("name", "favorite", "favourite", "fave", "fav"):
             self._my_noun(tok)
@@ -432,10 +435,10 @@ class _Builder:
         elif low in _COPULA_PRESENT_1 and tok.dep_ == "ROOT":
             self._i_am(tok)
 
-    def _can_not_stand(self, tok: Any) -> bool:
+    def _can_not_stand(self, tok: "Token") -> bool:
         return tok.lower_ == "stand" and _has_negation(tok) and bool(_aux(tok) & {"ca", "can", "could"})
 
-    def _works(self, verb: Any) -> None:
+    def _works(self, verb: "Token") -> None:
         for pobj in _prep_objects(verb, ("at", "for")):
             named = _named(self.d, pobj)
             if named is None:
@@ -451,7 +454,7 @@ class _Builder:
             if any(c.lower_ in ("a", "an") for c in pobj.children):
                 self._is_a(pobj)
 
-    def _lives(self, verb: Any, preps: tuple[str, ...]) -> None:
+    def _lives(self, verb: "Token", preps: tuple[str, ...]) -> None:
         for pobj in _prep_objects(verb, preps):
             named = _named(self.d, pobj, _LOC_LABELS)
             if named is None:
@@ -460,7 +463,7 @@ class _Builder:
             name = named[0]
             self.fact(USER_SUBJECT, "lives_in", name, f"User lives in {name}", CONF_FIRST_PERSON, [place])
 
-    def _preference(self, verb: Any, predicate: str, cut: frozenset[str] = frozenset()) -> None:
+    def _preference(self, verb: "Token", predicate: str, cut: frozenset[str] = frozenset()) -> None:
         verb_word = {"likes": "likes", "dislikes": "dislikes", "uses": "uses"}[predicate]
         for text, tokens in _object_items(verb, cut):
             infinitive = tokens[0].lower_ == "to"
@@ -472,11 +475,12 @@ class _Builder:
                 named = _named(self.d, tokens[-1])
                 if named and named[0] == clean_name(obj):
                     mentions = [m for m in mentions if m.key[1] != ids.normalize_name(obj)]
-                    mentions.append(self.entity(obj, "Technology", "rule"))  # type: ignore[arg-type]
+                    if (technology := self.entity(obj, "Technology", "rule")) is not None:
+                        mentions.append(technology)
             claim = f"User {verb_word} {'to ' if infinitive else ''}{obj}"
             self.fact(USER_SUBJECT, predicate, obj, claim, CONF_FIRST_PERSON, mentions)
 
-    def _i_am(self, verb: Any) -> None:
+    def _i_am(self, verb: "Token") -> None:
         attr = _attr(verb)
         if attr is None:
             return
@@ -507,7 +511,7 @@ class _Builder:
                 org = self.entity(named[0], "Organization", "rule")
                 self.fact(USER_SUBJECT, "works_for", named[0], f"User works at {named[0]}", CONF_FIRST_PERSON, [org])
 
-    def _is_a(self, noun: Any) -> None:
+    def _is_a(self, noun: "Token") -> None:
         role = _role_phrase(noun)
         if role and not self.d.entity(noun):
             self.fact(
@@ -524,14 +528,14 @@ class _Builder:
         person = self.entity(name, "Person", "rule")
         self.fact(USER_SUBJECT, "name_is", name, f"User's name is {name}", CONF_FIRST_PERSON, [person])
 
-    def _call_me(self, verb: Any) -> None:
+    def _call_me(self, verb: "Token") -> None:
         if not any(c.dep_ == "dobj" and c.lower_ == "me" for c in verb.children):
             return
         for c in verb.children:
-            if c.dep_ in ("oprd", "xcomp", "attr", "npadvmod") and self.d.entity(c, frozenset({"PERSON"})):
-                self._name_is(clean_name(self.d.entity(c).text))
+            if c.dep_ in ("oprd", "xcomp", "attr", "npadvmod") and (person := self.d.entity(c, frozenset({"PERSON"}))):
+                self._name_is(clean_name(person.text))
 
-    def _my_noun(self, tok: Any) -> None:
+    def _my_noun(self, tok: "Token") -> None:
         """'my name is X', "my name's X", 'my favorite X is Y', 'Y is my favorite X'."""
         noun = tok if tok.lower_ == "name" else tok.head
         if tok.lower_ != "name" and tok.dep_ != "amod":
@@ -539,7 +543,7 @@ class _Builder:
         if not any(c.dep_ == "poss" and c.lower_ == "my" for c in noun.children):
             return
         verb = noun.head
-        value: Any = None
+        value: Token | None = None
         if noun.dep_ == "nsubj" and verb.lower_ in _COPULA_PRESENT_3 | {"are"}:
             value = _attr(verb) or next((c for c in verb.children if c.dep_ in ("dobj", "appos")), None)
         elif noun.dep_ == "attr" and verb.lower_ in _COPULA_PRESENT_3 | {"are"} and tok.lower_ != "name":
@@ -574,7 +578,7 @@ class _Builder:
             self.ner_in(tokens),
         )
 
-    def _third_person(self, tok: Any) -> None:
+    def _third_person(self, tok: "Token") -> None:
         if tok.dep_ not in ("ROOT", "conj"):
             return
         subj = _subject(tok)
@@ -609,7 +613,7 @@ class _Builder:
     def _their(
         self,
         name: str,
-        verb: Any,
+        verb: "Token",
         preps: tuple[str, ...],
         labels: frozenset[str],
         predicate: str,
@@ -626,7 +630,7 @@ class _Builder:
             self.fact(name, predicate, named[0], f"{name} {phrase} {named[0]}", self.third_conf, [subject, target])
             self.relation(subject, target, predicate.upper())
 
-    def _their_kind(self, name: str, label: str, verb: Any) -> None:
+    def _their_kind(self, name: str, label: str, verb: "Token") -> None:
         attr = _attr(verb)
         if attr is None or self.d.entity(attr):
             return
@@ -657,6 +661,6 @@ class _Builder:
         self.relation(subject, kind, "INSTANCE_OF")
 
 
-def extract_doc(doc: Any, role: str = "user") -> Extraction:
+def extract_doc(doc: "Doc", role: str = "user") -> Extraction:
     """Entities, facts and relations of one parsed Doc; first-person facts only when `role` is `user`."""
     return _Builder(doc, first_person=role == "user", role=role).run()

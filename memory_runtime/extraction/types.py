@@ -4,7 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from memory_runtime.domain.models import FUNCTIONAL_PREDICATES, is_functional  # noqa: F401 — re-exported
+from memory_runtime.domain.models import FUNCTIONAL_PREDICATES as FUNCTIONAL_PREDICATES  # re-exported
+from memory_runtime.domain.models import is_functional as is_functional  # re-exported
 
 USER_SUBJECT = "user"  # the subject of every first-person fact ("I live in Paris" -> user lives_in Paris)
 

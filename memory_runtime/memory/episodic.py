@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import (
@@ -76,14 +77,14 @@ class EpisodicMemory:
         self,
         stores: Stores,
         user_id: str,
-        push_working: Callable[[str, list[dict]], None] | None,
+        push_working: Callable[[str, list[dict[str, Any]]], object] | None,
         *,
         conversation_id: str | None = None,
     ) -> None:
         self.stores = stores
         self.user_id = user_id
         self.conversation_id = conversation_id  # the default of get_recent_turns
-        self._push_working = push_working  # (conversation_id, turn dicts) -> None
+        self._push_working = push_working  # (conversation_id, turn dicts) -> ignored
 
     # ---- validation ------------------------------------------------------------------------------
     def _prepare(self, turns: Sequence[Turn]) -> list[_Row]:
@@ -122,7 +123,7 @@ class EpisodicMemory:
         return list(seen.values())
 
     # ---- Postgres --------------------------------------------------------------------------------
-    def _claim_conversations(self, conn: psycopg.Connection, rows: list[_Row]) -> None:
+    def _claim_conversations(self, conn: psycopg.Connection[DictRow], rows: list[_Row]) -> None:
         spans: dict[str, tuple[datetime, datetime]] = {}
         for r in rows:
             lo, hi = spans.get(r.turn.conversation_id, (r.timestamp, r.timestamp))
@@ -149,7 +150,7 @@ class EpisodicMemory:
             self._attach_details(conn, rows, inserted)
         return inserted, {r.id for r in others}
 
-    def _attach_details(self, conn: psycopg.Connection, rows: list[_Row], inserted: set[str]) -> None:
+    def _attach_details(self, conn: psycopg.Connection[DictRow], rows: list[_Row], inserted: set[str]) -> None:
         """Record caller ids and token counts of the batch, in its transaction (caller ids unique per user).
 
         A turn stored before keeps its id: the same caller id (or none) is a duplicate, another is an error;
@@ -159,14 +160,14 @@ class EpisodicMemory:
         again = [r for r in rows if r.id not in inserted and r.turn.client_id is not None]
         if not new and not again:
             return
-        named = [r for r in new + again if r.turn.client_id is not None]
+        named = [(r, client_id) for r in new + again if (client_id := r.turn.client_id) is not None]
         if named:  # concurrent batches of this user naming turns wait for each other, so the check below holds
             pg_turns.lock_client_ids(conn, self.user_id)
-        holders = pg_turns.turns_holding_client_ids(conn, self.user_id, [r.turn.client_id for r in named])
+        holders = pg_turns.turns_holding_client_ids(conn, self.user_id, [client_id for _, client_id in named])
         stored = pg_turns.stored_client_ids(conn, [r.id for r in again]) if again else {}
-        for r in named:
-            if holders.get(r.turn.client_id, r.id) != r.id or stored.get(r.id) not in (None, r.turn.client_id):
-                raise TurnIdConflictError(r.turn.client_id, r.turn.conversation_id, r.turn.index)
+        for r, client_id in named:
+            if holders.get(client_id, r.id) != r.id or stored.get(r.id) not in (None, client_id):
+                raise TurnIdConflictError(client_id, r.turn.conversation_id, r.turn.index)
         todo = new + [r for r in again if stored.get(r.id) is None]
         pg_turns.attach_turn_details(
             conn, [r.id for r in todo], [r.turn.client_id for r in todo], [r.turn.token_count for r in todo]
@@ -231,7 +232,7 @@ class EpisodicMemory:
     def _push(self, rows: list[_Row], result: WriteResult) -> None:
         if self._push_working is None or not rows:
             return
-        by_conv: dict[str, list[dict]] = {}
+        by_conv: dict[str, list[dict[str, Any]]] = {}
         for r in sorted(rows, key=lambda r: (r.turn.conversation_id, r.turn.index)):
             by_conv.setdefault(r.turn.conversation_id, []).append(
                 {

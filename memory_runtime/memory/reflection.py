@@ -17,7 +17,8 @@ from pydantic_core import PydanticSerializationError
 
 from memory_runtime.domain.errors import NotFoundError, ValidationError
 from memory_runtime.domain.models import Reflection
-from memory_runtime.stores.redis import RedisStore
+from memory_runtime.stores.redis import RedisStore, as_str
+from memory_runtime.stores.redis.streams import stream_page
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ class ReflectionQueue:
             details = json.dumps(reflection.model_dump(mode="json")["details"], ensure_ascii=False)
         except (PydanticSerializationError, ValueError, RecursionError) as exc:  # ValueError: too deep
             raise ValidationError(f"reflection details must be JSON-serialisable: {exc}") from None
-        fields = {
+        fields: dict[str, str | int] = {
             "user_id": user_id,
             "conversation_id": conversation_id or reflection.conversation_id or "",
             "outcome": reflection.outcome,
@@ -96,8 +97,9 @@ class ReflectionQueue:
                     value.encode("utf-8")
                 except UnicodeEncodeError:
                     raise ValidationError(f"reflection {name} is not valid Unicode text (lone surrogates)") from None
-        entry_id = self.redis.client.xadd(self.key, fields, maxlen=self.max_len, approximate=True)
-        return entry_id.decode()
+        # redis-py types `fields` as an invariant dict[FieldT, EncodableT], which no dict[str, ...] matches.
+        entry_id = self.redis.client.xadd(self.key, fields, maxlen=self.max_len, approximate=True)  # type: ignore[arg-type]
+        return as_str(entry_id)
 
     def ensure_group(self, group: str = DEFAULT_GROUP) -> bool:
         """Create the consumer group (and the stream) if missing; True if it was created.
@@ -181,7 +183,7 @@ class ReflectionQueue:
         start = "(" + (last_id.decode() if isinstance(last_id, bytes) else last_id)
         total = 0
         while True:
-            entries = self.redis.client.xrange(self.key, min=start, max="+", count=_SCAN_CHUNK)
+            entries = stream_page(self.redis, self.key, start, _SCAN_CHUNK)
             total += len(entries)
             if len(entries) < _SCAN_CHUNK:
                 return total
@@ -193,7 +195,7 @@ class ReflectionQueue:
         ids: list[bytes] = []
         start = "-"
         while True:
-            entries = self.redis.client.xrange(self.key, min=start, max="+", count=_SCAN_CHUNK)
+            entries = stream_page(self.redis, self.key, start, _SCAN_CHUNK)
             ids += [eid for eid, fields in entries if fields.get(b"user_id") == wanted]
             if len(entries) < _SCAN_CHUNK:
                 break

@@ -49,6 +49,7 @@ from memory_runtime.domain.models import (
     EntityHit,
     Fact,
     FactHit,
+    FactSource,
     Neighbour,
     from_ms,
     is_functional,
@@ -315,6 +316,7 @@ class SemanticMemory:
         rows = self._read(q.neighbours(self._dialect, depth=depth), entity_id=entity_id, limit=_limit(limit))
         if not rows:
             self.get_entity(entity_id)  # NotFoundError for unknown / foreign ids
+        # the query returns exactly Neighbour's keys, which a type checker cannot see in a graph row
         return [{**r, "via": list(r.get("via") or [])} for r in rows]  # type: ignore[typeddict-item]
 
     def get_entity_graph(self, entity_id: str, depth: int = 1) -> EntityGraph:
@@ -332,7 +334,7 @@ class SemanticMemory:
     def learn_fact(
         self,
         claim: str,
-        source: str = "user_stated",
+        source: FactSource = "user_stated",
         confidence: float = 0.9,
         entity_ids: Sequence[str] = (),
         source_turn_id: str | None = None,

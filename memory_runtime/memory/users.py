@@ -21,7 +21,7 @@ from typing import Any, Literal, get_args
 
 from memory_runtime.domain import ids
 from memory_runtime.domain.errors import ValidationError
-from memory_runtime.domain.models import from_ms, now, to_ms, utc
+from memory_runtime.domain.models import UserContext, from_ms, now, to_ms, utc
 from memory_runtime.domain.validation import identifier, json_text
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import users as q
@@ -36,7 +36,7 @@ def _node_id(kind: str, user_id: str, name: str) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, "\x1f".join((kind, user_id, ids.normalize_name(name)))))
 
 
-def _empty_context() -> dict[str, Any]:
+def _empty_context() -> UserContext:
     return {"preferences": {}, "expertise": {}, "interests": [], "summary": None, "updated_at": None}
 
 
@@ -134,7 +134,7 @@ class UserModel:
             updated_at=from_ms(profile["version"]),
         )
 
-    def get_user_context(self) -> dict[str, Any]:
+    def get_user_context(self) -> UserContext:
         """preferences, expertise, interests, summary, updated_at from Postgres (empty if unknown)."""
         row = profiles.user_profile(self.stores.pg, self.user_id)
         if row is None:

@@ -15,11 +15,11 @@ because per-field hash TTLs (HEXPIRE) need Redis 7.4 and we support 7.0.
 import json
 import math
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 from memory_runtime.domain.errors import ValidationError
 from memory_runtime.domain.models import Turn, estimate_tokens
-from memory_runtime.stores.redis import RedisStore
+from memory_runtime.stores.redis import RedisStore, as_str
 
 DEFAULT_MAX_THOUGHTS = 100
 _DELETE_BATCH = 500
@@ -250,10 +250,12 @@ class WorkingMemory:
     def get_recent_turns(self, limit: int | None = None) -> list[Turn]:
         """The last `limit` turns kept (default: all of them, at most `max_turns`), oldest first, as Turns."""
         turns = self.recent_turns(limit)  # ValidationError without a conversation
+        conversation_id = self.conversation_id
+        assert conversation_id is not None  # recent_turns raised otherwise
         return [
             Turn(
                 id=t["id"],
-                conversation_id=self.conversation_id,
+                conversation_id=conversation_id,
                 index=t["index"],
                 role=t["role"],
                 content=t["content"],
@@ -297,7 +299,7 @@ class WorkingMemory:
         """The last `n` thoughts, oldest first."""
         if n <= 0:
             return []
-        return [t.decode() for t in reversed(self.redis.client.lrange(self.key("thoughts"), 0, n - 1))]
+        return [as_str(t) for t in reversed(self.redis.client.lrange(self.key("thoughts"), 0, n - 1))]
 
     def set_active_goal(self, goal_id: str | None) -> None:
         """Set the goal the agent is working on now (None clears it)."""
@@ -308,7 +310,7 @@ class WorkingMemory:
     def active_goal(self) -> str | None:
         """The active goal id, if any."""
         raw = self.redis.client.get(self.key("goal"))
-        return None if raw is None else raw.decode()
+        return None if raw is None else as_str(raw)
 
     # ---- erasure -------------------------------------------------------------------------------
     def clear(self) -> int:
@@ -329,7 +331,8 @@ def forget_user(redis: RedisStore, user_id: str) -> int:
     """
     registry = _registry_key(redis, user_id)
     deleted = 0
-    while keys := [k.decode() for k in redis.client.srandmember(registry, _DELETE_BATCH)]:
+    # with a count, SRANDMEMBER replies with a list (redis-py types every form of the reply)
+    while keys := [as_str(k) for k in cast(list[bytes], redis.client.srandmember(registry, _DELETE_BATCH))]:
         pipe = redis.client.pipeline(transaction=True)
         pipe.delete(*keys)
         pipe.srem(registry, *keys)

@@ -18,10 +18,11 @@ salience decay: a read never writes to the graph.
 import logging
 import math
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
@@ -37,12 +38,15 @@ from memory_runtime.domain.models import (
     to_ms,
     utc,
 )
+from memory_runtime.embeddings.base import TermWeightedEmbedder
 from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.postgres import turns as pg_turns
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 def _ms(since: float) -> float:
@@ -97,8 +101,17 @@ def _check_top_k(top_k: int) -> None:
 
 def entity_hit(item: dict[str, Any], score: float, found_by: list[str]) -> EntityHit:
     """An entity search row as a result item."""
-    fields = {key: item.get(key) for key in ("id", "name", "type", "description")}
+    fields: dict[str, Any] = {key: item.get(key) for key in ("id", "name", "type", "description")}
     return EntityHit(**fields, aliases=list(item.get("aliases") or []), score=round(score, 6), found_by=found_by)
+
+
+def _context_result(name: str, job: Future[_T], warnings: list[str]) -> _T | None:
+    """The result of a context job (goals, profile, strategies), or None with a warning when its store failed."""
+    try:
+        return job.result()
+    except AgentMemoryError as exc:  # goals, profile and strategies are context, not the answer
+        warnings.append(f"{name} skipped: {exc}")
+        return None
 
 
 class Retriever:
@@ -153,20 +166,34 @@ class Retriever:
             return self.tuning.vector_weight
         return HASHING_VECTOR_WEIGHT if self._hashing() else SEMANTIC_VECTOR_WEIGHT
 
+    def _term_weighted(self) -> TermWeightedEmbedder | None:
+        """The embedder behind the cache if it embeds term-weighted queries (the hashing embedder), else None."""
+        inner = getattr(self.stores.embedder, "inner", None)
+        return inner if isinstance(inner, TermWeightedEmbedder) else None
+
     def _hashing(self) -> bool:
-        return hasattr(getattr(self.stores.embedder, "inner", None), "embed_query")
+        return self._term_weighted() is not None
 
     def _weighted_query(self) -> bool:
         return self.tuning.query_idf and self._hashing()
 
     def _query_vector(self, text: str, weights: dict[str, float] | None) -> list[float]:
         """The query embedding; for the hashing embedder weighted by the user's idf of each term."""
-        if not weights or not self._weighted_query():
+        inner = self._term_weighted() if self.tuning.query_idf else None
+        if not weights or inner is None:
             return self.stores.embedder.embed([text])[0]
         top = max(weights.values())
-        return self.stores.embedder.inner.embed_query(text, lambda term: weights.get(term, top))
+        return inner.embed_query(text, lambda term: weights.get(term, top))
 
-    def _vector_turns(self, vec: list[float], k: int, since, until, warnings: list[str], timings: dict) -> list:
+    def _vector_turns(
+        self,
+        vec: list[float],
+        k: int,
+        since: datetime | None,
+        until: datetime | None,
+        warnings: list[str],
+        timings: dict[str, float],
+    ) -> list[dict[str, Any]]:
         began = time.perf_counter()
         search = (episodic.vector, episodic.vector_exact_pg)
         rows, warning = episodic.with_fallback(*search, self.stores, self.user_id, vec, k, since, until)
@@ -174,7 +201,15 @@ class Retriever:
         timings["vector"] = _ms(began)
         return rows
 
-    def _lexical(self, text: str, k: int, since, until, warnings: list[str], start_vector) -> episodic.Lexical:
+    def _lexical(
+        self,
+        text: str,
+        k: int,
+        since: datetime | None,
+        until: datetime | None,
+        warnings: list[str],
+        start_vector: Callable[[dict[str, float]], None],
+    ) -> episodic.Lexical:
         """BM25 full-text; `start_vector(weights)` is called as soon as the term weights are known, so the
         weighted vector search runs while the candidate turns are fetched and scored."""
         args = (self.stores, self.user_id)
@@ -192,8 +227,8 @@ class Retriever:
         self,
         text: str,
         top_k: int,
-        since,
-        until,
+        since: datetime | None,
+        until: datetime | None,
         mode: Mode,
         warnings: list[str],
         timings: dict[str, float],
@@ -209,7 +244,8 @@ class Retriever:
         lists: dict[str, list[dict[str, Any]]] = {}
         lex: episodic.Lexical | None = None
         weighted = mode != "fulltext" and vector is None and self._weighted_query()
-        search: dict[str, Any] = {}  # once started: the query vector ("vec") and the pending search ("rows")
+        # once started: the query vector ("vec") and the pending search ("rows")
+        search: dict[str, Any] = {}
 
         def start_vector(weights: dict[str, float] | None) -> None:
             if mode != "fulltext" and not search:
@@ -247,7 +283,13 @@ class Retriever:
         return self._turn_items(cands, warnings)
 
     def _with_context(
-        self, cands: list[Candidate], scalers, lex: episodic.Lexical | None, vec, since, until
+        self,
+        cands: list[Candidate],
+        scalers: dict[str, Callable[[float | None], float]],
+        lex: episodic.Lexical | None,
+        vec: list[float] | None,
+        since: datetime | None,
+        until: datetime | None,
     ) -> list[Candidate]:
         """Add to each turn a share of its conversational neighbours' scores (fetching the neighbours of the
         strongest turns, scored like any candidate) — the answer often sits next to the turn the query echoes.
@@ -265,7 +307,7 @@ class Retriever:
             }
             - at.keys()
         )
-        no_score = lambda _x: 0.0  # noqa: E731 — a strategy that did not run adds nothing
+        no_score: Callable[[float | None], float] = lambda _x: 0.0  # noqa: E731 — a strategy that did not run adds nothing
         ft, vs = scalers.get("fulltext", no_score), scalers.get("vector", no_score)
         for row in episodic.neighbours(self.stores, self.user_id, wanted, since, until, vec):
             own = 0.0
@@ -314,7 +356,9 @@ class Retriever:
         return out
 
     # ---- facts and entities ----------------------------------------------------------------------
-    def _semantic(self, text: str, vec: list[float], top_k: int, as_of_ms: int | None) -> dict[str, list]:
+    def _semantic(
+        self, text: str, vec: list[float], top_k: int, as_of_ms: int | None
+    ) -> dict[str, list[dict[str, Any]]]:
         """Facts and entities by vector and full-text (one statement), then the graph around the best entities:
         entities within two hops and the facts about all of them. Runs on the pool beside the turn search."""
         k = top_k * 2
@@ -326,7 +370,9 @@ class Retriever:
         res["graph_facts"] = semantic.facts_about(self.stores, self.user_id, about, k, as_of_ms)
         return res
 
-    def _fuse_semantic(self, job: Future, top_k: int) -> tuple[list[FactHit], list[EntityHit]]:
+    def _fuse_semantic(
+        self, job: Future[dict[str, list[dict[str, Any]]]], top_k: int
+    ) -> tuple[list[FactHit], list[EntityHit]]:
         res = job.result()
         facts = fuse(
             {"vector": res["fact_vector"], "fulltext": res["fact_fulltext"], "graph": res["graph_facts"]},
@@ -353,7 +399,7 @@ class Retriever:
         rows = self._vector_semantic(query, top_k)["entity_vector"]
         return [entity_hit(e, float(e["score"]), ["vector"]) for e in rows]
 
-    def _vector_semantic(self, query: str, top_k: int) -> dict[str, list[dict]]:
+    def _vector_semantic(self, query: str, top_k: int) -> dict[str, list[dict[str, Any]]]:
         _check_top_k(top_k)
         text = self._clean_query(query)
         vec = self.stores.embedder.embed([text])[0]
@@ -380,12 +426,9 @@ class Retriever:
         as_of_ms = to_ms(utc(as_of)) if as_of else None
         pool = self.stores.executor
         semantic_job = pool.submit(self._semantic, text, vec, top_k, as_of_ms) if include_semantic else None
-        side_jobs: dict[str, Future] = {
-            "goals": pool.submit(self._goals),
-            "profile": pool.submit(self._profile),
-        }
-        if include_procedural:
-            side_jobs["procedural"] = pool.submit(self._procedural, text, top_k)
+        goals_job = pool.submit(self._goals)
+        profile_job = pool.submit(self._profile)
+        procedural_job = pool.submit(self._procedural, text, top_k) if include_procedural else None
         bundle = MemoryBundle(query=text)
         warnings: list[str] = []
         timings: dict[str, float] = {}
@@ -399,18 +442,15 @@ class Retriever:
             except StoreUnavailableError as exc:  # facts and entities live in the graph alone; the turns stand
                 warnings.append(f"facts and entities skipped: {exc}")
             timings["semantic_done"] = _ms(started)
-        for name, job in side_jobs.items():
-            try:
-                result = job.result()
-            except AgentMemoryError as exc:  # goals, profile and strategies are context, not the answer
-                warnings.append(f"{name} skipped: {exc}")
-                continue
-            if name == "procedural":
-                bundle.strategies = result
-            elif name == "goals":
-                bundle.active_goals = result
-            else:
-                bundle.user_context = result
+        goals = _context_result("goals", goals_job, warnings)
+        profile = _context_result("profile", profile_job, warnings)
+        strategies = None if procedural_job is None else _context_result("procedural", procedural_job, warnings)
+        if goals is not None:
+            bundle.active_goals = goals
+        if profile is not None:
+            bundle.user_context = profile
+        if strategies is not None:
+            bundle.strategies = strategies
         timings["total"] = _ms(started)
         bundle.timings_ms = timings
         for w in warnings:
@@ -431,7 +471,7 @@ class Retriever:
     def _profile(self) -> dict[str, Any]:
         from memory_runtime.memory.users import UserModel
 
-        return UserModel(self.stores, self.user_id).get_user_context()
+        return dict(UserModel(self.stores, self.user_id).get_user_context())  # the bundle's section is a plain dict
 
     def _touch_later(self, bundle: MemoryBundle) -> None:
         """Note the access to every returned item (written behind, see `access`); never fails the read."""

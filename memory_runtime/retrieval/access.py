@@ -13,6 +13,8 @@ straight into the graph as before.
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -80,7 +82,7 @@ def forget(stores: Stores, user_id: str) -> int:
 
 
 def _write(stores: Stores, user_id: str, pending: dict[str, tuple[int, int]]) -> int:
-    rows: dict[str, list[dict]] = defaultdict(list)
+    rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for item, (stamp, n) in pending.items():
         label, _, item_id = item.partition(":")
         if label in LABELS:
@@ -95,7 +97,7 @@ def _write(stores: Stores, user_id: str, pending: dict[str, tuple[int, int]]) ->
     return done
 
 
-def _submit(stores: Stores, job) -> None:
+def _submit(stores: Stores, job: Callable[[], object]) -> None:
     try:
         stores.executor.submit(job)
     except RuntimeError:  # executor shut down (store closing)

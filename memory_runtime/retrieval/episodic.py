@@ -11,7 +11,9 @@ ranking when the graph is down.
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from memory_runtime.domain.errors import StoreUnavailableError
@@ -48,12 +50,16 @@ def postings_cap(stats: lexical.CorpusStats) -> int:
     return max(POSTINGS_MAX_DF, math.ceil(stats.turns * POSTINGS_MAX_SHARE))
 
 
-def vector_exact_pg(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
+def vector_exact_pg(
+    stores: Stores, user_id: str, vec: list[float], k: int, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
     """The user's nearest hot turns by exact cosine similarity in Postgres (scores as the graph's)."""
     return pg_turns.nearest_turns(stores.pg, user_id, vec, k, since, until)
 
 
-def fulltext_pg(stores: Stores, user_id: str, text: str, k: int, since, until) -> Lexical:
+def fulltext_pg(
+    stores: Stores, user_id: str, text: str, k: int, since: datetime | None, until: datetime | None
+) -> Lexical:
     """Turns ranked by Postgres full-text cover density (the fallback when the graph is down)."""
     terms = query_terms(text)
     if not terms or k <= 0:
@@ -79,7 +85,9 @@ class Postings:
     window: dict[str, Any]
 
 
-def postings_graph(stores: Stores, user_id: str, text: str, since, until, *, candidates: bool = True) -> Postings:
+def postings_graph(
+    stores: Stores, user_id: str, text: str, since: datetime | None, until: datetime | None, *, candidates: bool = True
+) -> Postings:
     """Per-user document frequencies of the query terms (hence their BM25 weights) and, with `candidates`,
     the turns containing the rarer ones — one graph query (frequent terms' counts come from Redis)."""
     graph = stores.graph
@@ -170,7 +178,9 @@ def overfetch(k: int, stats: lexical.CorpusStats) -> int:
     return min(MAX_OVERFETCH, max(4 * k, math.ceil(1.5 * k / max(share, 1e-6))))
 
 
-def vector_graph(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
+def vector_graph(
+    stores: Stores, user_id: str, vec: list[float], k: int, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
     """Nearest turns from the graph's vector index (over-fetched by the user's share of it, then filtered)."""
     graph = stores.graph
     rows = graph.read(
@@ -181,13 +191,17 @@ def vector_graph(stores: Stores, user_id: str, vec: list[float], k: int, since, 
     return _graph_turns(rows)
 
 
-def vector(stores: Stores, user_id: str, vec: list[float], k: int, since, until) -> list[dict[str, Any]]:
+def vector(
+    stores: Stores, user_id: str, vec: list[float], k: int, since: datetime | None, until: datetime | None
+) -> list[dict[str, Any]]:
     """Hot-tier ANN in the graph; the exact Postgres scan when the index is under-filled for this user."""
     rows = vector_graph(stores, user_id, vec, k, since, until)
     return rows if len(rows) >= k else vector_exact_pg(stores, user_id, vec, k, since, until)
 
 
-def with_fallback(primary, fallback, *args: Any) -> tuple[list[dict[str, Any]], str | None]:
+def with_fallback(
+    primary: Callable[..., list[dict[str, Any]]], fallback: Callable[..., list[dict[str, Any]]], *args: Any
+) -> tuple[list[dict[str, Any]], str | None]:
     """Run `primary`; if its store is down, run `fallback` and say so."""
     try:
         return primary(*args), None
@@ -197,7 +211,12 @@ def with_fallback(primary, fallback, *args: Any) -> tuple[list[dict[str, Any]], 
 
 
 def neighbours(
-    stores: Stores, user_id: str, keys: list[tuple[str, int]], since, until, vec: list[float] | None = None
+    stores: Stores,
+    user_id: str,
+    keys: list[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    vec: list[float] | None = None,
 ) -> list[dict[str, Any]]:
     """Turns at the given (conversation_id, index) positions, within the same filters; with `vec`, each
     also carries its `similarity` to it (on the vector strategy's scale)."""

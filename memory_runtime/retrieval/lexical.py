@@ -64,7 +64,12 @@ def corpus_stats(stores: Stores, user_id: str) -> CorpusStats:
         raw = stores.redis.client.get(key)
         if raw:
             cached = json.loads(raw)
-            stats = CorpusStats(*(t(cached[k]) for k, t in _STATS_FIELDS))
+            stats = CorpusStats(
+                int(cached["turns"]),
+                float(cached["avg_terms"]),
+                float(cached["chars_per_term"]),
+                int(cached["indexed"]),
+            )
             if time.time() - float(cached["at"]) > STATS_FRESH_S:
                 _refresh_later(stores, user_id, key)
             return stats
@@ -73,7 +78,7 @@ def corpus_stats(stores: Stores, user_id: str) -> CorpusStats:
     return _count(stores, user_id, key)
 
 
-_STATS_FIELDS = (("turns", int), ("avg_terms", float), ("chars_per_term", float), ("indexed", int))
+_STATS_FIELDS = ("turns", "avg_terms", "chars_per_term", "indexed")  # the cached fields, in CorpusStats order
 
 
 def _refresh_later(stores: Stores, user_id: str, key: str) -> None:
@@ -106,7 +111,7 @@ def _count(stores: Stores, user_id: str, key: str) -> CorpusStats:
     chars = sum(len(c or "") for c in sample)
     avg = terms / len(sample) if sample else DEFAULT_AVG_TERMS
     stats = CorpusStats(total, max(avg, 1.0), chars / terms if terms else 6.0, max(indexed, total))
-    value = {name: getattr(stats, name) for name, _ in _STATS_FIELDS} | {"at": time.time()}
+    value = {name: getattr(stats, name) for name in _STATS_FIELDS} | {"at": time.time()}
     try:
         stores.redis.client.set(key, json.dumps(value), ex=STATS_KEEP_S)
     except redis.RedisError as exc:
@@ -134,7 +139,8 @@ def remember_frequencies(stores: Stores, user_id: str, frequencies: dict[str, in
     key = stores.redis.key("bm25df", user_id)
     try:
         pipe = stores.redis.client.pipeline(transaction=False)
-        pipe.hset(key, mapping=frequencies)
+        # redis-py types `mapping` with invariant EncodableT keys, which no dict[str, ...] matches
+        pipe.hset(key, mapping=frequencies)  # type: ignore[arg-type]
         pipe.expire(key, FREQUENCIES_TTL_S, nx=True)
         pipe.execute()
     except redis.RedisError as exc:

@@ -41,13 +41,13 @@ def search(
     as_of_ms: int | None,
     *,
     fulltext: bool = True,
-) -> dict[str, list[dict]]:
+) -> dict[str, list[dict[str, Any]]]:
     """Facts (valid now, or at `as_of_ms`) and entities by vector and (unless not `fulltext`) full-text:
     {strategy: items, best first}."""
     g = stores.graph
     query = g.dialect.fulltext_query(text) if fulltext else ""
     params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms, "q": query}
-    found: dict[str, list[dict]] = {name: [] for name in SEARCHES}
+    found: dict[str, list[dict[str, Any]]] = {name: [] for name in SEARCHES}
     for row in g.read(q.semantic_search(g.dialect, fulltext=bool(query)), params):
         found[row["strategy"]].append(row)
     out = {name: _facts(rows, "item") for name, rows in found.items() if name.startswith("fact")}
@@ -55,7 +55,7 @@ def search(
     return out
 
 
-def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int) -> list[dict]:
+def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int) -> list[dict[str, Any]]:
     """Entities within `depth` hops of the seeds, nearest first."""
     if not seeds:
         return []
@@ -64,7 +64,9 @@ def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: in
     return _entities(rows)
 
 
-def facts_about(stores: Stores, user_id: str, entity_ids: list[str], limit: int, as_of_ms: int | None) -> list[dict]:
+def facts_about(
+    stores: Stores, user_id: str, entity_ids: list[str], limit: int, as_of_ms: int | None
+) -> list[dict[str, Any]]:
     """Valid facts about any of the entities."""
     if not entity_ids:
         return []

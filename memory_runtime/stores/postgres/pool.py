@@ -3,16 +3,21 @@
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, LiteralString, TypeAlias
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg import sql
+from psycopg.abc import Params
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from memory_runtime.domain.errors import ConfigurationError, StoreUnavailableError
 
 _SETTING = "MEMORY_POSTGRES_URI"
 APPLICATION_NAME = "agent-memory"  # pg_stat_activity.application_name of the runtime's connections
+
+# What `Connection.execute` takes with parameters (psycopg's `abc.QueryNoTemplate`, which psycopg 3.2 lacks).
+Statement: TypeAlias = LiteralString | bytes | sql.SQL | sql.Composed
 
 
 class PostgresStore:
@@ -31,7 +36,7 @@ class PostgresStore:
         self.schema = schema
         self._min, self._max = min_size, max_size
         self._timeout = connect_timeout_s
-        self._pool: ConnectionPool | None = None
+        self._pool: ConnectionPool[psycopg.Connection[DictRow]] | None = None
         self._lock = threading.Lock()
         search_path = schema if schema == "public" else f"{schema},public"
         # `public` stays on the path: the vector and pg_trgm extensions live there.
@@ -42,7 +47,7 @@ class PostgresStore:
             "fallback_application_name": APPLICATION_NAME,  # unless the URI names one
         }
 
-    def _configure(self, conn: psycopg.Connection) -> None:
+    def _configure(self, conn: psycopg.Connection[DictRow]) -> None:
         try:
             from pgvector.psycopg import register_vector
 
@@ -51,7 +56,7 @@ class PostgresStore:
             pass  # extension not created yet (before `agent-memory migrate`)
         conn.commit()
 
-    def _check(self, conn: psycopg.Connection) -> None:
+    def _check(self, conn: psycopg.Connection[DictRow]) -> None:
         """Checkout check: a connection the server dropped (restart, failover) is replaced, not used.
 
         So the first call after a Postgres restart succeeds instead of failing on a stale connection. The
@@ -66,14 +71,14 @@ class PostgresStore:
                 pool.check()
             raise
 
-    def _open(self) -> ConnectionPool:
+    def _open(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
         with self._lock:
             if self._pool is None:
                 self._check_reachable()
                 self._pool = self._new_pool()
             return self._pool
 
-    def _new_pool(self) -> ConnectionPool:
+    def _new_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
         return ConnectionPool(
             self.uri,
             min_size=self._min,
@@ -86,7 +91,7 @@ class PostgresStore:
             name="agent-memory",
         )
 
-    def _after_failure(self, pool: ConnectionPool) -> None:
+    def _after_failure(self, pool: ConnectionPool[psycopg.Connection[DictRow]]) -> None:
         """If the server is down, drop the pool: calls fail fast until it is back, then get a fresh pool.
 
         A pool that lost its server retries in the background with a growing back-off (1 s, 2 s, 4 s ...),
@@ -118,7 +123,7 @@ class PostgresStore:
             raise ConfigurationError(f"{_SETTING} is not a valid PostgreSQL URI: {exc}") from exc
 
     @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
+    def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
         """A pooled connection inside a transaction (committed on success, rolled back on error)."""
         pool = self._open()
         try:
@@ -131,7 +136,7 @@ class PostgresStore:
             self._after_failure(pool)
             raise StoreUnavailableError("PostgreSQL", _SETTING, str(exc).strip() or type(exc).__name__) from exc
 
-    def fetch(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+    def fetch(self, sql: Statement, params: Params | None = None) -> list[DictRow]:
         """Run one statement and return its rows as dicts."""
         with self.connection() as conn:
             cur = conn.execute(sql, params)

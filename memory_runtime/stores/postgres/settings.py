@@ -8,6 +8,7 @@ re-embedding, see `reembed`). The table is created by `migrations` (its bootstra
 from collections.abc import Iterable, Mapping
 
 import psycopg
+from psycopg.rows import DictRow
 
 from memory_runtime.stores.postgres.pool import PostgresStore
 
@@ -37,12 +38,12 @@ def write_settings(
             conn.execute("DELETE FROM memory_settings WHERE key = ANY(%s)", (list(delete),))
 
 
-def recorded_setting(conn: psycopg.Connection, key: str) -> str | None:
+def recorded_setting(conn: psycopg.Connection[DictRow], key: str) -> str | None:
     """The value recorded for `key`, read in the caller's transaction (None if there is none)."""
     row = conn.execute("SELECT value FROM memory_settings WHERE key = %s", (key,)).fetchone()
     return None if row is None else row["value"]
 
 
-def record_setting(conn: psycopg.Connection, key: str, value: str) -> None:
+def record_setting(conn: psycopg.Connection[DictRow], key: str, value: str) -> None:
     """Record `value` for a `key` not recorded yet, in the caller's transaction."""
     conn.execute("INSERT INTO memory_settings (key, value) VALUES (%s, %s)", (key, value))

@@ -5,13 +5,14 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.rows import DictRow
 
 from memory_runtime.domain.errors import ValidationError
 from memory_runtime.stores.postgres.pool import PostgresStore
 
 
 def insert_tool_invocation(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[DictRow],
     *,
     invocation_id: str,
     user_id: str,

@@ -28,10 +28,11 @@ def window_totals(pg: PostgresStore, start: datetime, end: datetime) -> dict[str
 
 def tool_invocation_count(pg: PostgresStore, start: datetime, end: datetime) -> int:
     """Tool calls recorded with created_at in [start, end)."""
-    return pg.fetch(
+    count: int = pg.fetch(
         "SELECT count(*) AS n FROM tool_invocations WHERE created_at >= %(start)s AND created_at < %(end)s",
         {"start": start, "end": end},
     )[0]["n"]
+    return count
 
 
 def daily_counts(pg: PostgresStore, start: datetime, end: datetime) -> list[dict[str, Any]]:

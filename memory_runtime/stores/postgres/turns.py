@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from psycopg import sql
+from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from memory_runtime.stores.postgres.pool import PostgresStore
@@ -42,7 +43,7 @@ class NewTurnRow:
 
 
 def claim_conversations(
-    conn: psycopg.Connection, user_id: str, spans: Mapping[str, tuple[datetime, datetime]]
+    conn: psycopg.Connection[DictRow], user_id: str, spans: Mapping[str, tuple[datetime, datetime]]
 ) -> dict[str, str]:
     """Create or widen `user_id`'s conversations (id → first and last turn time); returns the owner of each."""
     # A conversation of another user is left as it is: the caller compares the owners returned.
@@ -61,7 +62,7 @@ def claim_conversations(
     return conversation_owners(conn, conv_ids)
 
 
-def conversation_owners(conn: psycopg.Connection, conversation_ids: Sequence[str]) -> dict[str, str]:
+def conversation_owners(conn: psycopg.Connection[DictRow], conversation_ids: Sequence[str]) -> dict[str, str]:
     """The user_id of each stored conversation among `conversation_ids` (unknown ones are absent)."""
     rows = conn.execute("SELECT id, user_id FROM conversations WHERE id = ANY(%s)", (list(conversation_ids),))
     return {r["id"]: r["user_id"] for r in rows.fetchall()}
@@ -70,7 +71,7 @@ def conversation_owners(conn: psycopg.Connection, conversation_ids: Sequence[str
 # ---- the write path -----------------------------------------------------------------------------------
 
 
-def insert_turns(conn: psycopg.Connection, rows: Sequence[NewTurnRow]) -> set[str]:
+def insert_turns(conn: psycopg.Connection[DictRow], rows: Sequence[NewTurnRow]) -> set[str]:
     """COPY `rows` into the staging table and insert those whose (conversation, index) is new; their ids."""
     columns = (
         "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, salience, "
@@ -114,7 +115,7 @@ def insert_turns(conn: psycopg.Connection, rows: Sequence[NewTurnRow]) -> set[st
     }
 
 
-def content_hashes(conn: psycopg.Connection, turn_ids: Sequence[str]) -> dict[str, str]:
+def content_hashes(conn: psycopg.Connection[DictRow], turn_ids: Sequence[str]) -> dict[str, str]:
     """The stored content hash of each of `turn_ids` that exists."""
     rows = conn.execute(
         "SELECT id, content_hash FROM conversation_logs WHERE id = ANY(%s::uuid[])", (list(turn_ids),)
@@ -122,7 +123,7 @@ def content_hashes(conn: psycopg.Connection, turn_ids: Sequence[str]) -> dict[st
     return {str(x["id"]): x["content_hash"] for x in rows}
 
 
-def turn_position(conn: psycopg.Connection, turn_id: str, user_id: str) -> dict[str, Any] | None:
+def turn_position(conn: psycopg.Connection[DictRow], turn_id: str, user_id: str) -> dict[str, Any] | None:
     """`conversation_id` and `turn_index` of one of `user_id`'s turns, or None if the user has no such turn."""
     return conn.execute(
         "SELECT conversation_id, turn_index FROM conversation_logs WHERE id = %s AND user_id = %s",
@@ -292,12 +293,12 @@ class TurnDetails:
 _LOCK_NAMESPACE = 0x7475726E  # "turn": the first key of the per-user advisory lock over caller ids
 
 
-def lock_client_ids(conn: psycopg.Connection, user_id: str) -> None:
+def lock_client_ids(conn: psycopg.Connection[DictRow], user_id: str) -> None:
     """Hold this user's caller-id lock until the transaction ends (writers naming turns take turns)."""
     conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_LOCK_NAMESPACE, user_id))
 
 
-def turns_holding_client_ids(conn: psycopg.Connection, user_id: str, client_ids: list[str]) -> dict[str, str]:
+def turns_holding_client_ids(conn: psycopg.Connection[DictRow], user_id: str, client_ids: list[str]) -> dict[str, str]:
     """The stored turn id that holds each of these caller ids for this user."""
     rows = conn.execute(
         "SELECT client_id, id::text AS id FROM conversation_logs WHERE user_id = %s AND client_id = ANY(%s::text[])",
@@ -306,7 +307,7 @@ def turns_holding_client_ids(conn: psycopg.Connection, user_id: str, client_ids:
     return {r["client_id"]: r["id"] for r in rows}
 
 
-def stored_client_ids(conn: psycopg.Connection, turn_ids: list[str]) -> dict[str, str | None]:
+def stored_client_ids(conn: psycopg.Connection[DictRow], turn_ids: list[str]) -> dict[str, str | None]:
     """The caller id (or None) of each of these stored turns."""
     rows = conn.execute(
         "SELECT id::text AS id, client_id FROM conversation_logs WHERE id = ANY(%s::uuid[])", (turn_ids,)
@@ -315,7 +316,7 @@ def stored_client_ids(conn: psycopg.Connection, turn_ids: list[str]) -> dict[str
 
 
 def attach_turn_details(
-    conn: psycopg.Connection, turn_ids: list[str], client_ids: list[str | None], token_counts: list[int | None]
+    conn: psycopg.Connection[DictRow], turn_ids: list[str], client_ids: list[str | None], token_counts: list[int | None]
 ) -> None:
     """Give stored turns their caller id and token count where they have none yet (raises UniqueViolation
     when a caller id is already another turn's)."""

@@ -11,6 +11,11 @@ from memory_runtime.domain.errors import StoreUnavailableError
 _SETTING = "MEMORY_REDIS_URI"
 
 
+def as_str(reply: bytes | str) -> str:
+    """A reply as text: the client does not decode responses, so replies are UTF-8 bytes (a str passes through)."""
+    return reply.decode() if isinstance(reply, bytes) else reply
+
+
 class RedisStore:
     """A namespaced Redis client. `key()` is the only way keys are built."""
 

@@ -8,6 +8,7 @@ memory per stored turn.
 import logging
 import struct
 from collections.abc import Sequence
+from typing import cast
 
 import redis
 
@@ -45,7 +46,8 @@ class CachedEmbedder:
         cached: list[bytes | None] = [None] * len(texts)
         if self._store is not None and self._ttl > 0:
             try:
-                cached = self._store.client.mget([self._key(t) for t in texts])
+                # undecoded client: the values are bytes (redis-py types them bytes | str)
+                cached = cast(list[bytes | None], self._store.client.mget([self._key(t) for t in texts]))
             except redis.RedisError as exc:
                 log.warning("embedding cache unavailable, computing vectors: %s", exc)
         fmt = f"<{self.dimensions}f"
@@ -61,8 +63,8 @@ class CachedEmbedder:
             fresh = self.inner.embed([texts[i] for i in missing])
             for i, vec in zip(missing, fresh, strict=True):
                 out[i] = check_dimensions(vec, self.dimensions, f"{self.model_id} embedding")
-            self._store_vectors({texts[i]: out[i] for i in missing})  # type: ignore[misc]
-        return out  # type: ignore[return-value]
+            self._store_vectors({texts[i]: v for i in missing if (v := out[i]) is not None})
+        return cast(list[list[float]], out)  # every slot is filled now: from the cache, or computed above
 
     def _store_vectors(self, vectors: dict[str, list[float]]) -> None:
         if self._store is None or self._ttl <= 0:
