@@ -9,5 +9,5 @@ window. No SQL or Cypher lives here (tests/test_layering.py).
 import warnings as _warnings
 
 # BackfillPolicy.single_run() is Beta in Dagster 1.13 and warns once per asset at import; we use it on
-# purpose (notes/dagster_style.md §0.7), so that one warning is silenced. Every other warning still shows.
+# purpose (docs/notes/dagster_style.md §0.7), so that one warning is silenced. Every other warning still shows.
 _warnings.filterwarnings("ignore", message=r"Parameter `backfill_policy` of function `asset`")

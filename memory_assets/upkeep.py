@@ -3,7 +3,7 @@
 `reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.batch.reembed`: after
 the embedder changed, resumable, then the recorded model id moves). `reindex_job` rebuilds the graph vector
 indexes that orphaned vectors have degraded (`memory_runtime.batch.reindex`). Both are ops, not assets
-(dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and timings
+(docs/notes/dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and timings
 show in the UI like every consolidation run. The CLI commands `agent-memory reembed` / `reindex` do the
 same in the foreground.
 """

@@ -1,4 +1,4 @@
-"""The public API as DESIGN.md ("Public runtime API") and the README ("Using the runtime") write it.
+"""The public API as docs/architecture.md ("The public API") and the README ("Using the runtime") write it.
 
 Each test runs one line (or a few) of the design's code block as written, on real embedded stores, with
 `settings=settings` added to the constructor; the README's example is run verbatim from the README.

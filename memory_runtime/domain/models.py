@@ -416,7 +416,7 @@ class UserContext(TypedDict):
 
 
 class MemoryBundle(BaseModel):
-    """What remember() returns: ranked sections of typed items that also read as dicts (see DESIGN.md)."""
+    """What remember() returns: ranked sections of typed items that also read as dicts (docs/architecture.md)."""
 
     model_config = ConfigDict(extra="forbid")
 

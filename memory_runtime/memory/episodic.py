@@ -1,6 +1,6 @@
 """Episodic memory: the append-only turn log and its projection into the graph and working memory.
 
-Order of a write (DESIGN.md "Write path"): validate → embed (cached) → one Postgres transaction
+Order of a write (docs/architecture.md, "Write path"): validate → embed (cached) → one Postgres transaction
 (idempotent on (conversation_id, turn_index) with a content hash) → graph projection → working memory.
 Postgres is the source of truth: once it has committed, a graph failure raises ProjectionError (the
 turns are durable and `reproject()` / the episodic_graph asset restores them) and a Redis failure is a

@@ -1,6 +1,6 @@
 """Semantic memory: entities, bi-temporal facts and the relations between entities, in the graph.
 
-Decisions (DESIGN.md "Facts over time"; the Cypher is in `stores/graph/queries/semantic.py`):
+Decisions (docs/architecture.md, "Facts over time"; the Cypher is in `stores/graph/queries/semantic.py`):
 
 * Entities are keyed by `ids.entity_id(user, type, name)`, so upserting the same normalised name and
   type is idempotent. An upsert whose name is already an alias of an entity of the same type lands on

@@ -16,7 +16,7 @@ from resources import MemoryStoreResource
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # BackfillPolicy is Beta in Dagster 1.13 (dagster_style.md §0.7); the warning is expected.
+    # BackfillPolicy is Beta in Dagster 1.13 (docs/notes/dagster_style.md §0.7); the warning is expected.
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     config.addinivalue_line("filterwarnings", "ignore::dagster.BetaWarning")
 
