@@ -2,8 +2,13 @@
 
 Each test gets its own Postgres schema, FalkorDB graph key and Redis key prefix on the shared
 servers, so tests never see each other's data and the suite needs no per-test server start.
-Graph contract tests also run against Neo4j when NEO4J_URI (+ NEO4J_USER, NEO4J_PASSWORD) is set;
-they wipe that database, so point it at a disposable instance.
+
+Tests parametrised over GRAPH_BACKENDS (the `backend_*` fixtures) also run on a real Neo4j Community
+server: the project's own launcher (memory_ops/stack/neo4j.py, built with Maven on first use) started once
+per session in a private directory, when the first such test needs it. Neo4j Community has one database,
+so each Neo4j test starts from a wiped graph. NEO4J_URI (+ NEO4J_USER, NEO4J_PASSWORD) points the tests at
+an external server instead, which they wipe: use a disposable one. Without Java or Maven the Neo4j tests
+are skipped with the reason, and under CI=true they fail instead.
 """
 
 import os
@@ -15,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from memory_ops.stack.neo4j import Neo4jEnv
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.services import EmbeddedStack, StackEnv
 
@@ -99,34 +105,61 @@ def settings(stack: StackEnv, namespace: str) -> Iterator[Settings]:
         drop_namespace(s)
 
 
-def _neo4j_settings(stack: StackEnv, namespace: str) -> Settings:
-    return make_settings(
-        stack,
-        namespace,
-        graph_uri=os.environ["NEO4J_URI"],
-        neo4j_user=os.environ.get("NEO4J_USER", "neo4j"),
-        neo4j_password=os.environ.get("NEO4J_PASSWORD"),
-        neo4j_database=os.environ.get("NEO4J_DATABASE"),
-    )
+def _require_neo4j_tools() -> None:
+    """Skip (fail under CI=true) when Java or Maven, needed to run the embedded Neo4j, is missing."""
+    from memory_ops.stack.neo4j import Neo4jLauncher
+
+    missing = Neo4jLauncher().missing_tools()
+    if missing:
+        reason = "no Neo4j server for the Neo4j tests: " + " / ".join(missing)
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason + " (CI=true: the Neo4j backend must be tested)", pytrace=False)
+        pytest.skip(reason)
 
 
-GRAPH_BACKENDS = [
-    "falkordb",
-    pytest.param(
-        "neo4j",
-        marks=[
-            pytest.mark.neo4j,
-            pytest.mark.skipif(not os.environ.get("NEO4J_URI"), reason="NEO4J_URI not set (no Neo4j server)"),
-        ],
-    ),
-]
+@pytest.fixture(scope="session")
+def neo4j_env() -> Iterator[Neo4jEnv]:
+    """The session's Neo4j: NEO4J_URI if set, else the embedded server, started on first use."""
+    from memory_ops.stack.neo4j import EmbeddedNeo4j, check_server
+
+    if os.environ.get("NEO4J_URI"):
+        uri, user, password = (
+            os.environ["NEO4J_URI"],
+            os.environ.get("NEO4J_USER", "neo4j"),
+            os.environ.get("NEO4J_PASSWORD", ""),
+        )
+        yield Neo4jEnv(uri, user, password, check_server(uri, user, password))
+        return
+    _require_neo4j_tools()
+    directory = Path(tempfile.mkdtemp(prefix="agent-memory-neo4j-"))
+    server = EmbeddedNeo4j(directory / "neo4j")
+    try:
+        yield server.up()
+    finally:
+        server.down()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def neo4j_settings(stack: StackEnv, neo4j: Neo4jEnv, namespace: str, **overrides: object) -> Settings:
+    """Settings for one test with the graph on `neo4j` (Postgres and Redis still isolated by `namespace`)."""
+    values: dict[str, object] = {
+        "graph_uri": neo4j.uri,
+        "neo4j_user": neo4j.user,
+        "neo4j_password": neo4j.password,
+        "neo4j_database": os.environ.get("NEO4J_DATABASE") if os.environ.get("NEO4J_URI") else None,
+    }
+    values.update(overrides)
+    return make_settings(stack, namespace, **values)
+
+
+GRAPH_BACKENDS = ["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)]
 
 
 @pytest.fixture(params=GRAPH_BACKENDS)
 def backend_settings(request: pytest.FixtureRequest, stack: StackEnv, namespace: str) -> Iterator[Settings]:
-    """Settings for one test, once per graph backend (Neo4j only when NEO4J_URI is set)."""
+    """Settings for one test, once per graph backend; the Neo4j graph is wiped first."""
     if request.param == "neo4j":
-        s = _neo4j_settings(stack, namespace)
+        s = neo4j_settings(stack, request.getfixturevalue("neo4j_env"), namespace)
         from memory_runtime.stores.graph import open_graph
 
         with open_graph(s) as graph:
