@@ -64,11 +64,19 @@ class Neo4jGraphStore(GraphStore):
         self._neo4j = neo4j
         self.dialect = Neo4jDialect()
         self.database = database
+        self.max_connections = max_connections
+        # The driver retries a failed transaction (server unreachable, deadlock, leader switch) for up to 30 s by
+        # default, sleeping 1, 2, 4, 8 ... s in between: with the graph down, every write and each strategy of a
+        # remember() would hang that long before reporting it. Retry within the connect timeout instead, as
+        # the FalkorDB backend does: one retry replaces the stale pooled connections after a server restart,
+        # and an outage surfaces as StoreUnavailableError while the turns stay durable in Postgres.
         self._driver = neo4j.GraphDatabase.driver(
             uri,
             auth=(user, password),
             connection_timeout=connect_timeout_s,
+            connection_acquisition_timeout=max(connect_timeout_s, 1.0) * 2,
             max_connection_pool_size=max_connections,
+            max_transaction_retry_time=max(connect_timeout_s, 1.0),
         )
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
