@@ -59,6 +59,7 @@ _START_TIMEOUT_S = 180.0  # a cold JVM on 2 busy cores, plus store recovery afte
 _STOP_TIMEOUT_S = 60.0
 _LOCK_TIMEOUT_S = 600.0  # a first build downloads ~170 MB while another process waits
 _PROBE_TIMEOUT_S = 5.0
+_PORT_WAIT_S = 10.0  # a restart waits this long for the last start's port to be released
 _LOG_TAIL_LINES = 30
 _JVM_OPTIONS = (
     "-XX:+ExitOnOutOfMemoryError",
@@ -368,6 +369,8 @@ class EmbeddedNeo4j:
     # -- start and stop -------------------------------------------------------------------------------------
 
     def _start(self, password: str, state: dict[str, Any]) -> Neo4jEnv:
+        if self.port is not None:
+            self._choose_port(None)  # a taken fixed port fails before any build
         launcher = self.launcher.ensure_built()
         for attempt in range(3):
             port = self._choose_port(state.get("port"))
@@ -438,12 +441,20 @@ class EmbeddedNeo4j:
                 raise Neo4jStackError(f"could not stop the Neo4j server (pid {pid})")
 
     def _choose_port(self, previous: int | None) -> int:
+        """The fixed port; else the port of the last start, so a restarted server keeps its URI (clients that
+        hold it reconnect); else a free port below the ephemeral range, where no outgoing connection (the
+        driver's own retries while the server is down, say) can take it in the meantime."""
         if self.port is not None:
             if not _port_free(self.port):
                 raise PortInUse(f"port {self.port} on 127.0.0.1 is already in use; choose another port")
             return self.port
-        if previous and _port_free(previous):
-            return int(previous)
+        if previous:
+            deadline = time.monotonic() + _PORT_WAIT_S
+            while time.monotonic() < deadline:
+                if _port_free(int(previous)):
+                    return int(previous)
+                time.sleep(0.2)
+            _progress(f"neo4j: port {previous} of the last start is taken; moving to another port")
         return _free_port()
 
     # -- state ----------------------------------------------------------------------------------------------
@@ -570,7 +581,7 @@ def _probe(uri: str, user: str, password: str, *, timeout: float, raise_errors: 
         if raise_errors:
             raise
         raise Neo4jStackError(
-            f"the Neo4j server on {uri} rejects the generated password: was its data directory copied? "
+            f"the Neo4j server on {uri} does not accept the generated password (was its data directory copied?). "
             f"Stop it and delete the data directory to start afresh"
         ) from None
     except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError):
@@ -632,7 +643,17 @@ def _has_artifacts(repo: Path) -> bool:
 
 
 def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A free port below the kernel's ephemeral range (bind(0) would give one inside it)."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = secrets.SystemRandom()
+    for _ in range(100):
+        port = rng.randrange(max(1024, low - 12000), low)
+        if _port_free(port):
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # a crowded range: any free port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
