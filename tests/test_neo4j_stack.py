@@ -136,7 +136,11 @@ def test_up_reuses_a_running_server_and_restarts_a_crashed_one_keeping_its_data(
         started = time.monotonic()
         again = server.up()
         warm_s = time.monotonic() - started
-        assert server.pid() not in (None, pid) and again.password == env.password
+        assert server.pid() not in (None, pid) and (again.uri, again.user, again.password) == (
+            env.uri,
+            env.user,
+            env.password,
+        )
         with neo4j.GraphDatabase.driver(again.uri, auth=(again.user, again.password)) as driver:
             records, _, _ = driver.execute_query("MATCH (p:Probe) RETURN p.id AS id")
         assert [r["id"] for r in records] == ["kept"]

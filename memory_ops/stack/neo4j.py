@@ -568,7 +568,10 @@ def _uri(port: int) -> str:
 
 
 def _probe(uri: str, user: str, password: str, *, timeout: float, raise_errors: bool = False) -> str | None:
-    """The server's version ("5.26.30") if Bolt answers with these credentials, else None."""
+    """The server's version ("5.26.30") if Bolt answers with these credentials, else None (not answering).
+
+    Rejected credentials raise: the driver's AuthError with `raise_errors`, else a Neo4jStackError saying
+    the generated password does not match the data directory."""
     import neo4j
 
     driver = neo4j.GraphDatabase.driver(
@@ -585,8 +588,6 @@ def _probe(uri: str, user: str, password: str, *, timeout: float, raise_errors: 
             f"Stop it and delete the data directory to start afresh"
         ) from None
     except (neo4j.exceptions.DriverError, neo4j.exceptions.Neo4jError, OSError):
-        if raise_errors:
-            return None
         return None
     finally:
         driver.close()
