@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint typecheck format bench dev up down clean
+.PHONY: install neo4j demo test lint typecheck format bench dev up down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -15,10 +15,13 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
+neo4j: install  ## build the local Neo4j Community launcher (tools/neo4j; Maven downloads ~170 MB into .stack/m2 once)
+	$(BIN)/python -c 'from memory_ops.stack.neo4j import Neo4jLauncher; Neo4jLauncher().ensure_built()'
+
 demo: install  ## embedded stores, migrate, API tour, import samples/ + run the consolidation job (backfill), recall
 	$(BIN)/agent-memory demo
 
-test: install  ## run the whole test suite on real embedded stores (and the Neo4j Cypher lint)
+test: install  ## the whole test suite on real embedded stores, both graph backends (FalkorDB, local Neo4j)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install typecheck  ## ruff, and mypy --strict on the runtime library (typecheck)
@@ -46,4 +49,4 @@ down: install
 
 clean:
 	-$(BIN)/agent-memory down 2>/dev/null
-	rm -rf $(VENV) .stack .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .stack .pytest_cache .ruff_cache .mypy_cache tools/neo4j/target

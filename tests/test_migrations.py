@@ -12,6 +12,8 @@ from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.schema import SCHEMA
 from memory_runtime.stores.migrations import migrate, postgres_migrations
 
+pytestmark = pytest.mark.fresh_graph_schema  # these tests watch migrate create the graph schema
+
 
 def test_migrate_twice_changes_nothing_the_second_time(backend_settings):
     with Stores.open(backend_settings) as stores:

@@ -39,6 +39,12 @@ def _turns(conversation: str, texts: list[str], start: datetime | None = None) -
 
 
 @pytest.fixture
+def stores(backend_stores):
+    """remember() on both graph backends: vector and full-text search are where their dialects differ most."""
+    return backend_stores
+
+
+@pytest.fixture
 def memory(stores):
     with AgentMemory("alice", stores=stores) as m:
         yield m

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from graph_server import StandaloneFalkorDB
+from graph_server import StandaloneFalkorDB, StandaloneNeo4j, require_neo4j_tools
 
 from memory_ops.stack.embedded import EmbeddedStack, StackEnv
 
@@ -44,9 +44,29 @@ def _standalone_falkordb(prefix: str) -> Iterator[StandaloneFalkorDB]:
         shutil.rmtree(directory, ignore_errors=True)
 
 
-@pytest.fixture
-def graph_server() -> Iterator[StandaloneFalkorDB]:
-    """A private FalkorDB server for the graph, started; stopped (and its data removed) afterwards."""
+@pytest.fixture(scope="session")
+def _fault_neo4j() -> Iterator[StandaloneNeo4j]:
+    """A private Neo4j for the graph fault tests (not the session's, which other tests use)."""
+    require_neo4j_tools()
+    directory = _short_dir("am-n-")
+    server = StandaloneNeo4j(directory / "neo4j")
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(params=["falkordb", pytest.param("neo4j", marks=pytest.mark.neo4j)])
+def graph_server(request: pytest.FixtureRequest) -> Iterator[StandaloneFalkorDB | StandaloneNeo4j]:
+    """A private graph server, started and empty: a FalkorDB (stopped and removed afterwards) or the fault
+    tests' Neo4j (restarted if a test left it down, and wiped). `configure(settings)` points settings at it."""
+    if request.param == "neo4j":
+        server = request.getfixturevalue("_fault_neo4j")
+        server.start()
+        server.wipe()
+        yield server
+        return
     with _standalone_falkordb("am-g-") as server:
         yield server
 

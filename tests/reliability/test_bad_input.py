@@ -370,7 +370,7 @@ def hostile_calls(memory: AgentMemory, entity: str, other: str) -> dict[str, obj
 
 def test_every_string_parameter_takes_hostile_text_without_crashing_anything(settings, graph_server):
     """On a private graph server: a value that crashed FalkorDB (U+0001 in a unique id) must not get through."""
-    own = settings.model_copy(update={"graph_uri": graph_server.uri})
+    own = graph_server.configure(settings)
     with open_stores(own) as stores, AgentMemory("u1", "c1", stores=stores) as memory:
         entity = memory.upsert_entity(Entity(name="Ada", type="Person")).id
         other = memory.upsert_entity(Entity(name="Acme", type="Organization")).id
@@ -384,6 +384,6 @@ def test_every_string_parameter_takes_hostile_text_without_crashing_anything(set
                 except Exception as exc:  # noqa: BLE001 — collected and reported together
                     crashes.append(f"{name}({value!r}): {type(exc).__name__}: {exc}")
         assert not crashes, "\n".join(crashes)
-        assert graph_server.proc is not None and graph_server.proc.poll() is None, "the graph server crashed"
+        assert graph_server.running(), "the graph server crashed"
         assert stores.graph.read("RETURN 1 AS one") == [{"one": 1}]
         assert json.loads(json.dumps(memory.get_user_context(), default=str))  # every store still answers

@@ -86,7 +86,7 @@ def ids_of(batches: list[list[Turn]]) -> list[str]:
 
 
 def test_graph_killed_during_a_batch_loop_loses_and_duplicates_no_turn(settings, graph_server):
-    own = settings.model_copy(update={"graph_uri": graph_server.uri, "connect_timeout_s": 1.0})
+    own = graph_server.configure(settings, connect_timeout_s=1.0)
     plan = batch_plan()
     with open_stores(own) as stores, AgentMemory("u1", stores=stores) as memory:
         writer = Writer(memory, plan)
@@ -117,7 +117,7 @@ def test_graph_killed_during_a_batch_loop_loses_and_duplicates_no_turn(settings,
 
 
 def test_a_graph_restart_needs_no_new_memory_object(settings, graph_server):
-    own = settings.model_copy(update={"graph_uri": graph_server.uri, "connect_timeout_s": 1.0})
+    own = graph_server.configure(settings, connect_timeout_s=1.0)
     with open_stores(own) as stores, AgentMemory("u1", "c1", stores=stores) as memory:
         memory.store_turns(turns("c1", 2))
         graph_server.kill()
@@ -316,7 +316,7 @@ def test_forget_user_with_postgres_down_erases_nothing_anywhere(pg_settings, pri
 
 
 def test_forget_user_interrupted_by_a_graph_outage_is_finished_by_running_it_again(settings, graph_server):
-    own = settings.model_copy(update={"graph_uri": graph_server.uri, "connect_timeout_s": 1.0})
+    own = graph_server.configure(settings, connect_timeout_s=1.0)
     with open_stores(own) as stores, AgentMemory("u1", "c1", stores=stores) as memory:
         memory.store_turns(turns("c1", 3))
         graph_server.kill()
@@ -333,7 +333,7 @@ def test_forget_user_interrupted_by_a_graph_outage_is_finished_by_running_it_aga
 
 
 def test_remember_with_the_graph_down_answers_turns_from_postgres_and_says_so(settings, graph_server, caplog):
-    own = settings.model_copy(update={"graph_uri": graph_server.uri, "connect_timeout_s": 1.0})
+    own = graph_server.configure(settings, connect_timeout_s=1.0)
     with open_stores(own) as stores, AgentMemory("u1", "c1", stores=stores) as memory:
         stored = memory.store_turns(
             [
@@ -348,6 +348,6 @@ def test_remember_with_the_graph_down_answers_turns_from_postgres_and_says_so(se
             bundle = memory.remember("kayak Lisbon")
         assert bundle.relevant_turns[0]["id"] == stored.turn_ids[0]  # Postgres full-text and exact vectors
         assert bundle.facts == [] and bundle.entities == []  # they live in the graph alone
-        assert "FalkorDB unavailable" in caplog.text
+        assert f"{graph_server.store_name} unavailable" in caplog.text
         graph_server.start()
         assert memory.remember("kayak Lisbon").facts  # the same object recovers

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import psycopg
 import redis
+from graph_server import StandaloneNeo4j
 from reliability_helpers import graph_turn_ids, open_stores, pg_turn_ids, redis_uri, turns
 
 from memory_runtime.api import AgentMemory
@@ -89,8 +90,18 @@ def test_runtime_connections_are_named_in_pg_stat_activity(stores):
 
 
 def client_count(server) -> Callable[[], int]:
+    """How many clients the server has now: Redis's CLIENT LIST, or this process's Bolt connections to Neo4j."""
+    if isinstance(server, StandaloneNeo4j):
+        port = int(server.uri.rsplit(":", 1)[1])
+        me = psutil.Process()
+        return lambda: sum(1 for c in me.net_connections("tcp") if c.raddr and c.raddr.port == port)
     probe = redis.Redis(unix_socket_path=str(server.sock))
     return lambda: len(probe.client_list()) - 1  # minus the probe itself
+
+
+def pool_limit(graph) -> int:
+    """The most connections the graph store may open (its pool's maximum)."""
+    return graph.max_connections if graph.backend == "neo4j" else graph._pool.max_connections
 
 
 def test_redis_connections_never_exceed_the_pool_maximum(settings, redis_server):
@@ -111,9 +122,9 @@ def test_redis_connections_never_exceed_the_pool_maximum(settings, redis_server)
 
 
 def test_graph_connections_never_exceed_the_pool_maximum(settings, graph_server):
-    own = settings.model_copy(update={"graph_uri": graph_server.uri})
+    own = graph_server.configure(settings)
     with open_stores(own) as stores:
-        limit = stores.graph._pool.max_connections
+        limit = pool_limit(stores.graph)
         AgentMemory("u1", stores=stores).add_goal(Goal(description="stay bounded"))
 
         def work(i: int) -> None:

@@ -1,14 +1,21 @@
 """Neo4j backend (production): the official driver over Bolt.
 
-No Neo4j server runs on our CI machines: every statement this module and `queries/` emit in the Neo4j
-dialect is checked by Neo4j's own parser (tests/test_neo4j_lint.py), and the GraphStore contract tests
-run against a real server whenever NEO4J_URI is set.
+Every statement this module and `queries/` emit in the Neo4j dialect is checked by Neo4j's own parser
+(tests/test_neo4j_lint.py), and the tests parametrised over the graph backends run against a real Neo4j
+Community server that the test suite starts itself (memory_ops/stack/neo4j.py), or NEO4J_URI.
 """
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
-from memory_runtime.domain.errors import ConfigurationError, GraphQueryError, StoreUnavailableError, ValidationError
+from memory_runtime.domain.errors import (
+    ConfigurationError,
+    GraphQueryError,
+    SchemaError,
+    StoreUnavailableError,
+    ValidationError,
+)
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.dialect import Neo4jDialect
 from memory_runtime.stores.graph.schema import GraphSchema
@@ -24,6 +31,9 @@ SHOW_SCHEMA_NAMES = "SHOW INDEXES YIELD name, owningConstraint RETURN name, owni
 SHOW_CONSTRAINT_NAMES = "SHOW CONSTRAINTS YIELD name RETURN name"
 VERSION = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"
 DELETE_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
+# New indexes are POPULATING for a moment; a vector or full-text query on one fails ("not online").
+AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
+MIN_VERSION = (5, 13)  # vector indexes (db.index.vector.queryNodes) are GA from 5.13
 
 
 def drop_index(name: str) -> str:
@@ -64,11 +74,19 @@ class Neo4jGraphStore(GraphStore):
         self._neo4j = neo4j
         self.dialect = Neo4jDialect()
         self.database = database
+        self.max_connections = max_connections
+        # The driver retries a failed transaction (server unreachable, deadlock, leader switch) for up to 30 s by
+        # default, sleeping 1, 2, 4, 8 ... s in between: with the graph down, every write and each strategy of a
+        # remember() would hang that long before reporting it. Retry within the connect timeout instead, as
+        # the FalkorDB backend does: one retry replaces the stale pooled connections after a server restart,
+        # and an outage surfaces as StoreUnavailableError while the turns stay durable in Postgres.
         self._driver = neo4j.GraphDatabase.driver(
             uri,
             auth=(user, password),
             connection_timeout=connect_timeout_s,
+            connection_acquisition_timeout=max(connect_timeout_s, 1.0) * 2,
             max_connection_pool_size=max_connections,
+            max_transaction_retry_time=max(connect_timeout_s, 1.0),
         )
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
@@ -103,14 +121,27 @@ class Neo4jGraphStore(GraphStore):
         return dims
 
     def _apply_schema(self, schema: GraphSchema, dims: int) -> SchemaReport:
+        self._require_version()
         report = SchemaReport()
         before = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
         for ddl in self.dialect.schema_ddl(schema, dims):
             self.write(ddl.statement)
         after = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
+        if after - before:
+            self.read(AWAIT_INDEXES)
         report.created = sorted(after - before)
         report.existing = len(before)
         return report
+
+    def _require_version(self) -> None:
+        """Refuse a server without vector indexes (before 5.13) with a clear error instead of a DDL failure."""
+        for row in self.read(VERSION):
+            numbers = tuple(int(n) for n in re.findall(r"\d+", row["versions"][0])[:2])
+            if row["name"] == "Neo4j Kernel" and numbers < MIN_VERSION:
+                raise SchemaError(
+                    f"Neo4j {row['versions'][0]} is too old: this project needs Neo4j 5.13 or newer (vector "
+                    f"indexes). Upgrade the server behind MEMORY_GRAPH_URI."
+                )
 
     def server_version(self) -> str:
         rows = self.read(VERSION)
