@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from memory_runtime.domain.errors import AgentMemoryError
 
 if TYPE_CHECKING:
+    from memory_ops.stack.embedded import EmbeddedStack
     from memory_runtime.config import Settings
 
 DEFAULT_DATA_DIR = ".stack"
@@ -24,11 +25,20 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(args.data_dir or load_settings().data_dir).resolve()
 
 
+def _stack(args: argparse.Namespace) -> "EmbeddedStack":
+    """The embedded stack of the data directory, with the graph server of --graph, else MEMORY_GRAPH, else the one
+    it ran with last."""
+    from memory_ops.stack.embedded import EmbeddedStack
+    from memory_runtime.config import load_settings
+
+    settings = load_settings()
+    configured = settings.graph if "graph" in settings.model_fields_set else None
+    return EmbeddedStack(_data_dir(args), getattr(args, "graph", None) or configured)
+
+
 def cmd_up(args: argparse.Namespace) -> int:
     """Start (or reuse) the embedded stores and print `export` lines for `eval`."""
-    from memory_ops.stack.embedded import EmbeddedStack
-
-    env = EmbeddedStack(_data_dir(args)).up()
+    env = _stack(args).up()
     for key, value in env.exports().items():
         print(f"export {key}={shlex.quote(value)}")
     return 0
@@ -38,7 +48,7 @@ def cmd_down(args: argparse.Namespace) -> int:
     """Stop the embedded stores of the data directory."""
     from memory_ops.stack.embedded import EmbeddedStack
 
-    EmbeddedStack(_data_dir(args)).down()
+    EmbeddedStack(_data_dir(args)).down()  # every server of the directory, whichever graph it has
     print(f"stopped the embedded stores in {_data_dir(args)}", file=sys.stderr)
     return 0
 
@@ -105,6 +115,26 @@ def _embedder_status(settings: "Settings", postgres_uri: str) -> tuple[str, str,
     return "current", configured, f"stored vectors by {state.recorded}"
 
 
+def _vector_index_status(settings: "Settings") -> tuple[str, str, str]:
+    """(state, indexes with their dimension, detail): each graph vector index, its vectors and probe health."""
+    from memory_runtime.batch.reindex import DEFAULT_THRESHOLD, check_vector_indexes
+    from memory_runtime.stores.bundle import Stores
+
+    try:
+        with Stores.open(settings) as stores:
+            dims = stores.graph.vector_dimensions()
+            health = [h for h in check_vector_indexes(stores) if h.label in dims] if dims else []
+    except AgentMemoryError as exc:
+        return "ERROR", "", str(exc)
+    if not dims:
+        return "-", "", "no vector index yet: run `agent-memory migrate`"
+    listed = ", ".join(f"{label} {d}d" for label, d in sorted(dims.items()))
+    detail = "; ".join(f"{h.label}: {h.vectors} vectors, health {h.health:.2f}" for h in health)
+    if any(h.health < DEFAULT_THRESHOLD for h in health):
+        return "DEGRADED", listed, f"{detail}; run `agent-memory reindex`"
+    return "online", listed, detail
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Report health and version of each store (configured URIs, else the embedded stack), and whether the
     configured embedder wrote the stored vectors."""
@@ -119,10 +149,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         stack = EmbeddedStack(_data_dir(args))
         rows = [(s.name, s.healthy, s.version, s.detail) for s in stack.status()]
-        postgres_uri = stack.env().postgres_uri
+        env = stack.env()
+        postgres_uri = env.postgres_uri
+        settings = load_settings(**{k.removeprefix("MEMORY_").lower(): v for k, v in env.exports().items()
+                                    if k.startswith("MEMORY_") and k != "MEMORY_DATA_DIR"})  # fmt: skip
     lines = [(name, "healthy" if healthy else "DOWN", version, detail) for name, healthy, version, detail in rows]
     if postgres_uri and all(healthy for name, healthy, *_ in rows if name == "postgres"):
         lines.append(("embedder", *_embedder_status(settings, postgres_uri)))
+    if all(healthy for _, healthy, *_ in rows):
+        lines.append(("vectors", *_vector_index_status(settings)))
     width = max(len(line[0]) for line in lines)
     for name, state, version, detail in lines:
         print(f"{name:<{width}}  {state:<7}  {version or '-'}  ({detail})")
@@ -141,9 +176,8 @@ def _settings_with_stack(args: argparse.Namespace) -> tuple["Settings", bool]:
     settings = load_settings()
     if settings.postgres_uri and settings.redis_uri and settings.graph_uri:
         return settings, False
-    from memory_ops.stack.embedded import EmbeddedStack
 
-    stack = EmbeddedStack(_data_dir(args))
+    stack = _stack(args)
     was_running = all(s.healthy for s in stack.status())
     os.environ.update(stack.up().exports())
     return load_settings(), not was_running
@@ -496,12 +530,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=fn)
         return p
 
-    add("up", cmd_up, 'start the embedded stores and print export lines: eval "$(agent-memory up)"')
+    up = add("up", cmd_up, 'start the embedded stores and print export lines: eval "$(agent-memory up)"')
     add("down", cmd_down, "stop the embedded stores")
     add("status", cmd_status, "health and version of each store")
     add("migrate", cmd_migrate, "apply the schema to PostgreSQL and the graph (idempotent)")
     demo = add("demo", cmd_demo, "store a sample multi-session conversation and show what remember() returns")
     demo.add_argument("--keep", action="store_true", help="leave the embedded stores running afterwards")
+    for graph_parser in (up, demo):
+        graph_parser.add_argument(
+            "--graph",
+            choices=("falkordb", "neo4j"),
+            help="graph server of the embedded stack (default: MEMORY_GRAPH, else the last one, else falkordb); "
+            "neo4j starts a local Neo4j Community server (Java 17+, built from Maven Central on first use)",
+        )
     dev = add("dev", cmd_dev, "embedded stores + the Dagster UI, daemon, sensors and schedules")
     dev.add_argument("--host", default="127.0.0.1")
     dev.add_argument("--port", type=int, default=3000)

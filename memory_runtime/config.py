@@ -43,6 +43,10 @@ class Settings(BaseSettings):
         None,
         description="Graph URI: bolt:// or neo4j:// for Neo4j, falkor:// or falkor+unix:// for FalkorDB.",
     )
+    graph: Literal["falkordb", "neo4j"] = Field(
+        "falkordb",
+        description="Graph server of the embedded stack (`agent-memory up`, `demo`) when MEMORY_GRAPH_URI is unset.",
+    )
     graph_name: str = Field("agent_memory", description="FalkorDB graph key holding the memory graph.")
     neo4j_database: str | None = Field(None, description="Neo4j database; unset = the server default.")
     neo4j_user: str | None = Field(None, description="Neo4j user (required for a Neo4j URI).")

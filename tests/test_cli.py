@@ -60,6 +60,32 @@ def test_up_exports_status_is_healthy_and_down_leaves_no_process(tmp_path):
     assert after.returncode == 1 and "DOWN" in after.stdout
 
 
+def test_up_with_neo4j_exports_bolt_status_shows_its_version_and_vector_indexes_and_down_stops_it(tmp_path):
+    from graph_server import require_neo4j_tools
+
+    require_neo4j_tools()
+    data = tmp_path / "stack"
+    up = run("up", "--graph", "neo4j", "--data-dir", str(data))
+    assert up.returncode == 0, up.stderr
+    env = exports(up.stdout)
+    try:
+        assert env["MEMORY_GRAPH_URI"].startswith("bolt://127.0.0.1:") and env["MEMORY_GRAPH"] == "neo4j"
+        assert env["MEMORY_NEO4J_USER"] == "neo4j" and len(env["MEMORY_NEO4J_PASSWORD"]) >= 24
+        again = run("up", "--data-dir", str(data))  # the recorded graph: the same running Neo4j is reused
+        assert exports(again.stdout)["MEMORY_GRAPH_URI"] == env["MEMORY_GRAPH_URI"]
+        assert run("migrate", env=env).returncode == 0
+        status = run("status", "--data-dir", str(data))
+        assert status.returncode == 0, status.stdout + status.stderr
+        neo4j_line = next(line for line in status.stdout.splitlines() if line.startswith("neo4j"))
+        assert "healthy" in neo4j_line and "Neo4j 5." in neo4j_line
+        vectors_line = next(line for line in status.stdout.splitlines() if line.startswith("vectors"))
+        assert "online" in vectors_line and "Turn 384d" in vectors_line
+    finally:
+        down = run("down", "--data-dir", str(data))
+    assert down.returncode == 0, down.stderr
+    assert processes_mentioning(str(data)) == []
+
+
 def _env_for(settings) -> dict[str, str]:
     return {
         "MEMORY_POSTGRES_URI": settings.postgres_uri,

@@ -361,6 +361,15 @@ class EmbeddedNeo4j:
             return Neo4jStatus(False, pid, uri, None, f"process {pid} runs but does not answer on {uri}")
         return Neo4jStatus(True, pid, uri, version, f"Neo4j {version} on {uri} (pid {pid})")
 
+    def env(self) -> Neo4jEnv | None:
+        """Where the last start listens and its credentials, without starting anything (None: never started)."""
+        port = self._read_state().get("port")
+        try:
+            password = self._credentials_path.read_text().strip()
+        except OSError:
+            return None
+        return Neo4jEnv(_uri(port), USER, password, "") if port else None
+
     def pid(self) -> int | None:
         """The pid of the running server, if any (for tests that crash it on purpose)."""
         pid = self._read_state().get("pid")
