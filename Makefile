@@ -18,8 +18,8 @@ install: $(STAMP)  ## create .venv and install the project with its dev tools
 neo4j: install  ## build the local Neo4j Community launcher (tools/neo4j; Maven downloads ~170 MB into .stack/m2 once)
 	$(BIN)/python -c 'from memory_ops.stack.neo4j import Neo4jLauncher; Neo4jLauncher().ensure_built()'
 
-demo: install  ## embedded stores, migrate, API tour, import samples/ + run the consolidation job (backfill), recall
-	$(BIN)/agent-memory demo
+demo: install  ## embedded stores, migrate, API tour, import samples/ + run the consolidation job (backfill), recall (GRAPH=neo4j: on the local Neo4j)
+	$(BIN)/agent-memory demo $(if $(GRAPH),--graph $(GRAPH))
 
 test: install  ## the whole test suite on real embedded stores, both graph backends (FalkorDB, local Neo4j)
 	$(BIN)/python -m pytest -q -p no:cacheprovider

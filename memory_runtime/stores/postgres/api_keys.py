@@ -1,4 +1,4 @@
-"""The `api_keys` table (migration 0004): the keys of `agent-memory serve`, stored as hashes of their secrets.
+"""The `api_keys` table (migration 0003): the keys of `agent-memory serve`, stored as hashes of their secrets.
 
 The server (`memory_ops.server.keys`) makes the keys and checks them; this module only stores and reads rows.
 """

@@ -1,4 +1,4 @@
--- 0004: API keys of `agent-memory serve` (memory_ops/server). A tenant is a namespace of users; a key belongs to
+-- 0003: API keys of `agent-memory serve` (memory_ops/server). A tenant is a namespace of users; a key belongs to
 -- one tenant. Only the sha256 of a key's secret is stored; `id` is the key's public part (it is also in the key
 -- itself, `am_<id>_<secret>`), so a request's key is found by id and its hash compared in constant time.
 CREATE TABLE api_keys (
