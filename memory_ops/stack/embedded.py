@@ -17,11 +17,8 @@ so importing this module is cheap.
 """
 
 import contextlib
-import fcntl
 import importlib.resources
 import json
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +26,7 @@ from typing import Any, Literal
 from memory_ops.stack.falkordb import EmbeddedFalkorDB
 from memory_ops.stack.neo4j import EmbeddedNeo4j, Neo4jEnv, Neo4jStackError
 from memory_ops.stack.postgres import EmbeddedPostgres
-from memory_ops.stack.processes import EmbeddedStackError, StoreStatus, write_text_atomic
+from memory_ops.stack.processes import EmbeddedStackError, StoreStatus, file_lock, write_text_atomic
 
 GraphChoice = Literal["falkordb", "neo4j"]
 
@@ -151,26 +148,16 @@ class EmbeddedStack:
             neo4j=neo4j,
         )
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
         """Serialise up/down of this data directory across processes (flock on .stack.lock)."""
-        with open(self.lock_file, "a") as fh:
-            deadline = time.monotonic() + _LOCK_TIMEOUT_S
-            while True:
-                try:
-                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise EmbeddedStackError(
-                            f"another process has held {self.lock_file} for {_LOCK_TIMEOUT_S:.0f} s "
-                            "(an `up` or `down` of the same data directory); wait for it or stop it"
-                        ) from None
-                    time.sleep(0.1)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        return file_lock(
+            self.lock_file,
+            _LOCK_TIMEOUT_S,
+            lambda: EmbeddedStackError(
+                f"another process has held {self.lock_file} for {_LOCK_TIMEOUT_S:.0f} s "
+                "(an `up` or `down` of the same data directory); wait for it or stop it"
+            ),
+        )
 
     def _read_state(self) -> dict[str, Any]:
         try:

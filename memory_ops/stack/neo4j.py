@@ -24,7 +24,6 @@ Typical use::
 """
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -43,6 +42,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from memory_ops.stack.processes import cmdline as _cmdline
+from memory_ops.stack.processes import file_lock
 from memory_runtime.errors import AgentMemoryError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -216,7 +217,7 @@ class Neo4jLauncher:
         """Build if needed (progress on stderr) and return the launcher."""
         java = find_java()
         if not self.is_built():
-            with _file_lock(self.sources / ".build.lock", _LOCK_TIMEOUT_S, "the Neo4j launcher build"):
+            with _file_lock(self.sources / ".build.lock", "the Neo4j launcher build"):
                 if not self.is_built():
                     self._build()
                     self._write_archive(self._launcher(java, with_archive=False))
@@ -368,7 +369,9 @@ class EmbeddedNeo4j:
             password = self._credentials_path.read_text().strip()
         except OSError:
             return None
-        return Neo4jEnv(_uri(port), USER, password, "") if port else None
+        if not isinstance(port, int):
+            return None
+        return Neo4jEnv(_uri(port), USER, password, "")
 
     def pid(self) -> int | None:
         """The pid of the running server, if any (for tests that crash it on purpose)."""
@@ -512,7 +515,7 @@ class EmbeddedNeo4j:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        with _file_lock(self.directory / ".neo4j.lock", _LOCK_TIMEOUT_S, f"the Neo4j server in {self.directory}"):
+        with _file_lock(self.directory / ".neo4j.lock", f"the Neo4j server in {self.directory}"):
             yield
 
 
@@ -699,11 +702,9 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
-def _cmdline(pid: int) -> list[str]:
-    try:
-        return [a for a in Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").split("\0") if a]
-    except OSError:
-        return []
+def _file_lock(path: Path, what: str) -> contextlib.AbstractContextManager[None]:
+    message = f"timed out after {_LOCK_TIMEOUT_S:.0f} s waiting for the lock on {what} ({path})"
+    return file_lock(path, _LOCK_TIMEOUT_S, lambda: Neo4jStackError(message))
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
@@ -713,26 +714,6 @@ def _wait_gone(pid: int, timeout: float) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-@contextlib.contextmanager
-def _file_lock(path: Path, timeout: float, what: str) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    message = f"timed out after {timeout:.0f} s waiting for the lock on {what} ({path})"
-                    raise Neo4jStackError(message) from None
-                time.sleep(0.1)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _tail_text(text: str, lines: int = _LOG_TAIL_LINES) -> str:
