@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo test lint format bench dev up down clean
+.PHONY: install browser demo test lint format bench screenshots dev up down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -15,10 +15,19 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv and install the project with its dev tools
 
+# The browser tests (tests/ui/) drive Debian's Chromium through Playwright, which cannot download its own browsers
+# here. Skipped when /usr/bin/chromium is there; otherwise apt-get (as root, or through sudo). Under CI=true a
+# failed install fails the run; elsewhere the browser tests then skip and name this target.
+browser:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null ) \
+	  || { echo "could not install chromium (apt-get install -y chromium)"; [ "$${CI:-}" != true ]; }
+
 demo: install  ## embedded stores, migrate, API tour, import samples/ + run the consolidation job (backfill), recall
 	$(BIN)/agent-memory demo
 
-test: install  ## run the whole test suite on real embedded stores (and the Neo4j Cypher lint)
+test: install browser  ## run the whole test suite on real embedded stores (and the Neo4j Cypher lint, the browser)
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install  ## ruff
@@ -31,6 +40,10 @@ format: install
 
 bench: install  ## all benchmarks (writes benchmarks/results/)
 	$(BIN)/python benchmarks/bench_write.py
+	$(BIN)/python benchmarks/bench_ui.py
+
+screenshots: install browser  ## screenshots of the memory browser's main pages into docs/screenshots/
+	MEMORY_UI_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_screenshots.py
 
 dev: install  ## embedded stores + Dagster UI on http://127.0.0.1:3000
 	$(BIN)/agent-memory dev
