@@ -43,7 +43,7 @@ bench: install  ## all benchmarks (writes benchmarks/results/)
 	$(BIN)/python benchmarks/bench_ui.py
 
 screenshots: install browser  ## screenshots of the memory browser's main pages into docs/screenshots/
-	MEMORY_UI_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_screenshots.py
+	AGENT_MEMORY_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_screenshots.py
 
 dev: install  ## embedded stores + Dagster UI on http://127.0.0.1:3000
 	$(BIN)/agent-memory dev

@@ -25,7 +25,7 @@ from tests.server.conftest import (  # noqa: F401  (module fixtures reused by na
     tenant_keys,
 )
 
-CHROMIUM = os.environ.get("MEMORY_TEST_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("AGENT_MEMORY_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -171,6 +171,6 @@ def planted(live_server: LiveServer) -> Planted:  # noqa: F811
 
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
-    """Where screenshots of the main pages go (docs/screenshots/ when MEMORY_UI_SCREENSHOTS is set)."""
-    target = os.environ.get("MEMORY_UI_SCREENSHOTS")
+    """Where screenshots of the main pages go (docs/screenshots/ when AGENT_MEMORY_SCREENSHOTS is set)."""
+    target = os.environ.get("AGENT_MEMORY_SCREENSHOTS")
     return Path(target) if target else Path(tempfile.mkdtemp(prefix="ui-screens-"))

@@ -8,6 +8,7 @@ fact, entity or turn outside it is the same 404 page as one that never existed.
 """
 
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -95,7 +96,7 @@ def parse_moment(text: str | None) -> datetime | None:
 
 class _SecurityHeaders:
     """ASGI wrapper of the sub-application: the security headers (CSP, nosniff, no framing, no caching) on
-    every response."""
+    every response, and `Server-Timing: app;dur=<ms>` (the time until the page was rendered; bench_ui reads it)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -104,10 +105,12 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message = {**message, "headers": [*message.get("headers", []), *HEADERS]}
+                timing = f"app;dur={(time.perf_counter() - started) * 1000:.1f}".encode()
+                message = {**message, "headers": [*message.get("headers", []), *HEADERS, (b"server-timing", timing)]}
             await send(message)
 
         await self.app(scope, receive, with_headers)
@@ -216,18 +219,15 @@ def create_ui_app(service: MemoryService, verifier: KeyVerifier, *, local_token:
             return target
         return f"{root}/users"
 
+    def set_cookie(request: Request, response: Response, name: str, value: str, path: str, max_age: int) -> None:
+        """A cookie scripts cannot read and other sites never send (HTTPS-only when served over HTTPS)."""
+        secure = request.url.scheme == "https"
+        response.set_cookie(name, value, httponly=True, samesite="strict", secure=secure, path=path, max_age=max_age)
+
     def login_form(request: Request, target: str | None, error: str | None = None, status: int = 200) -> Response:
         token = new_token()
         response = render(request, "login.html", status=status, login_csrf=token, next=target or "", error=error)
-        response.set_cookie(
-            LOGIN_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path=f"{base(request)}/login",
-            max_age=3600,
-        )
+        set_cookie(request, response, LOGIN_COOKIE, token, f"{base(request)}/login", 3600)
         return response
 
     @app.get("/")
@@ -252,15 +252,7 @@ def create_ui_app(service: MemoryService, verifier: KeyVerifier, *, local_token:
             return login_form(request, next, "That key is not a valid, unrevoked API key.", 401)
         sid, _ = made
         response = RedirectResponse(safe_next(request, next), status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE,
-            sid,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-            path=base(request) or "/",
-            max_age=SESSION_TTL_S,
-        )
+        set_cookie(request, response, SESSION_COOKIE, sid, base(request) or "/", SESSION_TTL_S)
         response.delete_cookie(LOGIN_COOKIE, path=f"{base(request)}/login")
         return response
 
