@@ -434,10 +434,10 @@ def cmd_ui(args: argparse.Namespace) -> int:
     server = ServerSettings()
     port = server.server_port if args.port is None else args.port
     server = server.model_copy(update={"server_host": args.host, "server_port": port})
-    token = secrets.token_urlsafe(32)  # signs in the local operator; lives only as long as this process
+    code = secrets.token_urlsafe(32)  # signs in the local operator; lives only as long as this process
     with _server_stores(args) as stores:
-        app = create_app(stores, server, mcp=False, ui_local_token=token)
-        url = f"http://{args.host}:{port}/ui/login#key={token}"
+        app = create_app(stores, server, mcp=False, ui_operator_code=code)
+        url = f"http://{args.host}:{port}/ui/login#key={code}"
         print(f"memory browser  {url}", file=sys.stderr)
         print("(that link signs in as the local operator, who sees every user; tenant API keys work too)",
               file=sys.stderr, flush=True)  # fmt: skip

@@ -136,11 +136,11 @@ def create_app(
     *,
     public_url: str | None = None,
     mcp: bool = True,
-    ui_local_token: str | None = None,
+    ui_operator_code: str | None = None,
 ) -> FastAPI:
     """The application over `stores`; `public_url` is where clients reach it (for the MCP auth metadata).
 
-    The memory browser is mounted at /ui; `ui_local_token` (from `agent-memory ui`) also signs in the local
+    The memory browser is mounted at /ui; `ui_operator_code` (from `agent-memory ui`) also signs in the local
     operator, who sees every runtime user.
     """
     verifier = KeyVerifier(stores.pg, settings.server_key_cache_s)
@@ -211,7 +211,7 @@ def create_app(
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.include_router(router)
-    app.mount("/ui", create_ui_app(service, verifier, local_token=ui_local_token))
+    app.mount("/ui", create_ui_app(service, verifier, operator_code=ui_operator_code))
     if mcp_server is not None:  # /mcp and its OAuth resource metadata, with the SDK's auth middleware around them
         for path in sorted({route.path for route in mcp_app.routes if isinstance(route, Route)}):
             app.router.routes.append(Route(path, endpoint=mcp_app))

@@ -107,7 +107,7 @@ class Planted:
     acme_entity: str
     goal: str
     subgoal: str
-    globex_secret: str
+    globex_word: str
 
 
 def _post(client: Any, path: str, body: dict[str, Any], status: int = 201) -> Any:
@@ -160,13 +160,13 @@ def planted(live_server: LiveServer) -> Planted:  # noqa: F811
             "tool_sequence": ["web_search", "phone"], "success": True,
         })  # fmt: skip
         _post(c, "/v1/users/grace/turns", {"conversation_id": "g1", "index": 0, "role": "user", "content": "Hello."})
-    secret = "zqglobexsecretword"
+    word = "zqglobexsecretword"
     with live_server.client(live_server.keys.globex) as c:
         _post(c, "/v1/users/ada/turns", {"conversation_id": "c1", "index": 0, "role": "user",
-                                         "content": f"globex ada says {secret}"})  # fmt: skip
-        _post(c, "/v1/users/bob/turns", {"conversation_id": "b1", "index": 0, "role": "user", "content": secret})
-        _post(c, "/v1/users/bob/facts", {"claim": f"Bob's code word is {secret}"})
-    return Planted(ids, ids[2], old, new, ada, acme, goal, sub, secret)
+                                         "content": f"globex ada says {word}"})  # fmt: skip
+        _post(c, "/v1/users/bob/turns", {"conversation_id": "b1", "index": 0, "role": "user", "content": word})
+        _post(c, "/v1/users/bob/facts", {"claim": f"Bob's code word is {word}"})
+    return Planted(ids, ids[2], old, new, ada, acme, goal, sub, word)
 
 
 @pytest.fixture(scope="session")

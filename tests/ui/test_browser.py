@@ -191,9 +191,9 @@ def test_a_key_of_one_tenant_never_shows_another_tenants_users_even_by_guessed_u
                  f"/ui/users/ada/turns/{globex_turn}", "/ui/users/globex:bob", "/ui/users/bob/timeline"):  # fmt: skip
         assert page.goto(live_server.url + path).status == 404, path
     for path in ("/ui/users/ada/conversation?id=c1", "/ui/users/ada/timeline", "/ui/users/ada/facts",
-                 f"/ui/users/ada/search?q={planted.globex_secret}"):  # fmt: skip
+                 f"/ui/users/ada/search?q={planted.globex_word}"):  # fmt: skip
         page.goto(live_server.url + path)
-        assert planted.globex_secret not in page.content().replace(f'value="{planted.globex_secret}"', ""), path
+        assert planted.globex_word not in page.content().replace(f'value="{planted.globex_word}"', ""), path
 
 
 def test_a_form_posted_without_the_sessions_csrf_token_is_refused(page, live_server, planted):

@@ -19,7 +19,7 @@ from memory_runtime.domain.models import Turn
 from memory_runtime.memory import browse
 from tests.server.conftest import free_port, running_server, store_env
 
-LOCAL_TOKEN = "local-operator-token-for-tests"
+OPERATOR_CODE = "CHANGE_ME_operator_code"
 
 
 @contextmanager
@@ -97,17 +97,17 @@ def test_a_revoked_key_ends_its_session(live_server, server_stores):
 
 
 def test_the_local_operator_token_signs_in_and_sees_every_runtime_user(server_stores, tenant_keys, long_user):
-    with running_server(server_stores, mcp=False, ui_local_token=LOCAL_TOKEN) as url:
-        with _session(url, LOCAL_TOKEN) as c:
+    with running_server(server_stores, mcp=False, ui_operator_code=OPERATOR_CODE) as url:
+        with _session(url, OPERATOR_CODE) as c:
             users = c.get("/ui/users").text
             assert "local operator" in users and "plain-agent-user" in users and "acme:reader" in users
             assert c.get("/ui/users/plain-agent-user/conversation", params={"id": "plain-conv"}).status_code == 200
         with httpx.Client(base_url=url, timeout=60) as c:
             csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/ui/login").text).group(1)
-            assert c.post("/ui/login", data={"key": LOCAL_TOKEN + "x", "csrf": csrf}).status_code == 401
+            assert c.post("/ui/login", data={"key": OPERATOR_CODE + "x", "csrf": csrf}).status_code == 401
     with running_server(server_stores, mcp=False) as url, httpx.Client(base_url=url, timeout=60) as c:
         csrf = re.search(r'name="csrf" value="([^"]+)"', c.get("/ui/login").text).group(1)
-        assert c.post("/ui/login", data={"key": LOCAL_TOKEN, "csrf": csrf}).status_code == 401  # serve has none
+        assert c.post("/ui/login", data={"key": OPERATOR_CODE, "csrf": csrf}).status_code == 401  # serve has none
 
 
 def test_agent_memory_ui_serves_the_browser_and_prints_its_sign_in_link(server_namespace_settings, server_stores):

@@ -116,10 +116,10 @@ class _SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_ui_app(service: MemoryService, verifier: KeyVerifier, *, local_token: str | None = None) -> ASGIApp:
-    """The memory browser over the server's stores; `local_token` also signs in the local operator."""
+def create_ui_app(service: MemoryService, verifier: KeyVerifier, *, operator_code: str | None = None) -> ASGIApp:
+    """The memory browser over the server's stores; `operator_code` also signs in the local operator."""
     stores = service.memories.stores
-    sessions = SessionStore(verifier, local_token)
+    sessions = SessionStore(verifier, operator_code)
     env = _environment()
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

@@ -70,15 +70,15 @@ def same_token(given: str | None, expected: str | None) -> bool:
 class SessionStore:
     """Sessions by id, each living SESSION_TTL_S after its last use."""
 
-    def __init__(self, verifier: KeyVerifier, local_token: str | None = None) -> None:
+    def __init__(self, verifier: KeyVerifier, operator_code: str | None = None) -> None:
         self._verifier = verifier
-        self._local_token = local_token
+        self._operator_code = operator_code
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
 
     def sign_in(self, key: str) -> tuple[str, Session] | None:
         """A new session for a valid API key (or the local token); None for anything else."""
-        if self._local_token is not None and same_token(key, self._local_token):
+        if self._operator_code is not None and same_token(key, self._operator_code):
             viewer, stored_key = Viewer(tenant=None, admin=True), None
         else:
             principal = self._verifier.verify(key)
