@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install neo4j demo test lint typecheck format bench dev up down clean
+.PHONY: install neo4j browser demo test lint typecheck format bench screenshots dev up down clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -18,10 +18,19 @@ install: $(STAMP)  ## create .venv and install the project with its dev tools
 neo4j: install  ## build the local Neo4j Community launcher (tools/neo4j; Maven downloads ~170 MB into .stack/m2 once)
 	$(BIN)/python -c 'from memory_ops.stack.neo4j import Neo4jLauncher; Neo4jLauncher().ensure_built()'
 
+# The browser tests (tests/ui/) drive Debian's Chromium through Playwright, which cannot download its own browsers
+# here. Skipped when /usr/bin/chromium is there; otherwise apt-get (as root, or through sudo). Under CI=true a
+# failed install fails the run; elsewhere the browser tests then skip and name this target.
+browser:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	( $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null ) \
+	  || { echo "could not install chromium (apt-get install -y chromium)"; [ "$${CI:-}" != true ]; }
+
 demo: install  ## embedded stores, migrate, API tour, import samples/ + run the consolidation job (backfill), recall (GRAPH=neo4j: on the local Neo4j)
 	$(BIN)/agent-memory demo $(if $(GRAPH),--graph $(GRAPH))
 
-test: install  ## the whole test suite on real embedded stores, both graph backends (FalkorDB, local Neo4j)
+test: install browser  ## the whole test suite on real embedded stores, both graph backends (FalkorDB, local Neo4j), the browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: install typecheck  ## ruff, and mypy --strict on the runtime library (typecheck)
@@ -37,6 +46,10 @@ format: install
 
 bench: install  ## all benchmarks (writes benchmarks/results/)
 	$(BIN)/python benchmarks/bench_write.py
+	$(BIN)/python benchmarks/bench_ui.py
+
+screenshots: install browser  ## screenshots of the memory browser's main pages into docs/screenshots/
+	AGENT_MEMORY_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_screenshots.py
 
 dev: install  ## embedded stores + Dagster UI on http://127.0.0.1:3000
 	$(BIN)/agent-memory dev

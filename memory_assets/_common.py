@@ -8,7 +8,14 @@ from typing import Any
 import dagster as dg
 
 GROUP = "memory"
+OWNERS = ["team:memory-platform"]  # who to ask about an asset (the Dagster UI shows it on every asset)
 PREVIEW_ROWS = 10
+TOP_USERS = 10
+
+
+def stage(name: str) -> dict[str, str]:
+    """The asset tag that places an asset in the pipeline: ingest, consolidation or lifecycle."""
+    return {"memory/stage": name}
 
 
 class Window:
@@ -79,6 +86,8 @@ def counts_table(counts: Mapping[str, Any]) -> str:
 
 
 def _metadata_value(value: Any) -> Any:
+    if isinstance(value, dg.MetadataValue):
+        return value
     if isinstance(value, bool):
         return dg.MetadataValue.bool(value)
     if isinstance(value, int):
@@ -88,6 +97,15 @@ def _metadata_value(value: Any) -> Any:
     return dg.MetadataValue.text(str(value))
 
 
+def most_changed_users(by_user: Mapping[str, Mapping[str, int]], columns: Sequence[str]) -> str:
+    """A markdown table of the TOP_USERS users with the most changes (the sum of `columns`), most first."""
+    rows = [{"user": u, **{c: counts.get(c, 0) for c in columns}} for u, counts in by_user.items()]
+    for row in rows:
+        row["changes"] = sum(row[c] for c in columns)
+    rows.sort(key=lambda r: (-r["changes"], r["user"]))
+    return markdown_table(rows, ["user", "changes", *columns], TOP_USERS)
+
+
 def materialized(
     window: Window,
     timer: Timer,
@@ -95,10 +113,13 @@ def materialized(
     preview: str,
     extra: Mapping[str, Any] | None = None,
     data_version: str | None = None,
+    markdown: Mapping[str, str] | None = None,
 ) -> dg.MaterializeResult:
-    """The MaterializeResult of a memory asset: counts, window, duration and a markdown preview."""
+    """The MaterializeResult of a memory asset: counts, window, duration, a markdown preview and further
+    markdown tables (`markdown`, shown by the Dagster UI as tables)."""
     metadata: dict[str, Any] = {k: _metadata_value(v) for k, v in counts.items()}
     metadata.update({k: _metadata_value(v) for k, v in (extra or {}).items()})
+    metadata.update({k: dg.MetadataValue.md(v) for k, v in (markdown or {}).items()})
     metadata["window"] = dg.MetadataValue.text(window.label)
     metadata["duration_s"] = dg.MetadataValue.float(timer.seconds)
     metadata["preview"] = dg.MetadataValue.md(preview)

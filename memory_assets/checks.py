@@ -15,11 +15,10 @@ import dagster as dg
 from memory_assets.consolidation import semantic_memory
 from memory_assets.episodic import episodic_graph
 from memory_assets.lifecycle import archived_memories
+from memory_assets.quality import DUPLICATE_ENTITY_MAX_RATE
 from memory_runtime.batch import checks as quality
 from memory_runtime.batch import reindex as maintenance
 from resources import MemoryStoreResource
-
-DUPLICATE_ENTITY_MAX_RATE = 0.02  # duplicates / entities with the same (user, type, norm_name)
 
 
 def _sample(values: Sequence[Any]) -> str:

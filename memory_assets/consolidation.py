@@ -8,12 +8,34 @@ record instead of incremented.
 
 import dagster as dg
 
-from memory_assets._common import GROUP, Timer, Window, counts_table, markdown_table, materialized
+from memory_assets._common import (
+    GROUP,
+    OWNERS,
+    Timer,
+    Window,
+    counts_table,
+    markdown_table,
+    materialized,
+    most_changed_users,
+    stage,
+)
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
+from memory_assets.quality import quality_table
 from memory_runtime.batch import consolidate, patterns, profiles, timeline
 from memory_runtime.batch.patterns import MIN_SUPPORT
 from resources import MemoryStoreResource
+
+# What consolidation did, as the run page names it (keys of consolidate.COUNT_KEYS).
+CHANGES = (
+    ("facts_created", "facts added"),
+    ("facts_invalidated", "facts invalidated (superseded by a newer one)"),
+    ("facts_reinforced", "facts merged into an existing one (reinforced)"),
+    ("entities_created", "entities added"),
+    ("entities_merged", "entities merged (alias or near-duplicate)"),
+    ("relations", "relations between entities"),
+)
+CHANGED_COLUMNS = [key for key, _ in CHANGES]
 
 # The extractor version with the environment's settings, read when the code location loads (code version).
 extractor_version = consolidate.configured_extractor_version
@@ -23,6 +45,8 @@ extractor_version = consolidate.configured_extractor_version
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("consolidation"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[episodic_graph],
@@ -49,7 +73,20 @@ def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResour
     numeric = {k: v for k, v in counts.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     extra = {k: v for k, v in counts.items() if k not in numeric}
     extra["extractor_version"] = report.extractor_version
-    return materialized(window, timer, numeric, counts_table(counts), extra=extra)
+    extra["users_changed"] = len(report.by_user)
+    changes = [{"change": label, "count": report.counts.get(key, 0)} for key, label in CHANGES]
+    return materialized(
+        window,
+        timer,
+        numeric,
+        counts_table(counts),
+        extra=extra,
+        markdown={
+            "changes": markdown_table(changes, ["change", "count"], len(changes)),
+            "most_changed_users": most_changed_users(report.by_user, CHANGED_COLUMNS),
+            "quality_checks": quality_table(memory),
+        },
+    )
 
 
 # ---- procedural strategies --------------------------------------------------------------------------
@@ -57,6 +94,8 @@ def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResour
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("consolidation"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[episodic_graph],
@@ -91,6 +130,8 @@ def procedural_strategies(context: dg.AssetExecutionContext, memory: MemoryStore
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("consolidation"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[episodic_graph, "semantic_memory"],
@@ -126,6 +167,8 @@ def memory_timeline(context: dg.AssetExecutionContext, memory: MemoryStoreResour
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("consolidation"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=["semantic_memory"],

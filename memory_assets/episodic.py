@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
+from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage
 from memory_assets.partitions import daily_partitions
 from memory_runtime.batch import projection, turn_log
 from resources import MemoryStoreResource
@@ -12,6 +12,8 @@ from resources import MemoryStoreResource
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("ingest"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     kinds={"postgres"},
@@ -44,6 +46,8 @@ def conversation_turns(context: dg.AssetExecutionContext, memory: MemoryStoreRes
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("ingest"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[conversation_turns],

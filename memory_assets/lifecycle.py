@@ -9,15 +9,30 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
+from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_runtime.batch import archive, decay
 from resources import MemoryStoreResource
 
 
+def salience_distribution(labels: list[decay.LabelDecay]) -> str:
+    """How many decayed nodes of each label had a salience in each tenth of [0, 1], before and after."""
+    bins = decay.HISTOGRAM_BINS
+    rows = [
+        {"salience": f"{i / bins:.1f}–{(i + 1) / bins:.1f}"}
+        | {f"{s.label} before": s.histogram_before[i] for s in labels}
+        | {f"{s.label} after": s.histogram_after[i] for s in labels}
+        for i in range(bins)
+    ]
+    columns = ["salience"] + [f"{s.label} {when}" for s in labels for when in ("before", "after")]
+    return markdown_table(rows, columns, bins)
+
+
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("lifecycle"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[episodic_graph, "semantic_memory"],
@@ -37,17 +52,25 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
     counts = {f"{decay.PLURAL[s.label]}_decayed": s.decayed for s in report.labels}
     counts["postgres_turns_updated"] = report.postgres_turns_updated
     counts["access_stats_flushed"] = report.access_stats_flushed
+    histogram = {s.label: {"before": s.histogram_before, "after": s.histogram_after} for s in report.labels}
     return materialized(
         window,
         timer,
         counts,
         markdown_table([asdict(s) for s in report.labels], ["label", "decayed", "mean_before", "mean_after"]),
-        extra={"decay_rate": float(rate), "as_of": window.as_of().isoformat()},
+        extra={
+            "decay_rate": float(rate),
+            "as_of": window.as_of().isoformat(),
+            "salience_histogram": dg.MetadataValue.json(histogram),
+        },
+        markdown={"salience_distribution": salience_distribution(report.labels)},
     )
 
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("lifecycle"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[salience_decay],

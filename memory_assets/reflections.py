@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from memory_assets._common import GROUP, Timer, Window, markdown_table, materialized
+from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_runtime.batch import reflect
@@ -25,6 +25,8 @@ RECLAIM_IDLE_MS = reflect.RECLAIM_IDLE_MS  # read at run time, so tests can shor
 
 @dg.asset(
     group_name=GROUP,
+    owners=OWNERS,
+    tags=stage("consolidation"),
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[episodic_graph],

@@ -1,4 +1,4 @@
-"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill, reembed, serve.
+"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill, reembed, serve, ui.
 
 Every failure the user can fix is one line on stderr naming what to fix, with exit status 1.
 """
@@ -451,6 +451,36 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """Open the memory browser on the stores (the embedded ones unless URIs are configured) until interrupted."""
+    import secrets
+    import webbrowser
+
+    import uvicorn
+
+    from memory_ops.server.app import create_app
+    from memory_ops.server.settings import ServerSettings
+    from memory_runtime.config import load_settings
+
+    configured = load_settings()
+    if not (configured.postgres_uri and configured.graph_uri and configured.redis_uri):
+        cmd_migrate(args)  # the embedded stores: make sure the schema is there (idempotent)
+    server = ServerSettings()
+    port = server.server_port if args.port is None else args.port
+    server = server.model_copy(update={"server_host": args.host, "server_port": port})
+    code = secrets.token_urlsafe(32)  # signs in the local operator; lives only as long as this process
+    with _server_stores(args) as stores:
+        app = create_app(stores, server, mcp=False, ui_operator_code=code)
+        url = f"http://{args.host}:{port}/ui/login#key={code}"
+        print(f"memory browser  {url}", file=sys.stderr)
+        print("(that link signs in as the local operator, who sees every user; tenant API keys work too)",
+              file=sys.stderr, flush=True)  # fmt: skip
+        if not args.no_browser:
+            webbrowser.open(url)
+        uvicorn.run(app, host=args.host, port=port, log_level=args.log_level, timeout_graceful_shutdown=10)
+    return 0
+
+
 def cmd_mcp(args: argparse.Namespace) -> int:
     """Serve the MCP tools over stdio for one user, acting with the tenant key in MEMORY_API_KEY."""
     from memory_ops.server.keys import KeyVerifier
@@ -579,6 +609,11 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--host", help="listen address (default: MEMORY_SERVER_HOST or 127.0.0.1)")
     srv.add_argument("--port", type=int, help="listen port (default: MEMORY_SERVER_PORT or 8080)")
     srv.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"))
+    ui = add("ui", cmd_ui, "open the memory browser (/ui) on the embedded stores, signed in as the local operator")
+    ui.add_argument("--host", default="127.0.0.1", help="listen address (loopback by default)")
+    ui.add_argument("--port", type=int, help="listen port (default: MEMORY_SERVER_PORT or 8080)")
+    ui.add_argument("--no-browser", action="store_true", help="only print the sign-in link")
+    ui.add_argument("--log-level", default="warning", choices=("critical", "error", "warning", "info", "debug"))
     mcp = add("mcp", cmd_mcp, "serve the MCP tools over stdio for one user (key from MEMORY_API_KEY)")
     mcp.add_argument("--user-id", required=True, help="the tenant's user every tool call acts for")
     keys = add("keys", cmd_keys, "create, list or revoke the server's API keys")

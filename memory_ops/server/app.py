@@ -1,4 +1,5 @@
-"""The FastAPI application of `agent-memory serve`: the REST API at /v1, the MCP server at /mcp, health, metrics.
+"""The FastAPI application of `agent-memory serve`: the REST API at /v1, the MCP server at /mcp, the memory browser
+at /ui, health, metrics.
 
 `create_app(stores, settings)` builds it over one `Stores` shared by every request (the caller owns and closes
 it). Requests are sync routes run on the worker threads of the ASGI server; each names its runtime user through
@@ -25,6 +26,7 @@ from memory_ops.server.rest import router
 from memory_ops.server.service import MemoryService
 from memory_ops.server.settings import ServerSettings
 from memory_ops.server.tenancy import TenantMemories, public_text
+from memory_ops.server.ui import create_ui_app
 from memory_runtime import metrics
 from memory_runtime.domain.errors import AgentMemoryError
 from memory_runtime.stores.bundle import Stores
@@ -128,8 +130,19 @@ def _store_checks(stores: Stores) -> dict[str, Any]:
     }
 
 
-def create_app(stores: Stores, settings: ServerSettings, *, public_url: str | None = None, mcp: bool = True) -> FastAPI:
-    """The application over `stores`; `public_url` is where clients reach it (for the MCP auth metadata)."""
+def create_app(
+    stores: Stores,
+    settings: ServerSettings,
+    *,
+    public_url: str | None = None,
+    mcp: bool = True,
+    ui_operator_code: str | None = None,
+) -> FastAPI:
+    """The application over `stores`; `public_url` is where clients reach it (for the MCP auth metadata).
+
+    The memory browser is mounted at /ui; `ui_operator_code` (from `agent-memory ui`) also signs in the local
+    operator, who sees every runtime user.
+    """
     verifier = KeyVerifier(stores.pg, settings.server_key_cache_s)
     service = MemoryService(TenantMemories(stores, settings.server_memory_cache))
     base_url = public_url or settings.server_public_url or f"http://{settings.server_host}:{settings.server_port}"
@@ -198,6 +211,7 @@ def create_app(stores: Stores, settings: ServerSettings, *, public_url: str | No
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     app.include_router(router)
+    app.mount("/ui", create_ui_app(service, verifier, operator_code=ui_operator_code))
     if mcp_server is not None:  # /mcp and its OAuth resource metadata, with the SDK's auth middleware around them
         for path in sorted({route.path for route in mcp_app.routes if isinstance(route, Route)}):
             app.router.routes.append(Route(path, endpoint=mcp_app))

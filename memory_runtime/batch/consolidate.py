@@ -358,11 +358,13 @@ def consolidate_window(
     progress: Callable[[int], None] | None = None,
     extractor: Extractor | None = None,
     page_size: int = PAGE_SIZE,
+    by_user: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, int | float]:
     """Extract and learn the window's turns (created_at in [start, end)); returns counts (see COUNT_KEYS).
 
     `duration_s` (float seconds) is added to the counts; `progress(n)` is called after each page of n
-    turns. The extractor defaults to `make_extractor(stores.settings)`.
+    turns. The extractor defaults to `make_extractor(stores.settings)`. A given `by_user` dict is filled with
+    the same counts per user who had anything extracted (turns_read counts only their turns with extractions).
     """
     from memory_runtime.extraction import extractor_version, make_extractor
 
@@ -373,24 +375,33 @@ def consolidate_window(
     version = extractor_version(settings)
     counts: Counter[str] = Counter({k: 0 for k in COUNT_KEYS})
     runs: dict[str, _UserRun] = {}
+    per_user: dict[str, Counter[str]] = {}
     for page, extractions in _extracted(extractor, read_turns(stores, start, end, user_id, page_size)):
         counts["turns_read"] += len(page)
         _ensure_projected(stores, page, user_id)
-        by_user: dict[str, list[tuple[TurnRow, Extraction]]] = {}
+        users_items: dict[str, list[tuple[TurnRow, Extraction]]] = {}
         for turn, ext in zip(page, extractions, strict=True):
             if ext.entities or ext.facts or ext.relations:
-                by_user.setdefault(turn.user_id, []).append((turn, ext))
-        for uid, items in by_user.items():
+                users_items.setdefault(turn.user_id, []).append((turn, ext))
+        for uid, items in users_items.items():
             if uid not in runs:
                 runs[uid] = _UserRun.open(stores, uid)
+            before = counts.copy()
             _apply_page(runs[uid], items, version, counts)
+            per_user.setdefault(uid, Counter()).update(counts - before)
+            per_user[uid]["turns_read"] += len(items)
         if progress is not None:
             progress(len(page))
     for run in runs.values():
         total, expired = run.fact_totals(since_ms)
         counts["facts_created"] += total - run.facts_before
         counts["facts_invalidated"] += expired
+        mine = per_user[run.user_id]
+        mine["facts_created"], mine["facts_invalidated"] = total - run.facts_before, expired
+        mine["facts_reinforced"] = mine.pop("fact_writes", 0) - mine["facts_created"]
     counts["facts_reinforced"] = counts.pop("fact_writes", 0) - counts["facts_created"]
+    if by_user is not None:
+        by_user.update({uid: {k: int(c[k]) for k in COUNT_KEYS} for uid, c in per_user.items()})
     out: dict[str, int | float] = {k: int(counts[k]) for k in COUNT_KEYS}
     out["duration_s"] = round(time.perf_counter() - began, 3)
     return out
@@ -404,6 +415,7 @@ class SemanticReport:
     counts: dict[str, int | float]
     vector_indexes_rebuilt: int
     extractor_version: str
+    by_user: dict[str, dict[str, int]] = field(default_factory=dict)  # the same counts per user
 
 
 def consolidate_semantic_memory(
@@ -421,10 +433,11 @@ def consolidate_semantic_memory(
     """
     from memory_runtime.extraction import extractor_version
 
-    counts = dict(consolidate_window(stores, start, end, progress=progress))
+    by_user: dict[str, dict[str, int]] = {}
+    counts = dict(consolidate_window(stores, start, end, progress=progress, by_user=by_user))
     counts.pop("duration_s", None)
     repaired = repair_vector_indexes(stores, labels=("Fact", "Entity"), progress=log_message)
-    return SemanticReport(counts, sum(i.rebuilt for i in repaired), extractor_version(stores.settings))
+    return SemanticReport(counts, sum(i.rebuilt for i in repaired), extractor_version(stores.settings), by_user)
 
 
 def configured_extractor_version() -> str | None:

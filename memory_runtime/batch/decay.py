@@ -6,7 +6,7 @@ conversation_logs.salience. Nodes without a salience are left alone. `decayed_at
 re-run for the same moment change nothing.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from memory_runtime.domain.models import to_ms
@@ -19,14 +19,24 @@ BATCH = 5000
 PLURAL = {"Turn": "turns", "Entity": "entities", "Fact": "facts"}
 
 
+HISTOGRAM_BINS = 10  # salience histograms: [0, 0.1), [0.1, 0.2), ..., [0.9, 1.0]
+
+
+def _bin(value: float) -> int:
+    return min(HISTOGRAM_BINS - 1, max(0, int(value * HISTOGRAM_BINS)))
+
+
 @dataclass(frozen=True)
 class LabelDecay:
-    """Nodes of one label decayed, with their mean salience before and after (None when none)."""
+    """Nodes of one label decayed, with their mean salience before and after (None when none), and how many
+    of them fell in each tenth of [0, 1] before and after."""
 
     label: str
     decayed: int
     mean_before: float | None
     mean_after: float | None
+    histogram_before: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_BINS)
+    histogram_after: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_BINS)
 
 
 @dataclass(frozen=True)
@@ -48,16 +58,22 @@ def decay_salience(stores: Stores, as_of: datetime, rate: float, batch: int = BA
     for node_label in q.DECAY_LABELS:
         statement = q.decay_batch(graph.dialect, node_label=node_label)
         n, before, after = 0, 0.0, 0.0
+        hist_before, hist_after = [0] * HISTOGRAM_BINS, [0] * HISTOGRAM_BINS
         while True:
             rows = graph.write(statement, {"as_of": as_of_ms, "keep": 1.0 - rate, "batch": batch})
             n += len(rows)
             before += sum(float(r["before"]) for r in rows)
             after += sum(float(r["salience"]) for r in rows)
+            for r in rows:
+                hist_before[_bin(float(r["before"]))] += 1
+                hist_after[_bin(float(r["salience"]))] += 1
             if node_label == "Turn" and rows:
                 pg_updated += turn_log.mirror_turn_salience(
                     stores.pg, [r["id"] for r in rows], [float(r["salience"]) for r in rows]
                 )
             if len(rows) < batch:
                 break
-        labels.append(LabelDecay(node_label, n, before / n if n else None, after / n if n else None))
+        labels.append(
+            LabelDecay(node_label, n, before / n if n else None, after / n if n else None, hist_before, hist_after)
+        )
     return DecayReport(labels, pg_updated, flushed)

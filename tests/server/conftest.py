@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -90,11 +91,11 @@ SERVER_SETTINGS = ServerSettings(_env_file=None, server_metrics_token=METRICS_BE
 
 
 @contextmanager
-def running_server(stores: Stores, settings: ServerSettings = SERVER_SETTINGS) -> Iterator[str]:
-    """Uvicorn serving `create_app(stores)` in a thread on a free port; yields its base URL."""
+def running_server(stores: Stores, settings: ServerSettings = SERVER_SETTINGS, **app_options: Any) -> Iterator[str]:
+    """Uvicorn serving `create_app(stores, **app_options)` in a thread on a free port; yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    app = create_app(stores, settings.model_copy(update={"server_port": port}), public_url=url)
+    app = create_app(stores, settings.model_copy(update={"server_port": port}), public_url=url, **app_options)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()

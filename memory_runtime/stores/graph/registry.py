@@ -34,6 +34,7 @@ QUERY_MODULES: tuple[str, ...] = tuple(
         "reflections",
         "lifecycle",
         "quality",
+        "browse",
     )
 )
 
