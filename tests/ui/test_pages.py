@@ -138,36 +138,37 @@ def test_agent_memory_ui_serves_the_browser_and_prints_its_sign_in_link(server_n
         proc.wait(timeout=30)
 
 
-# ---- memory_runtime.memory.browse ------------------------------------------------------------------------
+# ---- memory_runtime.memory.browse, on both graph backends --------------------------------------------------------
 
 
-def test_browse_lists_only_the_users_of_a_prefix_with_search_and_paging(stores):
+def test_browse_lists_only_the_users_of_a_prefix_with_search_and_paging(backend_stores):
     start = datetime(2024, 1, 1, tzinfo=UTC)
     for user in ("t1:ann", "t1:anna", "t1:bo", "t2:ann"):
-        AgentMemory(user, stores=stores).store_turns(_turns(f"{user}-c", 1, start))
-    assert [u.user_id for u in browse.users(stores, "t1:").items] == ["t1:ann", "t1:anna", "t1:bo"]
-    assert [u.user_id for u in browse.users(stores, "t1:", "ann").items] == ["t1:ann", "t1:anna"]
-    page = browse.users(stores, "t1:", limit=2)
-    assert page.total == 3 and page.next_offset == 2 and browse.users(stores, "t1:", limit=2, offset=2).total == 3
-    assert browse.users(stores, "t1:", "t1").items == []  # the search looks at the id after the prefix only
+        AgentMemory(user, stores=backend_stores).store_turns(_turns(f"{user}-c", 1, start))
+    assert [u.user_id for u in browse.users(backend_stores, "t1:").items] == ["t1:ann", "t1:anna", "t1:bo"]
+    assert [u.user_id for u in browse.users(backend_stores, "t1:", "ann").items] == ["t1:ann", "t1:anna"]
+    page = browse.users(backend_stores, "t1:", limit=2)
+    assert page.total == 3 and page.next_offset == 2
+    assert browse.users(backend_stores, "t1:", limit=2, offset=2).total == 3
+    assert browse.users(backend_stores, "t1:", "t1").items == []  # the search looks at the id after the prefix only
 
 
-def test_browse_user_summary_counts_and_is_not_found_for_a_user_without_memories(stores):
-    memory = AgentMemory("u1", stores=stores)
+def test_browse_user_summary_counts_and_is_not_found_for_a_user_without_memories(backend_stores):
+    memory = AgentMemory("u1", stores=backend_stores)
     memory.store_turns(_turns("c1", 3, datetime(2024, 1, 1, tzinfo=UTC)))
     memory.learn_fact("U1 likes tea")
-    summary = browse.user_summary(stores, "u1")
+    summary = browse.user_summary(backend_stores, "u1")
     assert (summary.conversations, summary.turns, summary.facts) == (1, 3, 1)
     with pytest.raises(NotFoundError):
-        browse.user_summary(stores, "nobody")
+        browse.user_summary(backend_stores, "nobody")
 
 
-def test_browse_facts_as_of_pages_and_keeps_the_span(stores):
-    memory = AgentMemory("u1", stores=stores)
+def test_browse_facts_as_of_pages_and_keeps_the_span(backend_stores):
+    memory = AgentMemory("u1", stores=backend_stores)
     t0 = datetime(2024, 1, 1, tzinfo=UTC)
     for i in range(5):
         memory.learn_fact(f"fact {i}", valid_at=t0 + timedelta(days=i), invalid_at=t0 + timedelta(days=i + 2))
-    page = browse.facts(stores, "u1", as_of=t0 + timedelta(days=2, hours=1), limit=1)
+    page = browse.facts(backend_stores, "u1", as_of=t0 + timedelta(days=2, hours=1), limit=1)
     assert page.total == 2 and [f["claim"] for f in page.items] == ["fact 2"] and page.next_offset == 1
-    assert browse.facts(stores, "u1", include_invalid=False).total == 0
-    assert browse.fact_span(stores, "u1") == (t0, t0 + timedelta(days=6))
+    assert browse.facts(backend_stores, "u1", include_invalid=False).total == 0
+    assert browse.fact_span(backend_stores, "u1") == (t0, t0 + timedelta(days=6))
