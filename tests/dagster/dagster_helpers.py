@@ -42,6 +42,14 @@ def age_turns(stores: Stores, seconds: int = 3600) -> None:
     stores.pg.fetch("UPDATE conversation_logs SET ingested_at = now() - make_interval(secs => %s)", (seconds,))
 
 
+def move_tool_calls(stores: Stores, start: datetime) -> None:
+    """Shift every recorded tool call to `start`, keeping their order (they are recorded at 'now')."""
+    stores.pg.fetch(
+        "UPDATE tool_invocations SET created_at = %s + (created_at - (SELECT min(created_at) FROM tool_invocations))",
+        (start,),
+    )
+
+
 def materialize(assets: list, memory: MemoryStoreResource, instance: dg.DagsterInstance, **kwargs: object):
     """dg.materialize with the memory resource; the partition defaults to DAY."""
     kwargs.setdefault("partition_key", DAY)
