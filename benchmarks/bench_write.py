@@ -30,8 +30,9 @@ from harness import (
     side_by_side,
 )
 
-from memory_runtime.api import AgentMemory, episodic
+from memory_runtime.api import AgentMemory
 from memory_runtime.domain.models import Turn
+from memory_runtime.memory import episodic
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
