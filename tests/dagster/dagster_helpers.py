@@ -10,6 +10,17 @@ from memory_runtime.memory.episodic import EpisodicMemory
 from memory_runtime.stores.bundle import Stores
 from resources import MemoryStoreResource
 
+ASSETS = {  # every asset of the code location
+    "conversation_turns",
+    "episodic_graph",
+    "semantic_memory",
+    "procedural_strategies",
+    "memory_timeline",
+    "user_profiles",
+    "reflections",
+    "salience_decay",
+    "archived_memories",
+}
 DAY = "2024-03-01"
 DAY_START = datetime(2024, 3, 1, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ old enough to decay and to archive, and a low-salience orphan entity to delete.
 from datetime import timedelta
 
 import pytest
-from dagster_helpers import DAY, DAY_START, make_resource, materialize, metadata, move_tool_calls
+from dagster_helpers import ASSETS, DAY, DAY_START, make_resource, materialize, metadata, move_tool_calls
 
 from memory_assets.definitions import defs
 from memory_runtime.api import AgentMemory
@@ -16,17 +16,6 @@ from memory_runtime.domain.models import Entity, Turn, to_ms
 
 NOON = DAY_START + timedelta(hours=12)
 OLD = DAY_START - timedelta(days=30)  # beyond the test's retention of 10 days
-ASSETS = [
-    "conversation_turns",
-    "episodic_graph",
-    "semantic_memory",
-    "procedural_strategies",
-    "memory_timeline",
-    "user_profiles",
-    "reflections",
-    "salience_decay",
-    "archived_memories",
-]
 
 
 def _turns(conversation: str, start, contents: list[str], **metadata: object) -> list[Turn]:
@@ -69,13 +58,13 @@ def test_every_asset_and_check_of_the_code_location_runs_on_the_graph(backend_st
     memory = make_resource(backend_settings, retention_days=10)
     assets = list(defs.assets or [])
     checks = list(defs.asset_checks or [])
-    assert {key.to_user_string() for a in assets for key in a.keys} == set(ASSETS)
+    assert {key.to_user_string() for a in assets for key in a.keys} == ASSETS
 
     result = materialize([*assets, *checks], memory, instance, partition_key=DAY)
 
     assert result.success
     done = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert done == set(ASSETS)
+    assert done == ASSETS
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} == {k.name for c in checks for k in c.check_keys}
     assert [(e.check_name, e.metadata) for e in evaluations if not e.passed] == []
