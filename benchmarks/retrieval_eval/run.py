@@ -1,6 +1,7 @@
 """Turn-level retrieval evaluation: full-text, vector, fused remember() and a plain BM25 reference.
 
     .venv/bin/python benchmarks/retrieval_eval/run.py [--top-k 10 25] [--set neighbour_hits=4 ...]
+        [--graph falkordb|neo4j|both]
 
 Starts a private embedded stack, loads data/conversations.jsonl into a fresh namespace — each
 conversation is its own user, each session its own conversation id, each turn stored as
@@ -16,7 +17,9 @@ user and scores the returned turns against the gold evidence turn ids:
 Questions with `time_window_hours` / `as_of` pass them to every strategy (BM25 filters its corpus the same
 way). Recall@5, Recall@10 and NDCG@10 come from top_k=10 calls, Recall@25 from top_k=25 calls. `--set`
 overrides Tuning fields for a sweep (fused then runs through Retriever directly with that tuning).
-Writes benchmarks/results/retrieval_eval.md unless --no-write.
+`--graph both` evaluates on FalkorDB, then on a private local Neo4j, and also reports how far the two agree
+(identical top-k lists, shared items, normalised score differences). Writes benchmarks/results/retrieval_eval.md
+(retrieval_eval_neo4j.md / retrieval_eval_graphs.md for the other graphs) unless --no-write.
 """
 
 import argparse
@@ -25,12 +28,12 @@ import math
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/harness.py
-from harness import embedded_stores  # noqa: E402
+from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, results_path  # noqa: E402
 
 from memory_runtime.api import AgentMemory
 from memory_runtime.domain.models import Turn
@@ -148,6 +151,7 @@ def evaluate(
         )
     print(file=sys.stderr)
     ranked: dict[tuple[str, int, str], list[str]] = {}
+    scores: dict[tuple[str, int, str], list[float]] = {}
     spent: dict[str, float] = defaultdict(float)
     for n, q in enumerate(questions, 1):
         user = q["sample_id"]
@@ -170,6 +174,7 @@ def evaluate(
                 rows = retriever.search_turns(q["question"], top_k=k, mode=mode, time_window_hours=hours, as_of=as_of)
                 spent[mode] += time.perf_counter() - t
                 ranked[mode, k, q["qid"]] = [dia[user][r["conversation_id"], r["index"]] for r in rows]
+                scores[mode, k, q["qid"]] = [float(r["score"]) for r in rows]
             if "fused" in only:
                 t = time.perf_counter()
                 if tuning is None:
@@ -183,10 +188,48 @@ def evaluate(
                     ).relevant_turns
                 spent["fused"] += time.perf_counter() - t
                 ranked["fused", k, q["qid"]] = [dia[user][r["conversation_id"], r["index"]] for r in rows]
+                scores["fused", k, q["qid"]] = [float(r["score"]) for r in rows]
         if n % 50 == 0 or n == len(questions):
             print(f"\r  asked {n}/{len(questions)} questions", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    return ranked, spent
+    return ranked, scores, spent
+
+
+@dataclass
+class Run:
+    """One graph's evaluation: ranked dataset turn ids and their scores per (strategy, k, qid), timings."""
+
+    ranked: dict
+    scores: dict
+    spent: dict
+    model_id: str
+
+
+def agreement(a: Run, b: Run, questions: list[dict], k: int, strategies: list[str]) -> str:
+    """How far two graphs' runs agree, per strategy at top-k: identical ranked lists, shared items, and the
+    largest difference of the scores of a shared item after normalising each list by its top score."""
+    lines = [
+        f"| strategy | identical top-{k} lists | mean shared items (of {k}) | max score diff (normalised) |",
+        "|---|---|---|---|",
+    ]
+    for s in strategies:
+        same = shared = 0
+        diff = 0.0
+        scored = s in {key[0] for key in a.scores}
+        for q in questions:
+            key = (s, k, q["qid"])
+            ra, rb = a.ranked[key], b.ranked[key]
+            same += ra == rb
+            shared += len(set(ra) & set(rb))
+            if scored and a.scores[key] and b.scores[key]:
+                na = {t: v / (a.scores[key][0] or 1.0) for t, v in zip(ra, a.scores[key], strict=True)}
+                nb = {t: v / (b.scores[key][0] or 1.0) for t, v in zip(rb, b.scores[key], strict=True)}
+                diff = max([diff] + [abs(na[t] - nb[t]) for t in na.keys() & nb.keys()])
+        n = len(questions)
+        lines.append(
+            f"| {s} | {same}/{n} ({same / n:.1%}) | {shared / n:.2f} | " + (f"{diff:.4f} |" if scored else "— |")
+        )
+    return "\n".join(lines)
 
 
 def score(ranked: dict, questions: list[dict], ks: list[int], strategies: list[str]) -> dict:
@@ -242,6 +285,7 @@ def main() -> int:
     parser.add_argument(
         "--bare-text", action="store_true", help="store turns without the 'Speaker: ' prefix (speaker in metadata)"
     )
+    add_graph_argument(parser)
     args = parser.parse_args()
     convs, questions = load(args.data)
     if args.conversations:
@@ -250,33 +294,54 @@ def main() -> int:
         questions = [q for q in questions if q["sample_id"] in keep]
     tuning = parse_overrides(args.set) if args.set else None
     strategies = [s for s in STRATEGIES if s in args.only]
-    with embedded_stores(
-        "retrieval-eval-", postgres_schema="reteval", graph_name="reteval", redis_prefix="reteval"
-    ) as stores:
-        ranked, spent = evaluate(stores, convs, questions, args.top_k, tuning, set(strategies), not args.bare_text)
-        model_id = stores.embedder.model_id
-    result = score(ranked, questions, args.top_k, strategies)
-    text = tables(result, questions, strategies)
-    per_q = {s: f"{spent[s] / (len(questions) * 2) * 1000:.1f} ms" for s in strategies}
-    print(text)
-    print(f"\nmean time per call: {per_q}")
+    runs: dict[str, Run] = {}
+    for graph in args.graph:
+        with embedded_stores(
+            "retrieval-eval-", graph, postgres_schema="reteval", graph_name="reteval", redis_prefix="reteval"
+        ) as stores:
+            ranked, scores, spent = evaluate(
+                stores, convs, questions, args.top_k, tuning, set(strategies), not args.bare_text
+            )
+            runs[graph] = Run(ranked, scores, spent, stores.embedder.model_id)
+    sections = []
+    for graph, run in runs.items():
+        text = tables(score(run.ranked, questions, args.top_k, strategies), questions, strategies)
+        per_q = {s: f"{run.spent[s] / (len(questions) * 2) * 1000:.1f} ms" for s in strategies}
+        print(f"{GRAPH_NAMES[graph]}:\n" if len(runs) > 1 else "", end="")
+        print(text)
+        print(f"\nmean time per call: {per_q}")
+        heading = f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else ""
+        sections.append(heading + text + f"\n\nMean time per call: {per_q}\n")
+    compared = ""
+    if len(runs) > 1:
+        first, second = (runs[g] for g in args.graph)
+        compared = (
+            f"## Do the graphs agree? ({' vs '.join(GRAPH_NAMES[g] for g in runs)}, top-{args.top_k[0]})\n\n"
+            + agreement(first, second, questions, args.top_k[0], [s for s in strategies if s != "bm25"])
+            + "\n\n"
+        )
+        print("\n" + compared)
     if args.dump:
+        ranked = runs[args.graph[0]].ranked
         with args.dump.open("w") as f:
             for q in questions:
                 f.write(json.dumps({**q, **{s: ranked[s, args.top_k[0], q["qid"]] for s in strategies}}) + "\n")
     if not args.no_write and not args.set and not args.conversations and not args.bare_text:
         n_turns = sum(len(s["turns"]) for c in convs for s in c["sessions"])
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(
+        model_id = runs[args.graph[0]].model_id
+        out = results_path(RESULTS, args.graph)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(
             "# Turn-level retrieval evaluation\n\n"
             "Regenerate: `.venv/bin/python benchmarks/retrieval_eval/generate.py && "
-            ".venv/bin/python benchmarks/retrieval_eval/run.py`\n\n"
+            f".venv/bin/python benchmarks/retrieval_eval/run.py{graph_flag(args.graph)}`\n\n"
             f"Data: {len(convs)} generated conversations (benchmarks/retrieval_eval/data, seed 2024), {n_turns} turns, "
             f"{len(questions)} questions with turn-level evidence. Embedder `{model_id}`, no LLM, embedded stack "
-            f"(PostgreSQL + FalkorDB). Each conversation is its own user. Measured {datetime.now():%Y-%m-%d}.\n\n"
+            f"(PostgreSQL + {' / '.join(GRAPH_NAMES[g] for g in runs)}). Each conversation is its own user. "
+            f"Measured {datetime.now():%Y-%m-%d}.\n\n"
             "Strategies: `bm25` = plain Okapi BM25 in Python (k1=1.2, b=0.75, content_terms tokens; the "
             "reference), `fulltext` / `vector` = `Retriever.search_turns(mode=...)`, `fused` = "
-            "`AgentMemory.remember(...).relevant_turns`.\n\n" + text + f"\n\nMean time per call: {per_q}\n"
+            "`AgentMemory.remember(...).relevant_turns`.\n\n" + compared + "\n".join(sections)
         )
     return 0
 

@@ -10,6 +10,17 @@ from memory_runtime.memory.episodic import EpisodicMemory
 from memory_runtime.stores.bundle import Stores
 from resources import MemoryStoreResource
 
+ASSETS = {  # every asset of the code location
+    "conversation_turns",
+    "episodic_graph",
+    "semantic_memory",
+    "procedural_strategies",
+    "memory_timeline",
+    "user_profiles",
+    "reflections",
+    "salience_decay",
+    "archived_memories",
+}
 DAY = "2024-03-01"
 DAY_START = datetime(2024, 3, 1, tzinfo=UTC)
 
@@ -40,6 +51,14 @@ def store_conversation(
 def age_turns(stores: Stores, seconds: int = 3600) -> None:
     """Pretend every turn was ingested `seconds` ago (for the sensor's commit-lag guard)."""
     stores.pg.fetch("UPDATE conversation_logs SET ingested_at = now() - make_interval(secs => %s)", (seconds,))
+
+
+def move_tool_calls(stores: Stores, start: datetime) -> None:
+    """Shift every recorded tool call to `start`, keeping their order (they are recorded at 'now')."""
+    stores.pg.fetch(
+        "UPDATE tool_invocations SET created_at = %s + (created_at - (SELECT min(created_at) FROM tool_invocations))",
+        (start,),
+    )
 
 
 def materialize(assets: list, memory: MemoryStoreResource, instance: dg.DagsterInstance, **kwargs: object):

@@ -1,8 +1,8 @@
 """Consolidation assets on real stores: timeline, mined strategies, user profiles, semantic memory."""
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from dagster_helpers import DAY, DAY_START, materialize, metadata, store_conversation
+from dagster_helpers import DAY, DAY_START, materialize, metadata, move_tool_calls, store_conversation
 
 from memory_assets.consolidation import (
     memory_timeline,
@@ -42,14 +42,6 @@ def _seed_day(stores) -> dict[str, list[str]]:
         subject="user", predicate="likes", object="jazz",
     )  # fmt: skip
     return turns
-
-
-def _move_tool_calls(stores, start: datetime) -> None:
-    """Shift every recorded tool call into DAY, keeping their order (they are recorded at 'now')."""
-    stores.pg.fetch(
-        "UPDATE tool_invocations SET created_at = %s + (created_at - (SELECT min(created_at) FROM tool_invocations))",
-        (start,),
-    )
 
 
 def _snapshot(stores) -> dict[str, object]:
@@ -99,7 +91,7 @@ def test_rerunning_a_partition_changes_nothing(stores, memory, instance):
         procedural = ProceduralMemory(stores, user)
         for tool in tools:
             procedural.record_tool_usage(tool, {"q": conv}, {"ok": True}, True, 12.0, conversation_id=conv)
-    _move_tool_calls(stores, NOON + timedelta(hours=3))
+    move_tool_calls(stores, NOON + timedelta(hours=3))
     assets = [conversation_turns, episodic_graph, procedural_strategies, memory_timeline, user_profiles]
     stores.graph.write("MATCH (t:Turn {id: $id}) DETACH DELETE t", {"id": turns["c2"][1]})
 
@@ -134,7 +126,7 @@ def test_procedural_strategies_counts_outcomes_per_task_type_and_tool_sequence(s
             calls = [("browse", True)]  # only one conversation: below the support threshold
         for tool, success in calls:
             procedural.record_tool_usage(tool, {}, {}, success, 5.0, conversation_id=conv)
-    _move_tool_calls(stores, NOON)
+    move_tool_calls(stores, NOON)
 
     result = materialize([procedural_strategies], memory, instance)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 import yaml
+from dagster_helpers import ASSETS
 
 from memory_assets.definitions import defs
 from memory_assets.partitions import daily_partitions
@@ -17,17 +18,6 @@ from memory_runtime.stores.graph.registry import render_all
 from schedules import daily_lifecycle_schedule, hourly_pattern_detection_schedule, nightly_consolidation_schedule
 
 ROOT = Path(__file__).resolve().parents[2]
-ASSETS = {
-    "conversation_turns",
-    "episodic_graph",
-    "semantic_memory",
-    "procedural_strategies",
-    "memory_timeline",
-    "user_profiles",
-    "reflections",
-    "salience_decay",
-    "archived_memories",
-}
 
 
 def test_definitions_are_loadable():

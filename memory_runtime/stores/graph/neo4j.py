@@ -54,6 +54,7 @@ class Neo4jGraphStore(GraphStore):
     """GraphStore over a Neo4j 5.15+ database."""
 
     backend = "neo4j"
+    dialect: Neo4jDialect
 
     def __init__(
         self,
@@ -87,6 +88,10 @@ class Neo4jGraphStore(GraphStore):
             connection_acquisition_timeout=max(connect_timeout_s, 1.0) * 2,
             max_connection_pool_size=max_connections,
             max_transaction_retry_time=max(connect_timeout_s, 1.0),
+            # The shared Cypher names every relationship type and property a query may meet; on a graph that
+            # has none yet, Neo4j answers each statement with "does not exist" notifications, which the driver
+            # logs as warnings: one log line per type on every remember(). They carry nothing for this code.
+            notifications_min_severity="OFF",
         )
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
@@ -121,10 +126,11 @@ class Neo4jGraphStore(GraphStore):
         return dims
 
     def _apply_schema(self, schema: GraphSchema, dims: int) -> SchemaReport:
-        self._require_version()
+        version = self._require_version()
         report = SchemaReport()
         before = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
-        for ddl in self.dialect.schema_ddl(schema, dims):
+        exact = version >= self.dialect.EXACT_VECTORS_OPTION_SINCE
+        for ddl in self.dialect.schema_ddl(schema, dims, exact_vectors_option=exact):
             self.write(ddl.statement)
         after = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
         if after - before:
@@ -133,15 +139,20 @@ class Neo4jGraphStore(GraphStore):
         report.existing = len(before)
         return report
 
-    def _require_version(self) -> None:
-        """Refuse a server without vector indexes (before 5.13) with a clear error instead of a DDL failure."""
+    def _require_version(self) -> tuple[int, ...]:
+        """The kernel's (major, minor); refuses a server without vector indexes (before 5.13) with a clear error
+        instead of a DDL failure."""
         for row in self.read(VERSION):
             numbers = tuple(int(n) for n in re.findall(r"\d+", row["versions"][0])[:2])
-            if row["name"] == "Neo4j Kernel" and numbers < MIN_VERSION:
+            if row["name"] != "Neo4j Kernel":
+                continue
+            if numbers < MIN_VERSION:
                 raise SchemaError(
                     f"Neo4j {row['versions'][0]} is too old: this project needs Neo4j 5.13 or newer (vector "
                     f"indexes). Upgrade the server behind MEMORY_GRAPH_URI."
                 )
+            return numbers
+        return MIN_VERSION
 
     def server_version(self) -> str:
         rows = self.read(VERSION)
