@@ -34,7 +34,8 @@ Decisions (docs/architecture.md, "Facts over time"; the Cypher is in `stores/gra
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -62,6 +63,7 @@ from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.cypher import entity_rel_type
 from memory_runtime.stores.graph.dialect import Dialect
 from memory_runtime.stores.graph.queries import semantic as q
+from memory_runtime.stores.postgres import locks as pg_locks
 
 _PROPERTY_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _RESERVED_REL_KEYS = frozenset({"created_at", "updated_at"})
@@ -406,23 +408,35 @@ class SemanticMemory:
             "embedding": self._embed(fact.claim),
             "now": to_ms(stamp),
         }
-        for _attempt in range(2):
-            rows = self._write(q.learn_fact(self._dialect), **params)
-            if rows:
-                return _stored_fact(rows[0])
-            # The guard wrote nothing: name what is missing (a concurrent create is retried once).
-            missing_entities = self._missing("Entity", fact.entity_ids)
-            missing_facts = self._missing("Fact", superseded)
-            if missing_entities or missing_facts:
-                parts = []
-                if missing_entities:
-                    parts.append(f"entities {', '.join(map(repr, missing_entities))}")
-                if missing_facts:
-                    parts.append(f"facts to supersede {', '.join(map(repr, missing_facts))}")
-                raise NotFoundError(
-                    f"fact not learnt, nothing written: no {' and '.join(parts)} for user {self.user_id!r}"
-                )
+        with self._fact_writes_serialised():
+            for _attempt in range(2):
+                rows = self._write(q.learn_fact(self._dialect), **params)
+                if rows:
+                    return _stored_fact(rows[0])
+                # The guard wrote nothing: name what is missing (a concurrent create is retried once).
+                missing_entities = self._missing("Entity", fact.entity_ids)
+                missing_facts = self._missing("Fact", superseded)
+                if missing_entities or missing_facts:
+                    parts = []
+                    if missing_entities:
+                        parts.append(f"entities {', '.join(map(repr, missing_entities))}")
+                    if missing_facts:
+                        parts.append(f"facts to supersede {', '.join(map(repr, missing_facts))}")
+                    raise NotFoundError(
+                        f"fact not learnt, nothing written: no {' and '.join(parts)} for user {self.user_id!r}"
+                    )
         raise NotFoundError("fact not learnt: its entities or superseded facts changed while writing; retry")
+
+    @contextmanager
+    def _fact_writes_serialised(self) -> Iterator[None]:
+        """One learn_fact of this user at a time where the graph runs writes concurrently (Neo4j): otherwise two
+        learners of one claim both miss the other's fact and both create it. FalkorDB needs no lock."""
+        if self.stores.graph.serializes_writes:
+            yield
+            return
+        with self.stores.pg.connection() as conn:
+            pg_locks.lock_fact_writes(conn, self.user_id)
+            yield
 
     def get_fact(self, fact_id: str) -> dict[str, Any]:
         """The fact as a dict (id, claim, confidence, times, provenance, entity_ids, …)."""

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from reliability_helpers import expected_links, followed_by, graph_turn_ids, pg_turn_ids, turns
 
 from memory_runtime.api import AgentMemory
@@ -15,6 +16,12 @@ from memory_runtime.domain.models import Entity
 
 THREADS = 8
 TIMEOUT_S = 120
+
+
+@pytest.fixture
+def stores(backend_stores):
+    """Every concurrency test runs on FalkorDB and on the real Neo4j."""
+    return backend_stores
 
 
 def run_concurrently(work: Callable[[int], object], threads: int = THREADS) -> list[object]:

@@ -35,6 +35,9 @@ class GraphStore(ABC):
 
     dialect: Dialect
     backend: str
+    # True when the server runs one write query at a time per graph (FalkorDB), so a read-then-create in one
+    # statement cannot race another; False (Neo4j) when concurrent transactions can both miss and both create.
+    serializes_writes: bool = False
 
     @abstractmethod
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:

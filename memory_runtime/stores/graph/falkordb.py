@@ -119,6 +119,8 @@ def _params_header(params: Mapping[str, Any]) -> str:
 class FalkorGraphStore(GraphStore):
     """GraphStore over one FalkorDB graph key."""
 
+    serializes_writes = True
+
     backend = "falkordb"
 
     def __init__(self, uri: str, graph_name: str, *, connect_timeout_s: float = 5.0, max_connections: int = 16):
