@@ -197,6 +197,18 @@ def backend_settings(request: pytest.FixtureRequest, stack: StackEnv, namespace:
         drop_namespace(s)
 
 
+@pytest.fixture
+def neo4j_only_settings(stack: StackEnv, neo4j_env: Neo4jEnv, namespace: str) -> Iterator[Settings]:
+    """Settings on the session's Neo4j with an empty graph and no schema (tests of Neo4j-only behaviour)."""
+    s = neo4j_settings(stack, neo4j_env, namespace)
+    reset_neo4j(s, fresh_schema=True)
+    _NEO4J_SCHEMA.clear()  # the next backend test rebuilds the migrated schema
+    try:
+        yield s
+    finally:
+        drop_namespace(s)
+
+
 def open_migrated(settings: Settings):  # -> Stores
     """Open Stores for `settings` and apply the schema."""
     from memory_runtime.stores.bundle import Stores

@@ -95,6 +95,41 @@ def test_fulltext_search_matches_any_term_and_is_scoped(backend_stores):
     assert [r["turn"]["id"] for r in rows] == ["t1"]
 
 
+def test_fulltext_search_matches_word_forms_alike_on_both_backends(backend_stores):
+    """Both indexes stem English (RediSearch's default; the `english` analyzer on Neo4j) and drop the same 33
+    stopwords, so a question finds the turn that words it differently — the candidates BM25 then scores."""
+    _turn(backend_stores, "t1", "u1", "She adopted two cats while running the shelters", _unit(0))
+    _turn(backend_stores, "t2", "u1", "Lisbon is sunny", _unit(1))
+    d = backend_stores.graph.dialect
+    for question in ("adopting a cat?", "who runs the shelter", "the adoption"):
+        rows = backend_stores.graph.read(
+            q.turn_fulltext(d),
+            {"q": d.fulltext_query(question), "k": 10, "user_id": "u1", "since": None, "until": None},
+        )
+        assert [r["turn"]["id"] for r in rows] == ["t1"], question
+
+
+@pytest.mark.neo4j
+def test_neo4j_fulltext_index_of_another_analyzer_is_rebuilt(neo4j_only_settings):
+    """A store migrated before the analyzer was set keeps Neo4j's default (unstemmed) index; the next schema
+    run rebuilds it over the stored turns, so recall does not depend on when the database was created."""
+    from memory_runtime.stores.graph.neo4j import SHOW_FULLTEXT_INDEXES
+    from memory_runtime.stores.graph.schema import SCHEMA
+
+    turn_index = next(f for f in SCHEMA.fulltext if f.label == "Turn")
+    with open_graph(neo4j_only_settings) as graph:
+        graph.write(f"CREATE FULLTEXT INDEX {turn_index.name} FOR (n:Turn) ON EACH [n.content]")
+        graph.write("CREATE (:Turn {id: 't1', user_id: 'u1', content: 'running shelters', timestamp: 1})")
+        graph.ensure_schema(DIMS)
+        analyzers = {r["name"]: r["analyzer"] for r in graph.read(SHOW_FULLTEXT_INDEXES)}
+        assert analyzers[turn_index.name] == "english"
+        rows = graph.read(
+            q.turn_fulltext(graph.dialect),
+            {"q": graph.dialect.fulltext_query("runs"), "k": 5, "user_id": "u1", "since": None, "until": None},
+        )
+        assert [r["turn"]["id"] for r in rows] == ["t1"]
+
+
 def test_fulltext_query_strips_every_operator(backend_stores):
     d = backend_stores.graph.dialect
     query = d.fulltext_query('cats* AND (dogs) -birds "fish" @name:ferret | mice~ [owls] {bats} the')

@@ -76,6 +76,7 @@ class Neo4jDialect(Dialect):
     # cosine, top-10 recall fell to 0.39 at 655 turns (FalkorDB: 0.96), and the scores were off by up to
     # 0.07 — so the indexes keep full-precision vectors, as FalkorDB's do. Older servers have no such option.
     EXACT_VECTORS_OPTION_SINCE = (5, 23)
+    FULLTEXT_ANALYZER = "english"
 
     def schema_ddl(self, schema: GraphSchema, dims: int, *, exact_vectors_option: bool = True) -> list[DDL]:
         """Idempotent DDL (`IF NOT EXISTS`); uniqueness constraints bring their own index.
@@ -121,7 +122,8 @@ class Neo4jDialect(Dialect):
                 f.label,
                 f.props,
                 f"CREATE FULLTEXT INDEX {ident(f.name)} IF NOT EXISTS FOR (n:{ident(f.label)}) "
-                f"ON EACH [{', '.join('n.' + ident(p) for p in f.props)}]",
+                f"ON EACH [{', '.join('n.' + ident(p) for p in f.props)}] "
+                f"OPTIONS {{indexConfig: {{`fulltext.analyzer`: '{self.FULLTEXT_ANALYZER}'}}}}",
             )
             for f in schema.fulltext
         ]

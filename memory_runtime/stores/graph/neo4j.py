@@ -27,6 +27,10 @@ SHOW_VECTOR_INDEXES = (
     "SHOW INDEXES YIELD name, type, labelsOrTypes, options WHERE type = 'VECTOR' "
     "RETURN name, labelsOrTypes AS labels, options"
 )
+SHOW_FULLTEXT_INDEXES = (
+    "SHOW INDEXES YIELD name, type, options WHERE type = 'FULLTEXT' "
+    "RETURN name, options.indexConfig['fulltext.analyzer'] AS analyzer"
+)
 SHOW_SCHEMA_NAMES = "SHOW INDEXES YIELD name, owningConstraint RETURN name, owningConstraint"
 SHOW_CONSTRAINT_NAMES = "SHOW CONSTRAINTS YIELD name RETURN name"
 VERSION = "CALL dbms.components() YIELD name, versions, edition RETURN name, versions, edition"
@@ -128,6 +132,7 @@ class Neo4jGraphStore(GraphStore):
     def _apply_schema(self, schema: GraphSchema, dims: int) -> SchemaReport:
         version = self._require_version()
         report = SchemaReport()
+        self._drop_stale_fulltext(schema)
         before = {r["name"] for r in self.read(SHOW_SCHEMA_NAMES)}
         exact = version >= self.dialect.EXACT_VECTORS_OPTION_SINCE
         for ddl in self.dialect.schema_ddl(schema, dims, exact_vectors_option=exact):
@@ -138,6 +143,18 @@ class Neo4jGraphStore(GraphStore):
         report.created = sorted(after - before)
         report.existing = len(before)
         return report
+
+    def _drop_stale_fulltext(self, schema: GraphSchema) -> None:
+        """Drop the schema's full-text indexes built with another analyzer, so the DDL rebuilds them.
+
+        Indexes made before the analyzer was set used Neo4j's default (no stemming): their matches would differ
+        from FalkorDB's stemmed ones and from the Porter stems BM25 scores with. Neo4j rebuilds a new full-text
+        index from the stored nodes (the DDL then waits for it).
+        """
+        wanted = {f.name for f in schema.fulltext}
+        for row in self.read(SHOW_FULLTEXT_INDEXES):
+            if row["name"] in wanted and row.get("analyzer") != self.dialect.FULLTEXT_ANALYZER:
+                self.write(drop_index(row["name"]))
 
     def _require_version(self) -> tuple[int, ...]:
         """The kernel's (major, minor); refuses a server without vector indexes (before 5.13) with a clear error

@@ -82,6 +82,7 @@ def neo4j_statements(dims: int = 384) -> dict[str, str]:
         {
             "admin.show_vector_indexes": neo4j_backend.SHOW_VECTOR_INDEXES,
             "admin.show_schema_names": neo4j_backend.SHOW_SCHEMA_NAMES,
+            "admin.show_fulltext_indexes": neo4j_backend.SHOW_FULLTEXT_INDEXES,
             "admin.show_constraint_names": neo4j_backend.SHOW_CONSTRAINT_NAMES,
             "admin.version": neo4j_backend.VERSION,
             "admin.delete_batch": neo4j_backend.DELETE_BATCH,
