@@ -112,7 +112,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--before", type=Path, default=Path("/work/wt-before"))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--turns", type=int, default=10_000, help="turns stored before the remember() queries")
+    parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
+    BENCHES["remember"] = ["benchmarks/bench_remember.py", "--turns", str(args.turns), "--queries", str(args.queries)]
     trees = {"before": args.before.resolve(), "after": AFTER}
     imported = {name: check_tree(tree) for name, tree in trees.items()}
     commits = {
@@ -135,17 +138,18 @@ def main() -> int:
     finally:
         for path, data in saved.items():  # the benchmarks' own results files: discarded
             path.write_bytes(data)
-    remember = table("remember() at 10k turns", runs["remember"])
+    remember = table(f"remember() at {args.turns:,} turns", runs["remember"])
     write = table("write path", runs["write"])
     print(remember + "\n\n" + write)
     loads = [float(line.rsplit("|", 2)[-2]) for line in log]
     RESULTS.write_text(
         "# Before/after the layout redesign\n\n"
         "Regenerate: `.venv/bin/python benchmarks/compare_trees.py --before /work/wt-before --rounds "
-        f"{args.rounds}` (the before tree checked out at its commit)\n\n"
+        f"{args.rounds} --turns {args.turns} --queries {args.queries}` (the before tree checked out at its commit)\n\n"
         f"before = commit {commits['before']} (the tree before the `Layout: ...` redesign), after = commit "
-        f"{commits['after']} (this branch). Each tree runs its own `bench_remember.py --turns 10000 --queries 300` "
-        "(10k turns, 10k facts, 5k entities, 300 questions) and `bench_write.py` (1000 store_turn, 10k turns "
+        f"{commits['after']} (this branch). Each tree runs its own `bench_remember.py --turns {args.turns} "
+        f"--queries {args.queries}` ({args.turns:,} turns, 10k facts, 5k entities, "
+        f"{args.queries} questions) and `bench_write.py` (1000 store_turn, 10k turns "
         "in batches of 500) with its own code first on PYTHONPATH "
         f"(`{imported['before']}`, `{imported['after']}`) and the same interpreter and dependencies; rounds "
         "alternate before, after, before, after. Embedded stack, FalkorDB graph, hashing embedder, 384 "
