@@ -38,6 +38,6 @@ CREATE VECTOR INDEX `entity_embedding` IF NOT EXISTS FOR (n:`Entity`) ON n.`embe
 CREATE VECTOR INDEX `fact_embedding` IF NOT EXISTS FOR (n:`Fact`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine', `vector.quantization.enabled`: false}};
 CREATE VECTOR INDEX `strategy_embedding` IF NOT EXISTS FOR (n:`Strategy`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine', `vector.quantization.enabled`: false}};
 CREATE VECTOR INDEX `goal_embedding` IF NOT EXISTS FOR (n:`Goal`) ON n.`embedding` OPTIONS {indexConfig: {`vector.dimensions`: 384, `vector.similarity_function`: 'cosine', `vector.quantization.enabled`: false}};
-CREATE FULLTEXT INDEX `entity_text` IF NOT EXISTS FOR (n:`Entity`) ON EACH [n.`name`, n.`aliases_text`, n.`description`];
-CREATE FULLTEXT INDEX `fact_text` IF NOT EXISTS FOR (n:`Fact`) ON EACH [n.`claim`];
-CREATE FULLTEXT INDEX `turn_text` IF NOT EXISTS FOR (n:`Turn`) ON EACH [n.`content`];
+CREATE FULLTEXT INDEX `entity_text` IF NOT EXISTS FOR (n:`Entity`) ON EACH [n.`name`, n.`aliases_text`, n.`description`] OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}};
+CREATE FULLTEXT INDEX `fact_text` IF NOT EXISTS FOR (n:`Fact`) ON EACH [n.`claim`] OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}};
+CREATE FULLTEXT INDEX `turn_text` IF NOT EXISTS FOR (n:`Turn`) ON EACH [n.`content`] OPTIONS {indexConfig: {`fulltext.analyzer`: 'english'}};
