@@ -53,7 +53,7 @@ def coroutine_of(
     return call
 
 
-class _View(Generic[_S]):
+class AsyncView(Generic[_S]):
     """A sub-memory of an AsyncAgentMemory: `target` picks the sync object out of the open AgentMemory."""
 
     def __init__(self, owner: "AsyncAgentMemory", target: Callable[[AgentMemory], _S]) -> None:
@@ -64,7 +64,7 @@ class _View(Generic[_S]):
         return await self._owner._run(lambda memory: fn(self._target(memory)))
 
 
-class AsyncWorkingMemory(_View[WorkingMemory]):
+class AsyncWorkingMemory(AsyncView[WorkingMemory]):
     """`memory.working` as coroutines; `memory.working("c2")` is another conversation's."""
 
     def __call__(self, conversation_id: str | None = None) -> "AsyncWorkingMemory":
@@ -86,7 +86,7 @@ class AsyncWorkingMemory(_View[WorkingMemory]):
     clear = coroutine_of(WorkingMemory.clear)
 
 
-class AsyncEpisodicMemory(_View[EpisodicMemory]):
+class AsyncEpisodicMemory(AsyncView[EpisodicMemory]):
     """`memory.episodic` as coroutines."""
 
     store_turns = coroutine_of(EpisodicMemory.store_turns)
@@ -94,7 +94,7 @@ class AsyncEpisodicMemory(_View[EpisodicMemory]):
     vector_search = coroutine_of(EpisodicMemory.vector_search)
 
 
-class AsyncSemanticMemory(_View[SemanticMemory]):
+class AsyncSemanticMemory(AsyncView[SemanticMemory]):
     """`memory.semantic` as coroutines."""
 
     upsert_entity = coroutine_of(SemanticMemory.upsert_entity)
@@ -113,7 +113,7 @@ class AsyncSemanticMemory(_View[SemanticMemory]):
     vector_search_facts = coroutine_of(SemanticMemory.vector_search_facts)
 
 
-class AsyncProceduralMemory(_View[ProceduralMemory]):
+class AsyncProceduralMemory(AsyncView[ProceduralMemory]):
     """`memory.procedural` as coroutines."""
 
     record_tool_usage = coroutine_of(ProceduralMemory.record_tool_usage)
@@ -125,7 +125,7 @@ class AsyncProceduralMemory(_View[ProceduralMemory]):
     find_strategies = coroutine_of(ProceduralMemory.find_strategies)
 
 
-class AsyncGoalMemory(_View[GoalMemory]):
+class AsyncGoalMemory(AsyncView[GoalMemory]):
     """`memory.goals` as coroutines."""
 
     add_goal = coroutine_of(GoalMemory.add_goal)
@@ -136,7 +136,7 @@ class AsyncGoalMemory(_View[GoalMemory]):
     subgoals = coroutine_of(GoalMemory.subgoals)
 
 
-class AsyncUserModel(_View[UserModel]):
+class AsyncUserModel(AsyncView[UserModel]):
     """`memory.profile` as coroutines."""
 
     set_preference = coroutine_of(UserModel.set_preference)
