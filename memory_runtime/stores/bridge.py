@@ -142,6 +142,7 @@ class _Scope:
         self.tasks: set[asyncio.Task[Any]] = set()
 
 
+JOB_NAME = "agent-memory-job"  # the name of every task a TaskExecutor starts
 _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("agent_memory_task_scope", default=None)
 
 
@@ -159,7 +160,7 @@ class TaskExecutor(Executor):
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
         if self._closed:
             raise RuntimeError("cannot schedule new jobs after the stores closed")
-        task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(run(fn, *args, **kwargs))
+        task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(run(fn, *args, **kwargs), name=JOB_NAME)
         scope = _SCOPE.get()
         (scope.tasks if scope is not None else self._background).add(task)
         task.add_done_callback(self._background.discard)
