@@ -40,6 +40,8 @@ from memory_runtime.domain.models import now
 from memory_runtime.integrations import require
 from memory_runtime.integrations import store_filters as filters
 from memory_runtime.memory.semantic import SemanticMemory
+from memory_runtime.stores import bridge
+from memory_runtime.stores.async_bundle import AsyncStores
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.postgres import store_items as repo
 
@@ -82,8 +84,12 @@ class _Plan:
 class MemoryStore(BaseStore):
     """A LangGraph `BaseStore` over agent memory; see the module docstring for the mapping.
 
-    `MemoryStore(stores)` shares open `Stores` (not closed by `close()`); `MemoryStore()` opens its own from
-    `settings` (default: the environment) and closes them on `close()` / leaving its `with` block.
+    On `Stores`, `batch` runs on the sync drivers and `abatch` runs it on a worker thread. On `AsyncStores`
+    (`await MemoryStore.aopen()`, or `MemoryStore(async_stores)` inside the event loop), `abatch` runs on the
+    asyncio drivers (the same logic, through `memory_runtime.stores.bridge`), and `batch` from another thread
+    (a sync node of an async graph) hands its ops to that loop, as LangGraph's AsyncPostgresStore does.
+    `MemoryStore()` opens its own Stores from `settings` (default: the environment); stores it opened are
+    closed by `close()` / `aclose()` or its `with` block, stores it was given are not.
     """
 
     supports_ttl = False
@@ -98,8 +104,6 @@ class MemoryStore(BaseStore):
         fields: Sequence[str] = ("$",),
         fact_field: str | None = "content",
     ) -> None:
-        from memory_runtime.stores.migrations import check_schema
-
         if user_position < 0:
             raise ValueError(f"user_position must be >= 0, got {user_position}")
         self.user_id = None if user_id is None else validation.key(user_id, "user_id")
@@ -108,11 +112,38 @@ class MemoryStore(BaseStore):
         self.fact_field = fact_field
         self._owns_stores = stores is None
         self.stores = stores or Stores.open(settings or load_settings())
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._checked = False
+        if isinstance(self.stores, AsyncStores):
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                self._loop = None  # set by the first abatch
+        else:
+            try:
+                self._check_schema()
+            except BaseException:
+                self.close()
+                raise
+
+    @classmethod
+    async def aopen(cls, *, settings: Settings | None = None, **options: Any) -> "MemoryStore":
+        """A MemoryStore on its own AsyncStores (closed by `aclose()` / `async with`); options as the constructor's."""
+        stores = await AsyncStores.aopen(settings or load_settings())
         try:
-            check_schema(self.stores.pg, self.stores.settings.embedding_dimensions, self.stores.embedder.model_id)
+            store = cls(stores, **options)
+            await bridge.run(store._check_schema)
         except BaseException:
-            self.close()
+            await stores.aclose()
             raise
+        store._owns_stores = True
+        return store
+
+    def _check_schema(self) -> None:
+        from memory_runtime.stores.migrations import check_schema
+
+        check_schema(self.stores.pg, self.stores.settings.embedding_dimensions, self.stores.embedder.model_id)
+        self._checked = True
 
     # ---- scope -----------------------------------------------------------------------------------
     def _owner(self, namespace: tuple[str, ...]) -> str:
@@ -136,16 +167,38 @@ class MemoryStore(BaseStore):
     # ---- batch -----------------------------------------------------------------------------------
     def batch(self, ops: Iterable[Op]) -> list[Result]:
         """Run the ops: every read sees the store as before the batch, then the puts are applied."""
+        if not isinstance(self.stores, AsyncStores):
+            return self._batch(list(ops))
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            raise RuntimeError("this MemoryStore runs on AsyncStores: use abatch (or the a* methods) in its event loop")
+        try:
+            same_thread = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            same_thread = False
+        if same_thread:
+            raise RuntimeError(
+                "synchronous MemoryStore calls would block the event loop its AsyncStores run on: use the a* methods"
+            )
+        return asyncio.run_coroutine_threadsafe(self.abatch(list(ops)), loop).result()
+
+    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
+        """`batch` as a coroutine: on the asyncio drivers on AsyncStores, else on a worker thread."""
         ops = list(ops)
+        if not isinstance(self.stores, AsyncStores):
+            return await asyncio.to_thread(self._batch, ops)
+        self._loop = self._loop or asyncio.get_running_loop()
+        async with bridge.task_scope(self.stores.executor):
+            if not self._checked:
+                await bridge.run(self._check_schema)
+            return await bridge.run(self._batch, ops)
+
+    def _batch(self, ops: list[Op]) -> list[Result]:
         plan = self._plan(ops)
         results = self._read(ops)
         if plan.puts:
             self._write(plan)
         return results
-
-    async def abatch(self, ops: Iterable[Op]) -> list[Result]:
-        """`batch` off the event loop."""
-        return await asyncio.to_thread(self.batch, list(ops))
 
     def _plan(self, ops: Sequence[Op]) -> _Plan:
         """Validate every op before anything is read or written; collect the puts."""
@@ -277,15 +330,28 @@ class MemoryStore(BaseStore):
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def close(self) -> None:
-        """Close the stores this object opened."""
+        """Close the (sync) stores this object opened."""
         if self._owns_stores and getattr(self, "stores", None) is not None:
             self.stores.close()
+
+    async def aclose(self) -> None:
+        """Close the stores this object opened (AsyncStores or Stores)."""
+        if self._owns_stores and isinstance(self.stores, AsyncStores):
+            await self.stores.aclose()
+        else:
+            self.close()
 
     def __enter__(self) -> "MemoryStore":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> "MemoryStore":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
 
 def _item(row: Any) -> Item:

@@ -37,6 +37,21 @@ def memory_store(backend_stores) -> Iterator[MemoryStore]:
     store.close()
 
 
+@pytest.fixture
+def runner() -> Iterator[asyncio.Runner]:
+    """One event loop for a whole test, as an application has (AsyncStores' pools belong to their loop)."""
+    with asyncio.Runner() as r:
+        yield r
+
+
+@pytest.fixture
+def async_store(backend_settings, backend_stores, runner) -> Iterator[MemoryStore]:
+    """A MemoryStore on AsyncStores (the asyncio drivers), opened in `runner`'s loop; the schema is migrated."""
+    store = runner.run(MemoryStore.aopen(settings=backend_settings))
+    yield store
+    runner.run(store.aclose())
+
+
 class _Reference(InMemoryStore):
     """LangGraph's InMemoryStore, except for one quirk: it lists a namespace that no longer holds items (and one
     a get only looked into) for good, because its dict of namespaces is a defaultdict. MemoryStore lists the
@@ -145,21 +160,27 @@ def _agree(op: Op, ours: Any, theirs: Any, recall: list[float]) -> None:
         assert _shape(ours) == _shape(theirs), op
 
 
-def _run(store, ops: list[Op], use_async: bool) -> list[Any]:
-    return asyncio.run(store.abatch(ops)) if use_async else store.batch(ops)
+MODES = ["batch", "abatch-on-a-thread", "abatch-on-asyncio-drivers"]
 
 
-@pytest.mark.parametrize("use_async", [False, True], ids=["batch", "abatch"])
-def test_a_random_sequence_of_operations_answers_as_langgraphs_inmemorystore(memory_store, backend_stores, use_async):
+@pytest.mark.parametrize("mode", MODES)
+def test_a_random_sequence_of_operations_answers_as_langgraphs_inmemorystore(request, backend_stores, runner, mode):
+    """Seeded random batches of puts, overwrites, deletes, gets, filtered and semantic searches and
+    list_namespaces with prefixes, suffixes, wildcards and max_depth, on both stores; the same answers."""
+    store = request.getfixturevalue("async_store" if mode.endswith("drivers") else "memory_store")
     reference = _reference(backend_stores)
+
+    def run(target, ops: list[Op]) -> list[Any]:
+        return target.batch(ops) if mode == "batch" else runner.run(target.abatch(ops))
+
     recall: list[float] = []
     for seed in range(3):
         rng = random.Random(seed)
         known: list[tuple[tuple[str, ...], str]] = []
         for _ in range(40):
             batch = [_op(rng, known) for _ in range(rng.choice([1, 1, 1, 3]))]
-            ours = _run(memory_store, batch, use_async)
-            theirs = _run(reference, batch, use_async)
+            ours = run(store, batch)
+            theirs = run(reference, batch)
             reference._prune()
             for op, mine, ref in zip(batch, ours, theirs, strict=True):
                 _agree(op, mine, ref, recall)
@@ -168,7 +189,8 @@ def test_a_random_sequence_of_operations_answers_as_langgraphs_inmemorystore(mem
                     known.append((op.namespace, op.key))
         # Every item of every namespace, exactly: nothing lost or left behind by the sequence.
         for ns in reference.list_namespaces(limit=1000):
-            assert _shape(memory_store.search(ns, limit=1000)) == _shape(reference.search(ns, limit=1000))
+            [mine] = run(store, [SearchOp(ns, limit=1000)])
+            assert _shape(mine) == _shape(reference.search(ns, limit=1000))
     assert recall and sum(recall) / len(recall) >= 0.9, recall
 
 
@@ -297,3 +319,40 @@ def test_langmems_memory_tools_manage_and_search_memories_in_the_store(backend_s
     memory_id = str(created).split()[-1]
     manage.invoke({"action": "delete", "id": memory_id}, config)
     assert "allergic" not in str(search.invoke({"query": "peanut allergy"}, config))
+
+
+def test_an_async_graph_uses_the_store_on_the_asyncio_drivers_from_async_and_sync_nodes(async_store, runner):
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.runtime import Runtime
+
+    class State(TypedDict):
+        said: str
+        recalled: list[str]
+
+    async def write(state: State, runtime: Runtime) -> dict[str, Any]:
+        await runtime.store.aput(("u1", "memories"), "said", {"content": state["said"]})
+        return {}
+
+    def read(state: State, runtime: Runtime) -> dict[str, Any]:  # a sync node: LangGraph runs it on a thread
+        return {"recalled": [i.value["content"] for i in runtime.store.search(("u1",), query=state["said"])]}
+
+    builder = StateGraph(State)
+    builder.add_node("write", write)
+    builder.add_node("read", read)
+    builder.add_edge(START, "write")
+    builder.add_edge("write", "read")
+    builder.add_edge("read", END)
+    graph = builder.compile(store=async_store)
+    out = runner.run(graph.ainvoke({"said": "I keep bees", "recalled": []}))
+    assert out["recalled"] == ["I keep bees"]
+
+
+def test_a_sync_call_on_the_event_loop_of_async_stores_is_refused_with_the_fix(async_store, runner):
+    async def call_sync() -> None:
+        async_store.put(("u1",), "k", {"x": 1})
+
+    with pytest.raises(RuntimeError, match="a\\* methods"):
+        runner.run(call_sync())
+    assert runner.run(async_store.asearch(("u1",))) == []
