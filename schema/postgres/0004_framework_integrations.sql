@@ -41,8 +41,16 @@ CREATE TABLE store_item_vectors (
 );
 
 -- OpenAI Agents session (integrations/openai_agents.py). Session items are turns of the conversation named
--- by the session id (their item JSON is in the turn's metadata); the log stays append-only, so pop_item and
--- clear_session record here which turns left the session's history.
+-- by the session id (their item JSON is in the turn's metadata). A writer reserves the turn indexes of its
+-- items here first (one short UPDATE), so concurrent writers of a session never take the same index.
+CREATE TABLE agent_session_counters (
+    user_id     text NOT NULL,
+    session_id  text NOT NULL,
+    next_index  integer NOT NULL CHECK (next_index >= 0),
+    PRIMARY KEY (user_id, session_id)
+);
+
+-- The log stays append-only, so pop_item and clear_session record here which turns left the session's history.
 CREATE TABLE agent_session_removals (
     turn_id          uuid PRIMARY KEY REFERENCES conversation_logs (id) ON DELETE CASCADE,
     user_id          text NOT NULL,

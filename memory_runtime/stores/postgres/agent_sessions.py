@@ -21,21 +21,27 @@ _LIVE = """
 
 @contextmanager
 def session_lock(pg: PostgresStore, user_id: str, session_id: str) -> Iterator[psycopg.Connection[DictRow]]:
-    """Hold the session's write lock while the body runs (writers of one session, in any process, take turns);
-    yields the transaction holding it, which `pop` and `clear` write in."""
+    """A transaction holding the session's removal lock (removers of one session, in any process, take turns),
+    for `pop` and `clear`; the body must use only that connection."""
     with pg.connection() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (_SESSIONS, f"{user_id}\x1f{session_id}"))
         yield conn
 
 
-def next_index(pg: PostgresStore, user_id: str, session_id: str) -> int:
-    """The turn index after every turn of the session's conversation (removed items' turns included)."""
+def reserve_indexes(pg: PostgresStore, user_id: str, session_id: str, count: int) -> int:
+    """Reserve `count` turn indexes for the session's next items (after every turn of its conversation); returns
+    the first. Reservations of concurrent writers never overlap; one a failed writer made leaves a gap."""
     rows = pg.fetch(
-        "SELECT coalesce(max(turn_index) + 1, 0) AS n FROM conversation_logs "
-        "WHERE user_id = %s AND conversation_id = %s",
-        (user_id, session_id),
+        "INSERT INTO agent_session_counters AS c (user_id, session_id, next_index) "
+        "VALUES (%(user)s, %(session)s, (SELECT coalesce(max(turn_index) + 1, 0) FROM conversation_logs "
+        "WHERE user_id = %(user)s AND conversation_id = %(session)s) + %(count)s) "
+        "ON CONFLICT (user_id, session_id) DO UPDATE SET next_index = greatest(c.next_index, "
+        "(SELECT coalesce(max(turn_index) + 1, 0) FROM conversation_logs "
+        "WHERE user_id = %(user)s AND conversation_id = %(session)s)) + %(count)s "
+        "RETURNING next_index - %(count)s AS first",
+        {"user": user_id, "session": session_id, "count": count},
     )
-    return int(rows[0]["n"])
+    return int(rows[0]["first"])
 
 
 def items(pg: PostgresStore, user_id: str, session_id: str, latest: int | None) -> list[str]:

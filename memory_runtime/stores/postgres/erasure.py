@@ -10,6 +10,7 @@ USER_TABLES = (
     "memory_timeline",
     "user_profiles",
     "agent_session_removals",
+    "agent_session_counters",
     "conversation_logs",
     "conversations",
     "store_item_vectors",
