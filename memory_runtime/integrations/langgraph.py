@@ -354,25 +354,23 @@ class MemoryStore(BaseStore):
         await self.aclose()
 
 
+def _fields(row: Any) -> dict[str, Any]:
+    """The Item fields of a store row."""
+    return {
+        "value": row["value"],
+        "key": row["key"],
+        "namespace": tuple(row["namespace"]),
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
 def _item(row: Any) -> Item:
-    return Item(
-        value=row["value"],
-        key=row["key"],
-        namespace=tuple(row["namespace"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return Item(**_fields(row))
 
 
 def _search_item(row: Any) -> SearchItem:
-    return SearchItem(
-        namespace=tuple(row["namespace"]),
-        key=row["key"],
-        value=row["value"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        score=row["score"],
-    )
+    return SearchItem(**_fields(row), score=row["score"])
 
 
 def _page(rows: list[Any], op: SearchOp) -> list[SearchItem]:

@@ -269,11 +269,23 @@ def test_forget_user_erases_the_users_store_items(backend_stores):
     assert AgentMemory("u1", stores=backend_stores).remember("cat").facts == []
 
 
+def _write_then_read(state: type, write: Any, read: Any, store: MemoryStore) -> Any:
+    """A compiled LangGraph graph START -> write -> read -> END over `store`."""
+    from langgraph.graph import END, START, StateGraph
+
+    builder = StateGraph(state)
+    builder.add_node("write", write)
+    builder.add_node("read", read)
+    builder.add_edge(START, "write")
+    builder.add_edge("write", "read")
+    builder.add_edge("read", END)
+    return builder.compile(store=store)
+
+
 def test_a_compiled_graph_reads_and_writes_the_store_from_its_nodes(memory_store):
     from typing import TypedDict
 
     from langgraph.config import get_store
-    from langgraph.graph import END, START, StateGraph
     from langgraph.runtime import Runtime
 
     class State(TypedDict):
@@ -289,13 +301,7 @@ def test_a_compiled_graph_reads_and_writes_the_store_from_its_nodes(memory_store
         found = get_store().search((state["user"],), query=state["said"], filter={"score": {"$gte": 3}})
         return {"recalled": [item.value["content"] for item in found]}
 
-    builder = StateGraph(State)
-    builder.add_node("write", write)
-    builder.add_node("read", read)
-    builder.add_edge(START, "write")
-    builder.add_edge("write", "read")
-    builder.add_edge("read", END)
-    graph = builder.compile(store=memory_store)
+    graph = _write_then_read(State, write, read, memory_store)
     out = graph.invoke({"user": "u1", "said": "I moved to Porto", "recalled": []})
     assert out["recalled"] == ["I moved to Porto"]
     out = asyncio.run(graph.ainvoke({"user": "u2", "said": "I play the piano", "recalled": []}))
@@ -324,7 +330,6 @@ def test_langmems_memory_tools_manage_and_search_memories_in_the_store(backend_s
 def test_an_async_graph_uses_the_store_on_the_asyncio_drivers_from_async_and_sync_nodes(async_store, runner):
     from typing import TypedDict
 
-    from langgraph.graph import END, START, StateGraph
     from langgraph.runtime import Runtime
 
     class State(TypedDict):
@@ -338,13 +343,7 @@ def test_an_async_graph_uses_the_store_on_the_asyncio_drivers_from_async_and_syn
     def read(state: State, runtime: Runtime) -> dict[str, Any]:  # a sync node: LangGraph runs it on a thread
         return {"recalled": [i.value["content"] for i in runtime.store.search(("u1",), query=state["said"])]}
 
-    builder = StateGraph(State)
-    builder.add_node("write", write)
-    builder.add_node("read", read)
-    builder.add_edge(START, "write")
-    builder.add_edge("write", "read")
-    builder.add_edge("read", END)
-    graph = builder.compile(store=async_store)
+    graph = _write_then_read(State, write, read, async_store)
     out = runner.run(graph.ainvoke({"said": "I keep bees", "recalled": []}))
     assert out["recalled"] == ["I keep bees"]
 

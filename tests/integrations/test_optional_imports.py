@@ -23,7 +23,8 @@ def test_importing_the_runtime_and_its_api_imports_no_framework():
         import sys
         import memory_runtime, memory_runtime.integrations
         from memory_runtime import AgentMemory, AsyncAgentMemory, Turn
-        heavy = sorted(m for m in sys.modules if m.split(".")[0] in {"langgraph", "langchain_core", "langmem", "agents"})
+        frameworks = {"langgraph", "langchain_core", "langmem", "agents"}
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in frameworks)
         print(heavy)
         """
     )
