@@ -195,7 +195,9 @@ class MemoryStore(BaseStore):
 
     def _batch(self, ops: list[Op]) -> list[Result]:
         plan = self._plan(ops)
-        results = self._read(ops)
+        results: list[Result] = [None] * len(ops)
+        if any(not isinstance(op, PutOp) for op in ops):
+            results = self._read(ops)
         if plan.puts:
             self._write(plan)
         return results
@@ -240,6 +242,7 @@ class MemoryStore(BaseStore):
                         repo.NamespaceMatch(prefix),
                         filters.string_equalities(op.filter),
                         vectors.get(op.query) if op.query else None,
+                        filters.numeric_bounds(op.filter),
                     )
                     results.append(_page([r for r in rows if filters.matches(r["value"], op.filter)], op))
                 elif isinstance(op, ListNamespacesOp):
@@ -316,10 +319,12 @@ class MemoryStore(BaseStore):
                     .learn_fact(claim, source="user_stated", extractor_version=EXTRACTOR_VERSION)
                     .id
                 )
-            if op.value is not None:
+            if op.value is not None and (fact_id or old_fact):
                 links.append((*address, fact_id))
             if old_fact and old_fact != fact_id:
                 retired.setdefault(address[0], set()).add(old_fact)
+        if not links and not retired:
+            return
         with self.stores.pg.connection() as conn:
             repo.set_fact_ids(conn, links)
             in_use = {user: repo.facts_in_use(conn, user, sorted(facts)) for user, facts in retired.items()}

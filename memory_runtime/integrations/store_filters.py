@@ -25,6 +25,18 @@ def string_equalities(wanted: Mapping[str, Any] | None) -> dict[str, str]:
     return {field: want for field, want in (wanted or {}).items() if isinstance(want, str)}
 
 
+def numeric_bounds(wanted: Mapping[str, Any] | None) -> list[tuple[str, str, float]]:
+    """The filter's ordering operators with a number as operand, as (field, operator, number): a store can
+    drop the rows whose field is a number outside the bound (others still go to `matches`)."""
+    return [
+        (field, op, float(operand))
+        for field, want in (wanted or {}).items()
+        if isinstance(want, Mapping)
+        for op, operand in want.items()
+        if op in ("$gt", "$gte", "$lt", "$lte") and isinstance(operand, int | float) and not isinstance(operand, bool)
+    ]
+
+
 def check(wanted: Mapping[str, Any] | None) -> None:
     """Refuse an unknown operator before anything is read (ValidationError)."""
     for want in (wanted or {}).values():

@@ -78,9 +78,10 @@ def _namespace(rng: random.Random) -> tuple[str, ...]:
 
 
 def _value(rng: random.Random) -> dict[str, Any]:
+    score = rng.randint(0, 9)
     return {
         "content": " ".join(rng.sample(WORDS, 3)),
-        "score": rng.randint(0, 9),
+        "score": rng.choice([score, score, float(score), str(score), score > 4]),  # compared as numbers
         "kind": rng.choice(["a", "b"]),
         "tags": rng.sample(WORDS, 2),
         "nested": {"x": rng.randint(0, 2)},

@@ -85,23 +85,33 @@ def get_item(conn: psycopg.Connection[DictRow], user_id: str, namespace: tuple[s
     return row
 
 
+_BOUNDS = {"$gt": sql.SQL(">"), "$gte": sql.SQL(">="), "$lt": sql.SQL("<"), "$lte": sql.SQL("<=")}
+
+
 def search_items(
     conn: psycopg.Connection[DictRow],
     user_id: str | None,
     prefix: NamespaceMatch,
     equal_strings: dict[str, str],
     query_vector: Sequence[float] | None,
+    bounds: Sequence[tuple[str, str, float]] = (),
 ) -> list[DictRow]:
     """Items under `prefix` whose top-level fields equal the given strings, in namespace then put order.
 
-    With `query_vector`, each row also has `score`: the best cosine similarity of the item's vectors (None for
-    an item without any). Other filter operators are the caller's to apply.
+    `bounds` (field, `$gt`|`$gte`|`$lt`|`$lte`, number) drop the rows whose field is a number out of bounds;
+    a field of another type is kept. With `query_vector`, each row also has `score`: the best cosine similarity
+    of the item's vectors (None for an item without any). The filter itself is the caller's to apply.
     """
     params: dict[str, Any] = {}
     where = _where(user_id, [prefix], params, "i")
     for n, (field, text) in enumerate(sorted(equal_strings.items())):
         params[f"f{n}"], params[f"v{n}"] = field, Jsonb(text)
         where = sql.SQL("{} AND i.value -> {} = {}").format(where, sql.Placeholder(f"f{n}"), sql.Placeholder(f"v{n}"))
+    for n, (field, op, number) in enumerate(bounds):
+        params[f"b{n}"], params[f"n{n}"] = field, number
+        where = sql.SQL(
+            "{} AND (jsonb_typeof(i.value -> {f}) <> 'number' OR (i.value ->> {f})::float8 {op} {n})"
+        ).format(where, f=sql.Placeholder(f"b{n}"), op=_BOUNDS[op], n=sql.Placeholder(f"n{n}"))
     score = sql.SQL("NULL::float8 AS score")
     if query_vector is not None:
         params["q"] = np.asarray(query_vector, dtype=np.float32)
