@@ -36,6 +36,7 @@ from typing import Any
 
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.domain import ids, validation
+from memory_runtime.domain.errors import ValidationError
 from memory_runtime.domain.models import now
 from memory_runtime.integrations import require
 from memory_runtime.integrations import store_filters as filters
@@ -154,7 +155,7 @@ class MemoryStore(BaseStore):
             raise InvalidNamespaceError(
                 f"namespace {namespace} has no label at user_position {self.user_position} to name its user"
             )
-        return namespace[self.user_position]
+        return validation.key(namespace[self.user_position], f"user id (label {self.user_position} of {namespace})")
 
     def _scope(self, labels: Sequence[str | None]) -> str | None:
         """The user a read with these leading labels is confined to; None: every user of the store."""
@@ -209,8 +210,11 @@ class MemoryStore(BaseStore):
             if not isinstance(op, GetOp | SearchOp | PutOp | ListNamespacesOp):
                 raise ValueError(f"unknown store operation: {type(op).__name__}")
             validate_op_namespace(op)
-            if isinstance(op, GetOp | PutOp) and not op.namespace:
-                raise InvalidNamespaceError("Namespace cannot be empty.")
+            if isinstance(op, GetOp | PutOp):
+                if not op.namespace:
+                    raise InvalidNamespaceError("Namespace cannot be empty.")
+                if not isinstance(op.key, str) or "\x00" in op.key:
+                    raise ValidationError(f"a store key must be a str without NUL characters, got {op.key!r}")
             if isinstance(op, GetOp):
                 self._owner(op.namespace)
             elif isinstance(op, SearchOp):

@@ -17,7 +17,7 @@ CREATE TABLE store_namespaces (
 CREATE TABLE store_items (
     user_id      text NOT NULL,
     namespace    text[] NOT NULL,
-    key          text NOT NULL CHECK (length(key) >= 1),
+    key          text NOT NULL,
     value        jsonb NOT NULL,
     fact_id      text,
     created_seq  bigint NOT NULL,

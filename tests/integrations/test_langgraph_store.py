@@ -219,12 +219,16 @@ def test_a_namespace_too_short_to_name_its_user_is_refused_and_nothing_is_writte
     assert store.list_namespaces() == []
 
 
-def test_an_unknown_filter_operator_or_a_value_jsonb_cannot_hold_is_a_validation_error(memory_store):
+def test_bad_input_is_a_validation_error_and_nothing_is_written(memory_store):
     with pytest.raises(ValidationError, match=r"\$in"):
         memory_store.search(("u1",), filter={"score": {"$in": [1]}})
     with pytest.raises(ValidationError, match="NUL"):
         memory_store.put(("u1",), "k", {"text": "a\x00b"})
-    assert memory_store.search(("u1",)) == []
+    with pytest.raises(ValidationError, match="NUL"):
+        memory_store.batch([PutOp(("u1",), "fine", {"x": 1}), PutOp(("u1",), "a\x00b", {"x": 1})])
+    with pytest.raises(ValidationError, match="user id"):
+        memory_store.put(("u\x01",), "k", {"x": 1})  # the label naming the user must be a valid user id
+    assert memory_store.search(("u1",)) == [] and memory_store.list_namespaces() == []
 
 
 def test_a_store_with_a_user_id_reads_and_writes_only_that_users_items(backend_stores):

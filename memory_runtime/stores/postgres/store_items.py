@@ -34,7 +34,7 @@ class NamespaceMatch:
 
 @dataclass(frozen=True)
 class ItemWrite:
-    """One put: the value, its vectors by path (empty: not indexed) and the fact it is known as."""
+    """One put: where it goes, the value and its vectors by path (empty: not indexed)."""
 
     user_id: str
     namespace: tuple[str, ...]
