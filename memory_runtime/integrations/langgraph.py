@@ -30,8 +30,10 @@ How LangGraph's model maps onto this memory:
 """
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 from memory_runtime.config import Settings, load_settings
@@ -248,7 +250,8 @@ class MemoryStore(BaseStore):
                         vectors.get(op.query) if op.query else None,
                         filters.numeric_bounds(op.filter),
                     )
-                    results.append(_page([r for r in rows if filters.matches(r["value"], op.filter)], op))
+                    with closing(rows):
+                        results.append(_page((r for r in rows if filters.matches(r["value"], op.filter)), op))
                 elif isinstance(op, ListNamespacesOp):
                     matches = [
                         repo.NamespaceMatch(tuple(None if p == "*" else p for p in c.path), c.match_type == "suffix")
@@ -382,13 +385,28 @@ def _search_item(row: Any) -> SearchItem:
     return SearchItem(**_fields(row), score=row["score"])
 
 
-def _page(rows: list[Any], op: SearchOp) -> list[SearchItem]:
-    """The requested page of the matching rows (in store order): ranked by score when there is a query."""
-    stop = op.offset + op.limit
+def _page(rows: Iterator[Any], op: SearchOp) -> list[SearchItem]:
+    """The requested page of the matching rows, which come in the store's order (best first with a query).
+
+    As InMemoryStore pages: with a query, `offset` skips scored items and items without vectors fill what is
+    left of the page; without one, the page is a slice of the matches.
+    """
+    if op.offset < 0 or op.limit < 0:  # a slice counts these from the end: it needs every match
+        everything = list(rows)
+        if op.query:
+            scored = [r for r in everything if r["score"] is not None][op.offset : op.offset + op.limit]
+            fill = [r for r in everything if r["score"] is None][: max(op.limit - len(scored), 0)]
+            return [_search_item(r) for r in scored + fill]
+        return [_search_item(r) for r in everything[op.offset : op.offset + op.limit]]
     if not op.query:
-        return [_search_item({**r, "score": None}) for r in rows[op.offset : stop]]
-    scored = sorted((r for r in rows if r["score"] is not None), key=lambda r: r["score"], reverse=True)
-    page = scored[op.offset : stop]
-    if len(page) < op.limit:  # as InMemoryStore does: items without vectors fill the rest of the page
-        page += [r for r in rows if r["score"] is None][: op.limit - len(page)]
+        return [_search_item(r) for r in islice(rows, op.offset, op.offset + op.limit)]
+    page: list[Any] = []
+    skipped = 0
+    for row in rows:
+        if len(page) >= op.limit:
+            break
+        if row["score"] is not None and skipped < op.offset:
+            skipped += 1
+        else:
+            page.append(row)
     return [_search_item(r) for r in page]

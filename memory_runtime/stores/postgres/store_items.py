@@ -5,7 +5,7 @@ the caller decides). A namespace row exists exactly while the namespace holds it
 orders namespaces the way LangGraph's InMemoryStore iterates them (by when they began to hold items).
 """
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,12 +95,14 @@ def search_items(
     equal_strings: dict[str, str],
     query_vector: Sequence[float] | None,
     bounds: Sequence[tuple[str, str, float]] = (),
-) -> list[DictRow]:
-    """Items under `prefix` whose top-level fields equal the given strings, in namespace then put order.
+) -> Generator[DictRow, None, None]:
+    """Items under `prefix` whose top-level fields equal the given strings, in namespace then put order, read
+    from the server as they are consumed (close the iterator to stop early).
 
     `bounds` (field, `$gt`|`$gte`|`$lt`|`$lte`, number) drop the rows whose field is a number out of bounds;
-    a field of another type is kept. With `query_vector`, each row also has `score`: the best cosine similarity
-    of the item's vectors (None for an item without any). The filter itself is the caller's to apply.
+    a field of another type is kept. With `query_vector`, each row also has `score`, the best cosine similarity
+    of the item's vectors, and rows come best first (ties in store order), then those without a vector (score
+    None) in store order. The filter itself is the caller's to apply.
     """
     params: dict[str, Any] = {}
     where = _where(user_id, [prefix], params, "i")
@@ -112,18 +114,21 @@ def search_items(
         where = sql.SQL(
             "{} AND (jsonb_typeof(i.value -> {f}) <> 'number' OR (i.value ->> {f})::float8 {op} {n})"
         ).format(where, f=sql.Placeholder(f"b{n}"), op=_BOUNDS[op], n=sql.Placeholder(f"n{n}"))
-    score = sql.SQL("NULL::float8 AS score")
+    score, order = sql.SQL("NULL::float8"), sql.SQL("")
     if query_vector is not None:
         params["q"] = np.asarray(query_vector, dtype=np.float32)
         score = sql.SQL(
             "(SELECT max(1 - (v.embedding <=> %(q)s)) FROM store_item_vectors v "
-            "WHERE v.user_id = i.user_id AND v.namespace = i.namespace AND v.key = i.key) AS score"
+            "WHERE v.user_id = i.user_id AND v.namespace = i.namespace AND v.key = i.key)"
         )
+        order = sql.SQL("score DESC NULLS LAST, ")
     query = sql.SQL(
-        "SELECT {cols}, {score} FROM store_items i JOIN store_namespaces n USING (user_id, namespace) "
-        "WHERE {where} ORDER BY n.opened_seq, i.created_seq"
-    ).format(cols=_COLUMNS, score=score, where=where)
-    return conn.execute(query, params).fetchall()
+        "SELECT {cols}, {score} AS score FROM store_items i JOIN store_namespaces n USING (user_id, namespace) "
+        "WHERE {where} ORDER BY {order}n.opened_seq, i.created_seq"
+    ).format(cols=_COLUMNS, score=score, where=where, order=order)
+    with conn.cursor(name="store_search") as cur:  # server-side: a page reads only the rows it needs
+        cur.execute(query, params)
+        yield from cur
 
 
 def list_namespaces(
