@@ -218,3 +218,20 @@ def test_memory_tools_for_another_user_write_that_users_memory(memory, backend_s
         "The user speaks Basque"
     ]
     assert AgentMemory("u1", stores=backend_stores).remember("Basque").facts == []
+
+
+def test_session_turns_are_consolidated_into_facts_derived_from_them(memory, backend_stores, runner):
+    from datetime import timedelta
+
+    from memory_runtime.batch.consolidate import consolidate_window
+    from memory_runtime.domain.models import now
+
+    session = MemorySession("consolidated", memory)
+    runner.run(session.add_items([{"role": "user", "content": "Hi, my name is Priya and I work at Acme Corp."}]))
+    counts = consolidate_window(backend_stores, now() - timedelta(hours=1), now() + timedelta(hours=1))
+    assert counts["turns_read"] == 1
+    derived = backend_stores.graph.read(
+        "MATCH (f:Fact)-[:DERIVED_FROM]->(t:Turn) WHERE f.user_id = 'u1' "
+        "RETURN f.claim AS claim, t.conversation_id AS conversation"
+    )
+    assert ("User works at Acme Corp", "consolidated") in {(r["claim"], r["conversation"]) for r in derived}
