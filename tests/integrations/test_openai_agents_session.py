@@ -235,3 +235,16 @@ def test_session_turns_are_consolidated_into_facts_derived_from_them(memory, bac
         "RETURN f.claim AS claim, t.conversation_id AS conversation"
     )
     assert ("User works at Acme Corp", "consolidated") in {(r["claim"], r["conversation"]) for r in derived}
+
+
+def test_the_sdks_encryptedsession_wraps_a_memorysession(memory, backend_stores, runner):
+    from agents.extensions.memory.encrypt_session import EncryptedSession
+
+    inner = MemorySession("sealed", memory)
+    sealed = EncryptedSession("sealed", underlying_session=inner, encryption_key="k" * 43)  # a test key
+    items = [{"role": "user", "content": "my passport number is X1234567"}]
+    runner.run(sealed.add_items(items))
+    assert runner.run(sealed.get_items()) == items
+    rows = backend_stores.pg.fetch("SELECT content FROM conversation_logs WHERE conversation_id = 'sealed'")
+    assert len(rows) == 1 and "X1234567" not in rows[0]["content"]  # memory holds only the envelope
+    assert runner.run(sealed.pop_item()) == items[0] and runner.run(inner.get_items()) == []
