@@ -1,6 +1,6 @@
 """memory_runtime: the thin library agents import to store and recall memories.
 
-    from memory_runtime import AgentMemory, Turn, Entity, Fact, Goal, Strategy, MemoryBundle
+    from memory_runtime import AgentMemory, AsyncAgentMemory, Turn, Entity, Fact, Goal, Strategy, MemoryBundle
 
 Names are resolved lazily, so importing a submodule (or this package) stays cheap.
 """
@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "AgentMemory": "memory_runtime.api",
+    "AsyncAgentMemory": "memory_runtime.async_api",
     "Turn": "memory_runtime.domain.models",
     "Entity": "memory_runtime.domain.models",
     "Fact": "memory_runtime.domain.models",
@@ -25,6 +26,7 @@ _EXPORTS = {
 
 if TYPE_CHECKING:  # pragma: no cover
     from memory_runtime.api import AgentMemory  # noqa: F401
+    from memory_runtime.async_api import AsyncAgentMemory  # noqa: F401
     from memory_runtime.config import Settings, load_settings  # noqa: F401
     from memory_runtime.domain.models import Entity, Fact, Goal, MemoryBundle, Reflection, Strategy, Turn  # noqa: F401
     from memory_runtime.memory.episodic import WriteResult  # noqa: F401

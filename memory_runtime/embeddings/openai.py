@@ -7,7 +7,7 @@ produce it natively, which every returned vector is checked against.
 """
 
 from collections.abc import Sequence
-from typing import TypedDict
+from typing import Any, TypedDict, cast
 
 import httpx
 import openai
@@ -59,7 +59,8 @@ class OpenAIEmbedder:
             base_url=base_url or OPENAI_BASE_URL,
             max_retries=max_retries,
             timeout=timeout_s,
-            http_client=http_client,
+            # openai 3 types it as an httpx2.Client and accepts an httpx.Client too; openai 1 and 2 take the latter
+            http_client=cast(Any, http_client),
         )
         self._dimensions_param = model.startswith("text-embedding-3")
 

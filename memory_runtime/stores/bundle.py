@@ -1,6 +1,6 @@
 """`Stores`: the open store clients and the embedder, shared by every memory component of a process."""
 
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -25,22 +25,28 @@ class Stores:
     @classmethod
     def open(cls, settings: Settings) -> "Stores":
         """Clients for every configured store (connections open lazily)."""
-        pg = PostgresStore(
+        return cls.assemble(settings, PostgresStore, RedisStore, open_graph(settings))
+
+    @classmethod
+    def assemble(
+        cls, settings: Settings, postgres: type[PostgresStore], redis: type[RedisStore], graph: GraphStore
+    ) -> "Stores":
+        """The stores of `settings` on these client classes (the sync ones, or their asyncio variants)."""
+        pg = postgres(
             settings.require("postgres_uri"),
             settings.postgres_schema,
             min_size=settings.postgres_pool_min,
             max_size=settings.postgres_pool_max,
             connect_timeout_s=settings.connect_timeout_s,
         )
-        redis_store = RedisStore(
+        redis_store = redis(
             settings.require("redis_uri"), settings.redis_prefix, connect_timeout_s=settings.connect_timeout_s
         )
-        graph = open_graph(settings)
         embedder = CachedEmbedder(make_embedder(settings), redis_store, settings.embedding_cache_ttl_s)
         return cls(settings, pg, graph, redis_store, embedder)
 
     @cached_property
-    def executor(self) -> ThreadPoolExecutor:
+    def executor(self) -> Executor:
         """Threads for concurrent retrieval strategies and deferred bookkeeping."""
         return ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-memory")
 

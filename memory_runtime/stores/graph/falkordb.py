@@ -31,6 +31,24 @@ def _redis_url(uri: str) -> str:
     return "redis://" + uri[len("falkor://") :]
 
 
+def pool_options(connect_timeout_s: float, max_connections: int) -> dict[str, Any]:
+    """Connection pool settings of the sync and the asyncio client (replies decoded, as the client expects)."""
+    return {
+        "max_connections": max_connections,
+        "timeout": connect_timeout_s,
+        "socket_connect_timeout": connect_timeout_s,
+        "decode_responses": True,
+    }
+
+
+def server_url(uri: str, graph_name: str) -> tuple[str, str]:
+    """The redis-py URL of a graph URI and the graph's name (`falkor+unix:///path?graph=name` overrides
+    MEMORY_GRAPH_NAME)."""
+    url = _redis_url(uri)
+    query = parse_qs(urlsplit(url).query)
+    return url.split("?")[0], query["graph"][0] if "graph" in query else graph_name
+
+
 def _has_nul(value: Any) -> bool:
     """True if a string anywhere in the parameters contains U+0000."""
     if isinstance(value, str):
@@ -127,25 +145,19 @@ class FalkorGraphStore(GraphStore):
         from falkordb import FalkorDB
 
         self.dialect = FalkorDialect()
-        self.graph_name = graph_name
-        url = _redis_url(uri)
-        query = parse_qs(urlsplit(url).query)
-        if "graph" in query:  # falkor+unix:///path?graph=name overrides MEMORY_GRAPH_NAME
-            self.graph_name = query["graph"][0]
+        url, self.graph_name = server_url(uri, graph_name)
         self._pool = redis.BlockingConnectionPool.from_url(
-            url.split("?")[0],
-            max_connections=max_connections,
-            timeout=connect_timeout_s,
-            socket_connect_timeout=connect_timeout_s,
+            url,
+            **pool_options(connect_timeout_s, max_connections),
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
-            decode_responses=True,
         )
         try:  # the client talks to the server while it is constructed
             self._db = FalkorDB(connection_pool=self._pool)
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
             self._pool.disconnect()
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
-        self._graph = self._db.select_graph(self.graph_name)
+        self._connection: Any = self._db.connection
+        self._graph: Any = self._db.select_graph(self.graph_name)
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         try:
@@ -155,7 +167,7 @@ class FalkorGraphStore(GraphStore):
             response = graph.execute_command(command, graph.name, header + cypher, "--compact")
             rows = _fast_rows(response)
             if rows is None:  # an error, or nodes, edges and other values only the client's parser knows
-                result = QueryResult(graph, response)
+                result = self._decoded(response)
                 names = [h[1] for h in result.header]
                 rows = [{n: _row_value(v) for n, v in zip(names, row, strict=True)} for row in result.result_set]
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
@@ -169,6 +181,10 @@ class FalkorGraphStore(GraphStore):
                 ) from None
             raise GraphQueryError(str(exc), cypher) from exc
         return rows
+
+    def _decoded(self, response: list[Any]) -> QueryResult:
+        """A reply decoded by the client's general parser (which may ask the server for the graph's schema)."""
+        return QueryResult(self._graph, response)
 
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         return self._run(cypher, params, read_only=True)
@@ -185,7 +201,7 @@ class FalkorGraphStore(GraphStore):
         reads then a create hung 10 times in 1,000 runs under CPU load; creating first, none in 4,000.
         """
         try:
-            return bool(self._db.connection.exists(self.graph_name))
+            return bool(self._connection.exists(self.graph_name))
         except (redis.ConnectionError, redis.TimeoutError, redis.AuthenticationError) as exc:
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
 
@@ -238,7 +254,7 @@ class FalkorGraphStore(GraphStore):
                 continue
             if ddl.kind == "unique":
                 try:
-                    self._db.connection.execute_command(
+                    self._connection.execute_command(
                         "GRAPH.CONSTRAINT", "CREATE", self.graph_name, *ddl.statement.split()
                     )
                 except redis.ResponseError as exc:
@@ -299,7 +315,7 @@ class FalkorGraphStore(GraphStore):
 
     def server_version(self) -> str:
         try:
-            modules = self._db.connection.execute_command("MODULE", "LIST")
+            modules = self._connection.execute_command("MODULE", "LIST")
         except (redis.ConnectionError, redis.TimeoutError) as exc:
             raise StoreUnavailableError("FalkorDB", _SETTING, str(exc)) from exc
         for mod in modules:  # redis-py returns dicts or flat [key, value, ...] lists depending on the path

@@ -85,7 +85,7 @@ class Neo4jGraphStore(GraphStore):
         # remember() would hang that long before reporting it. Retry within the connect timeout instead, as
         # the FalkorDB backend does: one retry replaces the stale pooled connections after a server restart,
         # and an outage surfaces as StoreUnavailableError while the turns stay durable in Postgres.
-        self._driver = neo4j.GraphDatabase.driver(
+        self._driver = self._new_driver(
             uri,
             auth=(user, password),
             connection_timeout=connect_timeout_s,
@@ -97,6 +97,10 @@ class Neo4jGraphStore(GraphStore):
             # logs as warnings: one log line per type on every remember(). They carry nothing for this code.
             notifications_min_severity="OFF",
         )
+
+    def _new_driver(self, uri: str, **options: Any) -> Any:
+        """The driver (the asyncio store makes an asyncio one with the same options)."""
+        return self._neo4j.GraphDatabase.driver(uri, **options)
 
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         exc_mod = self._neo4j.exceptions

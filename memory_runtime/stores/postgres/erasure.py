@@ -4,8 +4,19 @@ from psycopg import sql
 
 from memory_runtime.stores.postgres.pool import PostgresStore
 
-# Child tables before parents (conversation_logs references conversations).
-USER_TABLES = ("tool_invocations", "memory_timeline", "user_profiles", "conversation_logs", "conversations")
+# Child tables before parents (conversation_logs references conversations, store_items store_namespaces).
+USER_TABLES = (
+    "tool_invocations",
+    "memory_timeline",
+    "user_profiles",
+    "agent_session_removals",
+    "agent_session_counters",
+    "conversation_logs",
+    "conversations",
+    "store_item_vectors",
+    "store_items",
+    "store_namespaces",
+)
 
 
 def delete_user_rows(pg: PostgresStore, user_id: str) -> dict[str, int]:

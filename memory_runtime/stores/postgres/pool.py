@@ -2,7 +2,7 @@
 
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, LiteralString, TypeAlias
 
 import psycopg
@@ -11,13 +11,23 @@ from psycopg.abc import Params
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from memory_runtime.domain.errors import ConfigurationError, StoreUnavailableError
+from memory_runtime.domain.errors import AgentMemoryError, ConfigurationError, StoreUnavailableError
 
 _SETTING = "MEMORY_POSTGRES_URI"
 APPLICATION_NAME = "agent-memory"  # pg_stat_activity.application_name of the runtime's connections
 
 # What `Connection.execute` takes with parameters (psycopg's `abc.QueryNoTemplate`, which psycopg 3.2 lacks).
 Statement: TypeAlias = LiteralString | bytes | sql.SQL | sql.Composed
+
+
+def unreachable(exc: psycopg.Error) -> AgentMemoryError:
+    """The typed error for a failed connection attempt: the server is unavailable, or the URI is invalid."""
+    if isinstance(exc, psycopg.ProgrammingError):
+        return ConfigurationError(f"{_SETTING} is not a valid PostgreSQL URI: {exc}")
+    msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if "password authentication failed" in msg or "authentication" in msg:
+        return StoreUnavailableError("PostgreSQL", _SETTING, f"authentication failed: {msg}")
+    return StoreUnavailableError("PostgreSQL", _SETTING, msg)
 
 
 class PostgresStore:
@@ -91,7 +101,7 @@ class PostgresStore:
             name="agent-memory",
         )
 
-    def _after_failure(self, pool: ConnectionPool[psycopg.Connection[DictRow]]) -> None:
+    def _after_failure(self, pool: Any) -> None:
         """If the server is down, drop the pool: calls fail fast until it is back, then get a fresh pool.
 
         A pool that lost its server retries in the background with a growing back-off (1 s, 2 s, 4 s ...),
@@ -105,29 +115,27 @@ class PostgresStore:
                 if self._pool is not pool:
                     return  # another caller already dropped it
                 self._pool = None
-            # Closing waits for the pool's reconnecting workers: do it off the caller's path. Connections
-            # still checked out by other threads are closed when they are returned.
-            threading.Thread(target=pool.close, name="agent-memory-pool-close", daemon=True).start()
+            self._discard(pool)
+
+    def _discard(self, pool: Any) -> None:
+        """Close a dropped pool off the caller's path: closing waits for the pool's reconnecting workers.
+        Connections still checked out by other threads are closed when they are returned."""
+        threading.Thread(target=pool.close, name="agent-memory-pool-close", daemon=True).start()
 
     def _check_reachable(self) -> None:
         """Fail fast with a clear error instead of a pool that retries in the background."""
         try:
             with psycopg.connect(self.uri, **{**self._kwargs, "row_factory": dict_row}) as conn:
                 conn.execute("SELECT 1")
-        except psycopg.OperationalError as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            if "password authentication failed" in msg or "authentication" in msg:
-                raise StoreUnavailableError("PostgreSQL", _SETTING, f"authentication failed: {msg}") from exc
-            raise StoreUnavailableError("PostgreSQL", _SETTING, msg) from exc
-        except psycopg.ProgrammingError as exc:
-            raise ConfigurationError(f"{_SETTING} is not a valid PostgreSQL URI: {exc}") from exc
+        except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+            raise unreachable(exc) from exc
 
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[DictRow]]:
         """A pooled connection inside a transaction (committed on success, rolled back on error)."""
         pool = self._open()
         try:
-            with pool.connection() as conn:
+            with self._checkout(pool) as conn:
                 yield conn
         except PoolTimeout as exc:
             self._after_failure(pool)
@@ -135,6 +143,11 @@ class PostgresStore:
         except psycopg.OperationalError as exc:
             self._after_failure(pool)
             raise StoreUnavailableError("PostgreSQL", _SETTING, str(exc).strip() or type(exc).__name__) from exc
+
+    def _checkout(self, pool: Any) -> AbstractContextManager[psycopg.Connection[DictRow]]:
+        """A connection of `pool` for the length of a `with` block (the asyncio store bridges its own)."""
+        checkout: AbstractContextManager[psycopg.Connection[DictRow]] = pool.connection()
+        return checkout
 
     def fetch(self, sql: Statement, params: Params | None = None) -> list[DictRow]:
         """Run one statement and return its rows as dicts."""

@@ -16,18 +16,27 @@ def as_str(reply: bytes | str) -> str:
     return reply.decode() if isinstance(reply, bytes) else reply
 
 
+RETRY_BACKOFF = ExponentialBackoff(cap=0.5, base=0.05)
+RETRIES = 2
+
+
+def pool_options(connect_timeout_s: float, max_connections: int) -> dict[str, Any]:
+    """The connection pool settings of the sync and the asyncio client (bounded, blocking, timeouts)."""
+    return {
+        "max_connections": max_connections,
+        "timeout": connect_timeout_s,
+        "socket_connect_timeout": connect_timeout_s,
+        "socket_timeout": connect_timeout_s,
+    }
+
+
 class RedisStore:
     """A namespaced Redis client. `key()` is the only way keys are built."""
 
     def __init__(self, uri: str, prefix: str = "mem", *, connect_timeout_s: float = 5.0, max_connections: int = 32):
         self.prefix = prefix
         self._pool = redis.BlockingConnectionPool.from_url(
-            uri,
-            max_connections=max_connections,
-            timeout=connect_timeout_s,
-            socket_connect_timeout=connect_timeout_s,
-            socket_timeout=connect_timeout_s,
-            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+            uri, **pool_options(connect_timeout_s, max_connections), retry=Retry(RETRY_BACKOFF, RETRIES)
         )
         self.client = redis.Redis(connection_pool=self._pool)
 
