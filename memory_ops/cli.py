@@ -1,4 +1,4 @@
-"""The `agent-memory` command: run the embedded stores, migrate, demo, dev, import, backfill, reembed, serve, ui.
+"""The `agent-memory` command: embedded stores, migrate, demo, dev, import, backfill, reembed, backup, serve, ui.
 
 Every failure the user can fix is one line on stderr naming what to fix, with exit status 1.
 """
@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from memory_runtime.domain.errors import AgentMemoryError
 
 if TYPE_CHECKING:
+    from memory_ops.progress import ProgressBar
     from memory_ops.stack.embedded import EmbeddedStack
     from memory_runtime.config import Settings
 
@@ -300,6 +301,68 @@ def cmd_reindex(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 1 if unhealthy else 0
+
+
+class _StepBars:
+    """backup/restore progress: one ProgressBar per long step on stderr (`--no-progress`: none)."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.bar: ProgressBar | None = None
+
+    def step(self, name: str, total: int, unit: str) -> None:
+        from memory_ops.progress import NoProgress, ProgressBar
+
+        self.close()
+        self.bar = (NoProgress if self.quiet else ProgressBar)(max(total, 1), f"{name:<10}", unit=unit)
+
+    def advance(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.advance(n, n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.advance(self.bar.total)  # a step may count fewer items than it announced (skipped rows)
+            self.bar.close()
+            self.bar = None
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Write a consistent, versioned backup of every store into a new directory."""
+    from memory_runtime.batch.backup import write_backup
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    bars = _StepBars(args.no_progress)
+    with Stores.open(settings) as stores:
+        try:
+            manifest = write_backup(stores, Path(args.directory), bars)
+        finally:
+            bars.close()
+    size = sum(f.bytes for f in manifest.files.values())
+    rows = sum(t.rows for t in manifest.postgres.tables.values())
+    print(
+        f"backed up {rows:,} rows, {sum(manifest.graph.nodes.values()):,} graph nodes, "
+        f"{manifest.graph.relationships:,} relationships and {manifest.redis.keys:,} Redis keys to {args.directory} "
+        f"({size / 1e6:,.1f} MB, {manifest.seconds:.1f} s, schema version {manifest.schema_version})"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    """Rebuild an empty store from a backup directory (checked first), then re-project the graph."""
+    from memory_runtime.batch.restore import restore_backup
+    from memory_runtime.stores.bundle import Stores
+
+    settings, _ = _settings_with_stack(args)
+    bars = _StepBars(args.no_progress)
+    with Stores.open(settings) as stores:
+        try:
+            report = restore_backup(stores, Path(args.directory), force=args.force, progress=bars)
+        finally:
+            bars.close()
+    print(report.render())
+    return 0
 
 
 def _backfill_request(args: argparse.Namespace, start: str, end: str, settings: "Settings"):  # -> BackfillRequest
@@ -590,6 +653,13 @@ def build_parser() -> argparse.ArgumentParser:
     rix.add_argument("--check", action="store_true", help="only report; exit 1 if an index is below the threshold")
     rix.add_argument("--force", action="store_true", help="rebuild every vector index")
     rix.add_argument("--threshold", type=float, default=0.9, help="health below which an index is rebuilt")
+    bk = add("backup", cmd_backup, "write a consistent, versioned backup of every store into a new directory")
+    bk.add_argument("directory", metavar="DIR", help="the backup directory (must not exist, or be empty)")
+    bk.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
+    rs = add("restore", cmd_restore, "rebuild an empty store from a backup directory and re-project the graph")
+    rs.add_argument("directory", metavar="DIR", help="a directory written by `agent-memory backup`")
+    rs.add_argument("--force", action="store_true", help="replace whatever the target store holds")
+    rs.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     imp = add("import", cmd_import, "import conversation files with their original timestamps (jsonl, openai, ...)")
     imp.add_argument("paths", nargs="+", metavar="PATH", help="files, or directories of .json/.jsonl/.ndjson files")
     imp.add_argument("--user", help="the user who owns the imported conversations")

@@ -169,3 +169,30 @@ class ReembedInterrupted(AgentMemoryError):
             f"is saved: fix the cause and run `agent-memory reembed` again to resume; the recorded embedder stays "
             f"{recorded or 'unrecorded'} until a run finishes."
         )
+
+
+class BackupError(AgentMemoryError):
+    """A backup could not be written or restored; the message says which part and what to do."""
+
+
+class BackupCorruptError(BackupError):
+    """A backup directory whose manifest is unreadable or whose files do not match their recorded checksums.
+
+    Nothing was restored: the check runs before anything is written.
+    """
+
+
+class BackupVersionError(BackupError):
+    """A backup this version cannot restore: not an agent-memory backup, another format version, or a newer schema."""
+
+
+class RestoreTargetNotEmpty(BackupError):
+    """The store to restore into already holds memories; restore refuses unless forced (which replaces them)."""
+
+    def __init__(self, contents: dict[str, int]) -> None:
+        self.contents = contents
+        held = ", ".join(f"{n:,} {what}" for what, n in sorted(contents.items()) if n)
+        super().__init__(
+            f"the target store is not empty ({held}). Restore into an empty store, or pass --force to replace "
+            f"everything in it with the backup."
+        )

@@ -35,6 +35,7 @@ QUERY_MODULES: tuple[str, ...] = tuple(
         "lifecycle",
         "quality",
         "browse",
+        "backup",
     )
 )
 
