@@ -13,6 +13,7 @@ from typing import Any
 from memory_runtime.domain import ids
 from memory_runtime.domain.embedding_text import strategy_text
 from memory_runtime.domain.models import now, to_ms
+from memory_runtime.memory import context_cache
 from memory_runtime.memory.procedural import strategy_id, task_type_id
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import patterns as q
@@ -95,6 +96,8 @@ def mine_strategies(stores: Stores, start: datetime, end: datetime) -> PatternRe
         graph = stores.graph
         result = graph.write(q.upsert_mined_strategies(graph.dialect), {"rows": rows, "now": to_ms(now())})
         written, changed = int(result[0]["strategies"]), int(result[0]["changed"] or 0)
+        for user_id in dict.fromkeys(r["user_id"] for r in rows):
+            context_cache.changed(stores, user_id)
     mined = [
         MinedStrategy(r["user_id"], r["task_type"], r["tool_sequence"], r["successes"], r["failures"]) for r in rows
     ]

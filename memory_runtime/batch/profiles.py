@@ -17,6 +17,7 @@ from memory_runtime.batch.timeline import shorten
 from memory_runtime.domain import ids
 from memory_runtime.domain.models import to_ms
 from memory_runtime.extraction.types import USER_SUBJECT
+from memory_runtime.memory import context_cache
 from memory_runtime.memory.users import UserModel
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import profiles as q
@@ -150,5 +151,6 @@ def refresh_profiles(stores: Stores, start: datetime, end: datetime) -> Profiles
             continue  # no profile at all
         summary = profile_summary(model.get_user_context())
         summaries += pg_profiles.upsert_profile_summary(stores.pg, user_id, summary)
+        context_cache.changed(stores, user_id)
         profiles.append(ProfileSummary(user_id, summary))
     return ProfilesReport(len(ordered), prefs_set, interests_added, summaries, profiles)

@@ -190,3 +190,9 @@ def tokens(text: str) -> list[str]:
 def content_terms(text: str) -> list[str]:
     """Stemmed tokens without stopwords: what the word features are built from."""
     return [stem(t) for t in tokens(text) if t not in STOPWORDS]
+
+
+@lru_cache(maxsize=1 << 14)
+def cached_content_terms(text: str) -> tuple[str, ...]:
+    """`content_terms` of a text met again and again (the candidate turns recall scores on every query)."""
+    return tuple(content_terms(text))

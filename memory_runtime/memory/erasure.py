@@ -6,6 +6,7 @@ outage is finished by calling forget_user again.
 """
 
 from memory_runtime.domain.vocabulary import NODE_LABELS
+from memory_runtime.memory import context_cache
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import erasure as q
 from memory_runtime.stores.postgres import erasure as pg_erasure
@@ -34,6 +35,7 @@ def forget_user(stores: Stores, user_id: str) -> dict[str, int]:
     counts["redis.working_memory"] = forget_working(redis, user_id)
     counts["redis.reflection_jobs"] = forget_reflections(redis, user_id)
     counts["redis.access_stats"] = forget_access(stores, user_id)
+    counts["redis.context_version"] = context_cache.forget(stores, user_id)
     counts["redis.rate_limits"] = int(
         redis.client.delete(redis.key("rl", "write", user_id), redis.key("rl", "read", user_id))
     )

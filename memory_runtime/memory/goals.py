@@ -19,6 +19,7 @@ from typing import Any, get_args
 from memory_runtime.domain import ids
 from memory_runtime.domain.errors import NotFoundError, ValidationError
 from memory_runtime.domain.models import Goal, GoalStatus, from_ms, now, to_ms
+from memory_runtime.memory import context_cache
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import goals as q
 from memory_runtime.stores.graph.queries.goals import MAX_BLOCKER_CHAIN
@@ -92,6 +93,7 @@ class GoalMemory:
         )
         if not rows:
             raise NotFoundError(f"no parent goal with id {parent_id!r} for this user; nothing was written")
+        context_cache.changed(self.stores, self.user_id)
         return goal.model_copy(
             update={
                 "id": goal_id,
@@ -112,6 +114,7 @@ class GoalMemory:
         graph = self.stores.graph
         rows = graph.write(q.add_blocker(graph.dialect), self._params(goal_id=goal_id, blocker_id=blocker))
         if rows:
+            context_cache.changed(self.stores, self.user_id)
             return
         found = {r["id"] for r in graph.read(q.goal_ids(graph.dialect), self._params(ids=[goal_id, blocker]))}
         missing = [x for x in (goal_id, blocker) if x not in found]
@@ -130,6 +133,7 @@ class GoalMemory:
         graph = self.stores.graph
         if not graph.write(q.update_status(graph.dialect), self._params(id=goal_id, status=status)):
             raise NotFoundError(f"no goal with id {goal_id!r} for this user")
+        context_cache.changed(self.stores, self.user_id)
         return self.get_goal(goal_id)
 
     def get_goal(self, goal_id: str) -> Goal:

@@ -32,6 +32,7 @@ from memory_runtime.domain.errors import (
 )
 from memory_runtime.domain.models import Strategy, StrategyMatch, ToolStats, from_ms, now, to_ms
 from memory_runtime.domain.validation import MAX_ID_CHARS, identifier, json_text
+from memory_runtime.memory import context_cache
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import procedural as q
 from memory_runtime.stores.postgres import tools as pg_tools
@@ -277,6 +278,7 @@ class ProceduralMemory:
                 "now": to_ms(now()),
             },
         )
+        context_cache.changed(self.stores, self.user_id)
         return sid
 
     def reinforce_strategy(self, strategy_id: str, success: bool) -> StrategyMatch:
@@ -349,6 +351,11 @@ class ProceduralMemory:
                 ranked.append(row)
         ranked.sort(key=lambda r: (-r["score"], -r["success_rate"], r["id"]))
         return [StrategyMatch(**r) for r in ranked[:top_k]]
+
+    def has_strategies(self) -> bool:
+        """Whether the user has any strategy at all."""
+        graph = self.stores.graph
+        return bool(graph.read(q.user_strategies(graph.dialect), {"user_id": self.user_id, "limit": 1}))
 
     def find_strategies(self, task: str, top_k: int = 5) -> list[StrategyMatch]:
         """The design's name for `what_worked_for`: this user's strategies for `task`, best first."""

@@ -23,6 +23,7 @@ from memory_runtime.domain import ids
 from memory_runtime.domain.errors import ValidationError
 from memory_runtime.domain.models import UserContext, from_ms, now, to_ms, utc
 from memory_runtime.domain.validation import identifier, json_text
+from memory_runtime.memory import context_cache
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import users as q
 from memory_runtime.stores.postgres import profiles
@@ -133,6 +134,7 @@ class UserModel:
             interests=profile["interests"],
             updated_at=from_ms(profile["version"]),
         )
+        context_cache.changed(self.stores, self.user_id)  # after the write: a reader never caches the old profile
 
     def get_user_context(self) -> UserContext:
         """preferences, expertise, interests, summary, updated_at from Postgres (empty if unknown)."""

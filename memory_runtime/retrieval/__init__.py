@@ -39,6 +39,7 @@ from memory_runtime.domain.models import (
     utc,
 )
 from memory_runtime.embeddings.base import TermWeightedEmbedder
+from memory_runtime.memory import context_cache
 from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
@@ -121,6 +122,7 @@ class Retriever:
         self.stores = stores
         self.user_id = user_id
         self.tuning = tuning or Tuning()
+        self._term_weighted_of: tuple[object, TermWeightedEmbedder | None] | None = None
 
     # ---- inputs ----------------------------------------------------------------------------------
     def _clean_query(self, query: str) -> str:
@@ -169,7 +171,10 @@ class Retriever:
     def _term_weighted(self) -> TermWeightedEmbedder | None:
         """The embedder behind the cache if it embeds term-weighted queries (the hashing embedder), else None."""
         inner = getattr(self.stores.embedder, "inner", None)
-        return inner if isinstance(inner, TermWeightedEmbedder) else None
+        known = self._term_weighted_of
+        if known is None or known[0] is not inner:  # a Protocol isinstance check costs ~10 us: once per embedder
+            known = self._term_weighted_of = (inner, inner if isinstance(inner, TermWeightedEmbedder) else None)
+        return known[1]
 
     def _hashing(self) -> bool:
         return self._term_weighted() is not None
@@ -193,10 +198,11 @@ class Retriever:
         until: datetime | None,
         warnings: list[str],
         timings: dict[str, float],
+        stats: lexical.CorpusStats | None = None,
     ) -> list[dict[str, Any]]:
         began = time.perf_counter()
         search = (episodic.vector, episodic.vector_exact_pg)
-        rows, warning = episodic.with_fallback(*search, self.stores, self.user_id, vec, k, since, until)
+        rows, warning = episodic.with_fallback(*search, self.stores, self.user_id, vec, k, since, until, stats=stats)
         warnings.extend([warning] if warning else [])
         timings["vector"] = _ms(began)
         return rows
@@ -208,19 +214,19 @@ class Retriever:
         since: datetime | None,
         until: datetime | None,
         warnings: list[str],
-        start_vector: Callable[[dict[str, float]], None],
+        start_vector: Callable[[dict[str, float], lexical.CorpusStats | None], None],
     ) -> episodic.Lexical:
-        """BM25 full-text; `start_vector(weights)` is called as soon as the term weights are known, so the
-        weighted vector search runs while the candidate turns are fetched and scored."""
+        """BM25 full-text; `start_vector(weights, stats)` is called as soon as the term weights are known, so
+        the weighted vector search runs while the candidate turns are fetched and scored."""
         args = (self.stores, self.user_id)
         try:
             post = episodic.postings_graph(*args, text, since, until, candidates=k > 0)
-            start_vector(post.weights)
+            start_vector(post.weights, post.stats)
             return episodic.rank_graph(*args, post, k)
         except StoreUnavailableError as exc:
             log.warning("graph unavailable, ranking turns by Postgres full-text: %s", exc)
             warnings.append(f"{exc.store} unavailable: full-text fell back to Postgres")
-            start_vector({})
+            start_vector({}, None)
             return episodic.fulltext_pg(*args, text, k, since, until)
 
     def _turns(
@@ -247,11 +253,11 @@ class Retriever:
         # once started: the query vector ("vec") and the pending search ("rows")
         search: dict[str, Any] = {}
 
-        def start_vector(weights: dict[str, float] | None) -> None:
+        def start_vector(weights: dict[str, float] | None, stats: lexical.CorpusStats | None = None) -> None:
             if mode != "fulltext" and not search:
                 search["vec"] = vec = vector or self._query_vector(text, weights if weighted else None)
                 search["rows"] = self.stores.executor.submit(
-                    self._vector_turns, vec, k, since, until, warnings, timings
+                    self._vector_turns, vec, k, since, until, warnings, timings, stats
                 )
 
         started = time.perf_counter()
@@ -264,23 +270,31 @@ class Retriever:
         vec: list[float] | None = search.get("vec")  # the neighbours are scored against it too
         if search:
             lists["vector"] = search["rows"].result()
+        began = time.perf_counter()
         cands, scalers = combine(
             lists, {"vector": self._vector_weight(), "fulltext": t.fulltext_weight}, zero_floor=("fulltext",)
         )
+        timings["fusion"] = _ms(began)
+        details: dict[str, pg_turns.TurnDetails] | None = None  # caller ids, fetched with the context
         if mode == "hybrid" and cands:
             began = time.perf_counter()
             try:
-                cands = self._with_context(cands, scalers, lex, vec, since, until)
+                cands, details = self._with_context(cands, scalers, lex, vec, since, until)
             except AgentMemoryError as exc:  # context refines the ranking; without it the hits still stand
                 warnings.append(f"conversational context skipped: {exc}")
             timings["context"] = _ms(began)
+            began = time.perf_counter()
             cands = sessions.boost(cands, lex.weights if lex else {}, t.session_weight)
+            timings["sessions"] = _ms(began)
+        began = time.perf_counter()
         reference = until or now()
         for c in cands:
             c.score += t.recency_weight * recency_boost(c.item.get("timestamp"), reference)
             c.score += t.salience_weight * float(c.item.get("salience") or 0.5)
         cands = diversify(cands, lambda c: c.item["conversation_id"], t.conversation_penalty)[:top_k]
-        return self._turn_items(cands, warnings)
+        items = self._turn_items(cands, warnings, details)
+        timings["turn_items"] = _ms(began)
+        return items
 
     def _with_context(
         self,
@@ -290,13 +304,16 @@ class Retriever:
         vec: list[float] | None,
         since: datetime | None,
         until: datetime | None,
-    ) -> list[Candidate]:
+    ) -> tuple[list[Candidate], dict[str, pg_turns.TurnDetails] | None]:
         """Add to each turn a share of its conversational neighbours' scores (fetching the neighbours of the
         strongest turns, scored like any candidate) — the answer often sits next to the turn the query echoes.
+
+        Also returns the caller ids and token counts of every turn that can still be ranked (the candidates and
+        the neighbours found), fetched in the same round trip, for `_turn_items`.
         """
         t = self.tuning
         if t.context_adjacent <= 0 and t.context_skip <= 0:
-            return cands
+            return cands, None
         at = {(c.item["conversation_id"], c.item["index"]): c for c in cands}
         wanted = sorted(
             {
@@ -309,11 +326,13 @@ class Retriever:
         )
         no_score: Callable[[float | None], float] = lambda _x: 0.0  # noqa: E731 — a strategy that did not run adds nothing
         ft, vs = scalers.get("fulltext", no_score), scalers.get("vector", no_score)
-        for row in episodic.neighbours(self.stores, self.user_id, wanted, since, until, vec):
+        rows, details = episodic.neighbours(self.stores, self.user_id, wanted, since, until, vec, [c.id for c in cands])
+        vector_weight = self._vector_weight()
+        for row in rows:
             own = 0.0
             if lex is not None and lex.weights:
                 own += t.fulltext_weight * ft(lexical.score(lex.weights, row["content"], lex.avg_terms))
-            own += self._vector_weight() * vs(row.get("similarity"))
+            own += vector_weight * vs(row.get("similarity"))
             at[(row["conversation_id"], row["index"])] = Candidate(row["id"], dict(row), {}, {}, own)
         own_scores = {key: c.score for key, c in at.items()}
         for (conv, index), c in at.items():
@@ -323,15 +342,19 @@ class Retriever:
             c.score += bonus
             if not c.ranks and bonus > 0:
                 c.ranks["context"] = 0
-        return sorted((c for c in at.values() if c.ranks), key=lambda c: -c.score)
+        return sorted((c for c in at.values() if c.ranks), key=lambda c: -c.score), details
 
-    def _turn_items(self, cands: list[Candidate], warnings: list[str]) -> list[TurnHit]:
-        """The ranked turns as items, under the caller's own turn ids and token counts where it gave them."""
-        try:
-            details = pg_turns.turn_details(self.stores.pg, self.user_id, [c.item["id"] for c in cands])
-        except StoreUnavailableError as exc:  # the hits still stand, under their stored ids
-            warnings.append(f"caller turn ids skipped: {exc}")
-            details = {}
+    def _turn_items(
+        self, cands: list[Candidate], warnings: list[str], details: dict[str, pg_turns.TurnDetails] | None = None
+    ) -> list[TurnHit]:
+        """The ranked turns as items, under the caller's own turn ids and token counts where it gave them
+        (`details`: already fetched for every one of `cands`)."""
+        if details is None:
+            try:
+                details = pg_turns.turn_details(self.stores.pg, self.user_id, [c.item["id"] for c in cands])
+            except StoreUnavailableError as exc:  # the hits still stand, under their stored ids
+                warnings.append(f"caller turn ids skipped: {exc}")
+                details = {}
         out = []
         for c in cands:
             item = c.item
@@ -357,17 +380,22 @@ class Retriever:
 
     # ---- facts and entities ----------------------------------------------------------------------
     def _semantic(
-        self, text: str, vec: list[float], top_k: int, as_of_ms: int | None
+        self, text: str, vec: list[float], top_k: int, as_of_ms: int | None, timings: dict[str, float] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
         """Facts and entities by vector and full-text (one statement), then the graph around the best entities:
         entities within two hops and the facts about all of them. Runs on the pool beside the turn search."""
+        timings = {} if timings is None else timings
         k = top_k * 2
+        began = time.perf_counter()
         res = semantic.search(self.stores, self.user_id, text, vec, k, as_of_ms)
+        timings["semantic_search"] = _ms(began)
+        began = time.perf_counter()
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
         seeds = [e.id for e in entities[: self.tuning.expansion_seeds]]
         res["expanded"] = semantic.expand(self.stores, self.user_id, seeds, depth=2, limit=k)
         about = seeds + [e["id"] for e in res["expanded"]]
         res["graph_facts"] = semantic.facts_about(self.stores, self.user_id, about, k, as_of_ms)
+        timings["graph_expansion"] = _ms(began)
         return res
 
     def _fuse_semantic(
@@ -425,13 +453,14 @@ class Retriever:
         vec = self.stores.embedder.embed([text])[0]
         as_of_ms = to_ms(utc(as_of)) if as_of else None
         pool = self.stores.executor
-        semantic_job = pool.submit(self._semantic, text, vec, top_k, as_of_ms) if include_semantic else None
-        goals_job = pool.submit(self._goals)
-        profile_job = pool.submit(self._profile)
-        procedural_job = pool.submit(self._procedural, text, top_k) if include_procedural else None
-        bundle = MemoryBundle(query=text)
         warnings: list[str] = []
         timings: dict[str, float] = {}
+        semantic_job = pool.submit(self._semantic, text, vec, top_k, as_of_ms, timings) if include_semantic else None
+        version = pool.submit(context_cache.version, self.stores, self.user_id)  # of goals, profile, strategies
+        goals_job = pool.submit(self._goals, version, timings)
+        profile_job = pool.submit(self._profile, version, timings)
+        procedural_job = pool.submit(self._procedural, text, top_k, version, timings) if include_procedural else None
+        bundle = MemoryBundle(query=text)
         if include_episodic:
             began = time.perf_counter()
             bundle.relevant_turns = self._turns(text, top_k, since, until, "hybrid", warnings, timings)
@@ -458,24 +487,40 @@ class Retriever:
         self._touch_later(bundle)
         return bundle
 
-    def _procedural(self, text: str, top_k: int) -> list[StrategyMatch]:
+    def _procedural(
+        self, text: str, top_k: int, version: Future[context_cache.Version], timings: dict[str, float]
+    ) -> list[StrategyMatch]:
         from memory_runtime.memory.procedural import ProceduralMemory
 
-        return ProceduralMemory(self.stores, self.user_id).what_worked_for(text, top_k=min(top_k, 5))
+        began = time.perf_counter()
+        memory = ProceduralMemory(self.stores, self.user_id)
+        found: list[StrategyMatch] = []
+        if context_cache.get(self.stores, self.user_id, version.result(), "has_strategies", memory.has_strategies):
+            found = memory.what_worked_for(text, top_k=min(top_k, 5))
+        timings["procedural"] = _ms(began)
+        return found
 
-    def _goals(self) -> list[Goal]:
+    def _goals(self, version: Future[context_cache.Version], timings: dict[str, float]) -> list[Goal]:
         from memory_runtime.memory.goals import GoalMemory
 
-        return GoalMemory(self.stores, self.user_id).get_active_goals()
+        began = time.perf_counter()
+        goals = GoalMemory(self.stores, self.user_id).get_active_goals
+        found = context_cache.get(self.stores, self.user_id, version.result(), "goals", goals)
+        timings["goals"] = _ms(began)
+        return found
 
-    def _profile(self) -> dict[str, Any]:
+    def _profile(self, version: Future[context_cache.Version], timings: dict[str, float]) -> dict[str, Any]:
         from memory_runtime.memory.users import UserModel
 
-        return dict(UserModel(self.stores, self.user_id).get_user_context())  # the bundle's section is a plain dict
+        began = time.perf_counter()
+        profile = UserModel(self.stores, self.user_id).get_user_context
+        found = context_cache.get(self.stores, self.user_id, version.result(), "profile", profile)
+        timings["profile"] = _ms(began)
+        return dict(found)  # the bundle's section is a plain dict
 
     def _touch_later(self, bundle: MemoryBundle) -> None:
         """Note the access to every returned item (written behind, see `access`); never fails the read."""
-        access.record(
+        access.record_later(
             self.stores,
             self.user_id,
             {

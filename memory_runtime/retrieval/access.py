@@ -3,7 +3,8 @@
 Writing them into the graph after every remember() put three write statements, and the graph's write
 lock, on the path of the next read — and on FalkorDB 4.16 every update of a vector-indexed node leaves an
 orphan vector that crowds live nodes out of k-nearest results (see memory_runtime.batch.reindex). So a read
-only adds its items to two Redis hashes of the user (last access time, access count); `flush_all()` moves
+only adds its items to two Redis hashes of the user (last access time, access count), on the store pool
+after the read has returned (`record_later`); `flush_all()` moves
 everything pending into the graph with one UNWIND statement per label, and the daily `salience_decay` run
 calls it first (decay counts days from the last access), before `archived_memories` repairs the vector
 indexes. Statistics in the graph therefore lag reads by up to a day; `flush()` writes a user's out on
@@ -14,6 +15,7 @@ straight into the graph as before.
 import logging
 from collections import defaultdict
 from collections.abc import Callable
+from concurrent.futures import Future
 from typing import Any
 
 import redis
@@ -53,8 +55,29 @@ def record(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
         _submit(stores, lambda: _write(stores, user_id, {i: (stamp, 1) for i in items}))
 
 
+def record_later(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
+    """`record` on the store pool, off the read's path (in line if the pool is shut down). `flush` and
+    `flush_all` wait for this process's pending records first, so nothing recorded before a flush misses it."""
+    if not any(batches.values()):
+        return
+    pending: set[Future[None]] = stores.memo.setdefault("access_pending", set())
+    try:
+        job = stores.executor.submit(record, stores, user_id, batches)
+    except RuntimeError:  # executor shut down (stores closing)
+        record(stores, user_id, batches)
+        return
+    pending.add(job)
+    job.add_done_callback(pending.discard)
+
+
+def _await_pending(stores: Stores) -> None:
+    for job in list(stores.memo.get("access_pending", ())):
+        job.result()
+
+
 def flush(stores: Stores, user_id: str) -> int:
     """Move the user's pending access statistics into the graph; returns how many items were updated."""
+    _await_pending(stores)
     last, count = _keys(stores, user_id)
     pipe = stores.redis.client.pipeline(transaction=True)
     pipe.hgetall(last)
@@ -67,6 +90,7 @@ def flush(stores: Stores, user_id: str) -> int:
 
 def flush_all(stores: Stores) -> int:
     """Flush every user's pending access statistics (batch jobs such as salience decay call this first)."""
+    _await_pending(stores)
     pattern = stores.redis.key("access", "last", "") + "*"
     prefix = len(pattern) - 1
     total = 0
@@ -78,6 +102,7 @@ def flush_all(stores: Stores) -> int:
 
 def forget(stores: Stores, user_id: str) -> int:
     """Delete the user's pending access statistics (erasure); returns the number of keys removed."""
+    _await_pending(stores)  # a record still in flight would write them again
     return int(stores.redis.client.delete(*_keys(stores, user_id)))
 
 

@@ -97,19 +97,21 @@ def postings_graph(
     terms = {graph.dialect.fulltext_query(token): s for s, token in by_stem.items()}
     terms.pop("", None)
     window = {"user_id": user_id, "since": to_ms(since), "until": to_ms(until)}
-    stats = lexical.corpus_stats(stores, user_id)
+    # Frequent terms yield no candidates, so a remembered frequency spares enumerating their postings
+    # (not within a time window, where the frequency is the window's).
+    remembered = list(terms.values()) if since is until is None else []
+    stats, known = lexical.stats_and_frequencies(stores, user_id, remembered)
     if not terms:
         return Postings({}, {}, {}, {}, stats, window)
     cap = postings_cap(stats)
     max_df = cap if candidates else 0
-    # Frequent terms yield no candidates, so a remembered frequency spares enumerating their postings
-    # (not within a time window, where the frequency is the window's).
-    known = lexical.cached_frequencies(stores, user_id, list(terms.values())) if since is until is None else {}
     known = {s: df for s, df in known.items() if df > cap}
     ask = [term for term, s in terms.items() if s not in known]
     rows = graph.read(q.turn_postings(graph.dialect), {"terms": ask, "max_df": max_df, **window}) if ask else []
     if since is until is None:
-        lexical.remember_frequencies(stores, user_id, {terms[r["term"]]: r["df"] for r in rows if r["df"] > cap})
+        frequent = {terms[r["term"]]: r["df"] for r in rows if r["df"] > cap}
+        if frequent:  # a cache write: off the query's path
+            _later(stores, lexical.remember_frequencies, stores, user_id, frequent)
     frequencies = {**known, **{terms[r["term"]]: r["df"] for r in rows}}
     n = max([stats.turns, *frequencies.values()])
     weights = {s: lexical.idf(0, n) for s in terms.values()}
@@ -179,32 +181,57 @@ def overfetch(k: int, stats: lexical.CorpusStats) -> int:
 
 
 def vector_graph(
-    stores: Stores, user_id: str, vec: list[float], k: int, since: datetime | None, until: datetime | None
+    stores: Stores,
+    user_id: str,
+    vec: list[float],
+    k: int,
+    since: datetime | None,
+    until: datetime | None,
+    stats: lexical.CorpusStats | None = None,
 ) -> list[dict[str, Any]]:
-    """Nearest turns from the graph's vector index (over-fetched by the user's share of it, then filtered)."""
+    """Nearest turns from the graph's vector index (over-fetched by the user's share of it, then filtered;
+    `stats`: the user's corpus statistics when the caller has them already)."""
     graph = stores.graph
+    stats = stats or lexical.corpus_stats(stores, user_id)
     rows = graph.read(
         q.turn_vector(graph.dialect),
-        {"vec": vec, "k": overfetch(k, lexical.corpus_stats(stores, user_id)), "limit": k, "user_id": user_id,
-         "since": to_ms(since), "until": to_ms(until)},
+        {"vec": vec, "k": overfetch(k, stats), "limit": k, "user_id": user_id, "since": to_ms(since),
+         "until": to_ms(until)},
     )  # fmt: skip
     return _graph_turns(rows)
 
 
 def vector(
-    stores: Stores, user_id: str, vec: list[float], k: int, since: datetime | None, until: datetime | None
+    stores: Stores,
+    user_id: str,
+    vec: list[float],
+    k: int,
+    since: datetime | None,
+    until: datetime | None,
+    stats: lexical.CorpusStats | None = None,
 ) -> list[dict[str, Any]]:
     """Hot-tier ANN in the graph; the exact Postgres scan when the index is under-filled for this user."""
-    rows = vector_graph(stores, user_id, vec, k, since, until)
+    rows = vector_graph(stores, user_id, vec, k, since, until, stats)
     return rows if len(rows) >= k else vector_exact_pg(stores, user_id, vec, k, since, until)
 
 
-def with_fallback(
-    primary: Callable[..., list[dict[str, Any]]], fallback: Callable[..., list[dict[str, Any]]], *args: Any
-) -> tuple[list[dict[str, Any]], str | None]:
-    """Run `primary`; if its store is down, run `fallback` and say so."""
+def _later(stores: Stores, job: Callable[..., object], *args: Any) -> None:
+    """Run a cache write on the store pool (now, if the pool is shut down)."""
     try:
-        return primary(*args), None
+        stores.executor.submit(job, *args)
+    except RuntimeError:
+        job(*args)
+
+
+def with_fallback(
+    primary: Callable[..., list[dict[str, Any]]],
+    fallback: Callable[..., list[dict[str, Any]]],
+    *args: Any,
+    **primary_only: Any,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Run `primary` (with `primary_only` keywords as well); if its store is down, run `fallback` and say so."""
+    try:
+        return primary(*args, **primary_only), None
     except StoreUnavailableError as exc:
         log.warning("%s unavailable, using %s: %s", primary.__name__, fallback.__name__, exc)
         return fallback(*args), f"{exc.store} unavailable: {primary.__name__} fell back to {fallback.__name__}"
@@ -217,9 +244,11 @@ def neighbours(
     since: datetime | None,
     until: datetime | None,
     vec: list[float] | None = None,
-) -> list[dict[str, Any]]:
+    detail_ids: list[str] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, pg_turns.TurnDetails]]:
     """Turns at the given (conversation_id, index) positions, within the same filters; with `vec`, each
-    also carries its `similarity` to it (on the vector strategy's scale)."""
-    if not keys:
-        return []
-    return pg_turns.turns_at(stores.pg, user_id, keys, since, until, vec)
+    also carries its `similarity` to it (on the vector strategy's scale). In the same round trip, the caller
+    ids and token counts of the turns `detail_ids` (those that have either)."""
+    if not keys and not detail_ids:
+        return [], {}
+    return pg_turns.turns_at_with_details(stores.pg, user_id, keys, detail_ids or [], since, until, vec)

@@ -16,10 +16,11 @@ import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
-from memory_runtime.domain.text import content_terms
+from memory_runtime.domain.text import cached_content_terms, content_terms
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import retrieval as q
 
@@ -59,11 +60,26 @@ def corpus_stats(stores: Stores, user_id: str) -> CorpusStats:
     once the statistics exist: past STATS_FRESH_S the cached value is still answered, and one refresh (a
     Redis lock keeps it to one per user) runs on the store pool. Only a user's first query counts in line.
     """
+    return stats_and_frequencies(stores, user_id, [])[0]
+
+
+def stats_and_frequencies(stores: Stores, user_id: str, stems: list[str]) -> tuple[CorpusStats, dict[str, int]]:
+    """`corpus_stats`, and the document frequencies of frequent terms among `stems` remembered from earlier
+    queries (`remember_frequencies`; {} when Redis is down), in one Redis round trip."""
     key = stores.redis.key("bm25stats", user_id)
     try:
-        raw = stores.redis.client.get(key)
-        if raw:
-            cached = json.loads(raw)
+        pipe = stores.redis.client.pipeline(transaction=False)
+        pipe.get(key)
+        if stems:
+            pipe.hmget(stores.redis.key("bm25df", user_id), stems)
+        replies = pipe.execute()
+    except redis.RedisError as exc:
+        log.debug("BM25 statistics cache unavailable: %s", exc)
+        return _count(stores, user_id, key), {}
+    frequencies = _frequencies(stems, replies[1]) if stems else {}
+    try:
+        if replies[0]:
+            cached = json.loads(replies[0])
             stats = CorpusStats(
                 int(cached["turns"]),
                 float(cached["avg_terms"]),
@@ -72,10 +88,10 @@ def corpus_stats(stores: Stores, user_id: str) -> CorpusStats:
             )
             if time.time() - float(cached["at"]) > STATS_FRESH_S:
                 _refresh_later(stores, user_id, key)
-            return stats
+            return stats, frequencies
     except (redis.RedisError, ValueError, KeyError, TypeError) as exc:
-        log.debug("BM25 statistics cache unavailable: %s", exc)
-    return _count(stores, user_id, key)
+        log.debug("BM25 statistics cache unreadable: %s", exc)
+    return _count(stores, user_id, key), frequencies
 
 
 _STATS_FIELDS = ("turns", "avg_terms", "chars_per_term", "indexed")  # the cached fields, in CorpusStats order
@@ -119,15 +135,7 @@ def _count(stores: Stores, user_id: str, key: str) -> CorpusStats:
     return stats
 
 
-def cached_frequencies(stores: Stores, user_id: str, stems: list[str]) -> dict[str, int]:
-    """Document frequencies of frequent terms remembered from earlier queries ({} when Redis is down)."""
-    if not stems:
-        return {}
-    try:
-        values = stores.redis.client.hmget(stores.redis.key("bm25df", user_id), stems)
-    except redis.RedisError as exc:
-        log.debug("BM25 frequency cache unavailable: %s", exc)
-        return {}
+def _frequencies(stems: list[str], values: list[Any]) -> dict[str, int]:
     return {s: int(v) for s, v in zip(stems, values, strict=True) if v is not None}
 
 
@@ -157,7 +165,7 @@ def estimate(query: dict[str, float], matched: Iterable[str], length: float, avg
 def score(query: dict[str, float], text: str, avg_terms: float, matched: Iterable[str] = ()) -> float:
     """BM25 of one turn for `query` (stem → idf). `matched` stems count at least once: the index matched
     them (its stemmer may fold words ours keeps apart)."""
-    terms = content_terms(text)
+    terms = cached_content_terms(text)
     tf = Counter(t for t in terms if t in query)
     for stem in matched:
         tf[stem] = max(tf[stem], 1)

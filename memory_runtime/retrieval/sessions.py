@@ -11,7 +11,7 @@ whose turns together match the rare terms covers much.
 
 from collections import defaultdict
 
-from memory_runtime.domain.text import content_terms
+from memory_runtime.domain.text import cached_content_terms
 from memory_runtime.retrieval.fusion import Candidate
 
 
@@ -23,7 +23,7 @@ def coverage(cands: list[Candidate], weights: dict[str, float]) -> dict[str, flo
     matched: dict[str, set[str]] = defaultdict(set)
     for c in cands:
         terms = matched[c.item["conversation_id"]]
-        terms.update(t for t in content_terms(c.item.get("content") or "") if t in weights)
+        terms.update(t for t in cached_content_terms(c.item.get("content") or "") if t in weights)
     return {conv: sum(weights[t] for t in terms) / mass for conv, terms in matched.items()}
 
 

@@ -1,8 +1,9 @@
 """`Stores`: the open store clients and the embedder, shared by every memory component of a process."""
 
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 from memory_runtime.config import Settings
 from memory_runtime.embeddings import make_embedder
@@ -21,6 +22,8 @@ class Stores:
     graph: GraphStore
     redis: RedisStore
     embedder: CachedEmbedder
+    # Process-local caches of the layers above, by name (memory.context_cache): they live as long as the clients.
+    memo: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def open(cls, settings: Settings) -> "Stores":

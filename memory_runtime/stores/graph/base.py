@@ -13,6 +13,13 @@ Row = dict[str, Any]
 
 def plain(value: Any) -> Any:
     """Parameters as plain Python values (numpy arrays and tuples become lists)."""
+    kind = type(value)  # exact checks first: a batch of turns carries hundreds of thousands of vector components
+    if kind is str or kind is float or kind is int or kind is bool or value is None:
+        return value
+    if kind is list and all(type(x) is float for x in value):
+        return value  # already plain (not copied: parameters are never changed)
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
     if hasattr(value, "tolist"):
         return value.tolist()
     if isinstance(value, Mapping):

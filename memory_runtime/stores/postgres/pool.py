@@ -1,7 +1,8 @@
 """PostgreSQL client: one bounded psycopg 3 connection pool, opened on first use."""
 
+import select
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, LiteralString, TypeAlias
 
@@ -72,7 +73,18 @@ class PostgresStore:
         So the first call after a Postgres restart succeeds instead of failing on a stale connection. The
         idle siblings of a dead connection are most likely dead too: they are all checked at once here,
         rather than one per checkout with the pool's growing back-off between them.
+
+        The round trip is only made when the socket says something happened: an idle connection has nothing
+        to read, while one the server closed (restart, `pg_terminate_backend`, failover) has its goodbye or EOF
+        waiting. A healthy connection is thus checked without a round trip on every checkout of the read path.
         """
+        if not conn.closed and conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            try:
+                readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+            except (OSError, ValueError, psycopg.OperationalError):
+                readable = [True]
+            if not readable:
+                return
         try:
             ConnectionPool.check_connection(conn)
         except psycopg.Error:
@@ -150,10 +162,25 @@ class PostgresStore:
         return checkout
 
     def fetch(self, sql: Statement, params: Params | None = None) -> list[DictRow]:
-        """Run one statement and return its rows as dicts."""
+        """Run one statement and return its rows as dicts (one round trip: a single statement is its own
+        transaction, so it runs in autocommit rather than between BEGIN and COMMIT)."""
+        return self.fetch_many([(sql, params)])[0]
+
+    def fetch_many(self, statements: Sequence[tuple[Statement, Params | None]]) -> list[list[DictRow]]:
+        """Run independent statements in one round trip (psycopg pipeline mode, autocommit: each statement is
+        its own transaction); the rows of each, in order."""
         with self.connection() as conn:
-            cur = conn.execute(sql, params)
-            return cur.fetchall() if cur.description else []
+            conn.autocommit = True
+            try:
+                if len(statements) == 1:
+                    cur = conn.execute(*statements[0])
+                    return [cur.fetchall() if cur.description else []]
+                with conn.pipeline():
+                    cursors = [conn.execute(sql, params) for sql, params in statements]
+                return [cur.fetchall() if cur.description else [] for cur in cursors]
+            finally:
+                if not conn.closed:
+                    conn.autocommit = False
 
     def server_version(self) -> str:
         """PostgreSQL and pgvector versions."""

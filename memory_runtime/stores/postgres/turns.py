@@ -219,6 +219,28 @@ def fulltext_turns(
     return pg.fetch(query, params)
 
 
+def _turns_at_statement(
+    user_id: str,
+    keys: Sequence[tuple[str, int]],
+    since: datetime | None,
+    until: datetime | None,
+    vec: Sequence[float] | None,
+    *,
+    details: bool = False,
+) -> tuple[sql.Composed, dict[str, Any]]:
+    where, params = _recall_filter(user_id, since, until)
+    params.update(convs=[c for c, _ in keys], idx=[i for _, i in keys])
+    extra: sql.Composable = sql.SQL(", client_id, token_count" if details else "")
+    if vec is not None:
+        params["vec"] = np.asarray(vec, dtype=np.float32)
+        extra += sql.SQL(", (2 - (embedding <=> %(vec)s)) / 2 AS similarity")
+    query = sql.SQL(
+        "SELECT {cols}{extra} FROM conversation_logs WHERE {where} AND (conversation_id, turn_index) IN "
+        "(SELECT * FROM unnest(%(convs)s::text[], %(idx)s::int[]))"
+    ).format(cols=_RECALL_COLUMNS, extra=extra, where=where)
+    return query, params
+
+
 def turns_at(
     pg: PostgresStore,
     user_id: str,
@@ -228,17 +250,33 @@ def turns_at(
     vec: Sequence[float] | None = None,
 ) -> list[dict[str, Any]]:
     """The user's hot turns at the (conversation_id, index) `keys`; with `vec`, each with its `similarity`."""
-    where, params = _recall_filter(user_id, since, until)
-    params.update(convs=[c for c, _ in keys], idx=[i for _, i in keys])
-    similarity = sql.SQL("")
-    if vec is not None:
-        params["vec"] = np.asarray(vec, dtype=np.float32)
-        similarity = sql.SQL(", (2 - (embedding <=> %(vec)s)) / 2 AS similarity")
-    query = sql.SQL(
-        "SELECT {cols}{similarity} FROM conversation_logs WHERE {where} AND (conversation_id, turn_index) IN "
-        "(SELECT * FROM unnest(%(convs)s::text[], %(idx)s::int[]))"
-    ).format(cols=_RECALL_COLUMNS, similarity=similarity, where=where)
-    return pg.fetch(query, params)
+    return pg.fetch(*_turns_at_statement(user_id, keys, since, until, vec))
+
+
+def turns_at_with_details(
+    pg: PostgresStore,
+    user_id: str,
+    keys: Sequence[tuple[str, int]],
+    detail_ids: list[str],
+    since: datetime | None,
+    until: datetime | None,
+    vec: Sequence[float] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, "TurnDetails"]]:
+    """`turns_at`, and in the same round trip the caller ids and token counts of the turns `detail_ids` and of
+    the turns found at `keys` (as `turn_details`)."""
+    query, params = _turns_at_statement(user_id, keys, since, until, vec, details=True)
+    statements: list[tuple[Any, Any]] = [(query, params)]
+    if detail_ids:
+        statements.append(_details_statement(user_id, detail_ids))
+    results = pg.fetch_many(statements)
+    details = _details(results[1]) if detail_ids else {}
+    rows = []
+    for row in results[0]:
+        client_id, token_count = row.pop("client_id"), row.pop("token_count")
+        if client_id is not None or token_count is not None:
+            details[row["id"]] = TurnDetails(client_id, token_count)
+        rows.append(row)
+    return rows, details
 
 
 # ---- stored vectors (stores.vectors) ------------------------------------------------------------------
@@ -331,18 +369,25 @@ def attach_turn_details(
     )
 
 
+_DETAILS = """
+        SELECT id::text AS id, client_id, token_count FROM conversation_logs
+         WHERE id = ANY(%s::uuid[]) AND user_id = %s AND (client_id IS NOT NULL OR token_count IS NOT NULL)
+        """
+
+
+def _details_statement(user_id: str, turn_ids: list[str]) -> tuple[str, tuple[list[str], str]]:
+    return _DETAILS, (turn_ids, user_id)
+
+
+def _details(rows: list[DictRow]) -> dict[str, TurnDetails]:
+    return {r["id"]: TurnDetails(r["client_id"], r["token_count"]) for r in rows}
+
+
 def turn_details(pg: PostgresStore, user_id: str, turn_ids: list[str]) -> dict[str, TurnDetails]:
     """Caller id and token count of those of this user's turns that have either."""
     if not turn_ids:
         return {}
-    rows = pg.fetch(
-        """
-        SELECT id::text AS id, client_id, token_count FROM conversation_logs
-         WHERE id = ANY(%s::uuid[]) AND user_id = %s AND (client_id IS NOT NULL OR token_count IS NOT NULL)
-        """,
-        (turn_ids, user_id),
-    )
-    return {r["id"]: TurnDetails(r["client_id"], r["token_count"]) for r in rows}
+    return _details(pg.fetch(*_details_statement(user_id, turn_ids)))
 
 
 def resolve_turn_ids(pg: PostgresStore, user_id: str, turn_ids: list[str]) -> list[str]:
