@@ -107,6 +107,7 @@ class AsyncSemanticMemory(AsyncView[SemanticMemory]):
     learn_fact = coroutine_of(SemanticMemory.learn_fact)
     get_fact = coroutine_of(SemanticMemory.get_fact)
     invalidate_fact = coroutine_of(SemanticMemory.invalidate_fact)
+    retract = coroutine_of(SemanticMemory.retract)
     facts_about = coroutine_of(SemanticMemory.facts_about)
     facts_as_of = coroutine_of(SemanticMemory.facts_as_of)
     list_facts = coroutine_of(SemanticMemory.list_facts)
@@ -123,6 +124,7 @@ class AsyncProceduralMemory(AsyncView[ProceduralMemory]):
     reinforce_strategy = coroutine_of(ProceduralMemory.reinforce_strategy)
     what_worked_for = coroutine_of(ProceduralMemory.what_worked_for)
     find_strategies = coroutine_of(ProceduralMemory.find_strategies)
+    has_strategies = coroutine_of(ProceduralMemory.has_strategies)
 
 
 class AsyncGoalMemory(AsyncView[GoalMemory]):

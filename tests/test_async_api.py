@@ -230,8 +230,10 @@ def test_a_timed_out_remember_cancels_all_its_strategies_together(backend_stores
                         await memory.remember("Cython parser")
                 except TimeoutError:
                     timed_out += 1
-                # the cancelled jobs were awaited before the TimeoutError came out
-                assert [t for t in asyncio.all_tasks() if t.get_name() == JOB_NAME] == []
+                    # the cancelled jobs were awaited before the TimeoutError came out (a call that completed
+                    # may leave its write-behind access bookkeeping running: the executor keeps those)
+                    background = memory.stores.executor._background if memory.stores else set()
+                    assert [t for t in asyncio.all_tasks() if t.get_name() == JOB_NAME and t not in background] == []
             assert timed_out >= 1
             assert (await memory.remember("Cython parser")).relevant_turns  # the memory still works
 

@@ -103,6 +103,16 @@ class Bridged:
             return attr
         return lambda *args, **kwargs: _settle(attr(*args, **kwargs))
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in Bridged.__slots__:
+            object.__setattr__(self, name, value)
+            return
+        setter = getattr(self.target, f"set_{name}", None)  # psycopg's asyncio connection: `await set_autocommit(v)`
+        if callable(setter):
+            _settle(setter(value))
+        else:
+            setattr(self.target, name, value)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _settle(self.target(*args, **kwargs))
 
