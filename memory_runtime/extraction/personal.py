@@ -298,6 +298,9 @@ class PersonalRules:
                 )
                 if target is not None:
                     name = self.b.d.person_name(target)
+        if name is None and noun.dep_ == "nsubjpass" and verb.lower_ in ("called", "named"):
+            target = next((c for c in verb.children if c.dep_ in ("oprd", "attr", "xcomp")), None)
+            name = self.b.d.person_name(target) if target is not None else None  # "my cat is called Bella"
         if name is None and noun.dep_ == "compound" and noun.head.i == noun.i + 1:
             name = self.b.d.person_name(noun.head)  # "my friend Jake" parsed as a compound name
         if name is None and verb.lower_ in ("is", "'s", "was") and polarity(verb) is True:
@@ -350,6 +353,7 @@ class PersonalRules:
         if attr.lower_ == "allergic":
             pobjs = _prep_objects(attr, ("to",))
             late = [c for c in verb.children if c.dep_ == "conj" and pobjs and c.i > pobjs[0].i]  # a parser slip
+            pobjs += [c for c in attr.children if c.dep_ == "xcomp" and c.is_alpha]  # "allergic to/aux gluten"
             for pobj in pobjs:
                 for item in _conjuncts(pobj) + late:
                     obj = _noun_phrase(item)

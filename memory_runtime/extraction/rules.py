@@ -93,6 +93,7 @@ _TIME_WORDS = frozenset(
     autumn fall sundays saturdays days weeknights lunch breakfast dinner""".split()
 )
 _GREETINGS = frozenset("hi hello hey hiya howdy greetings".split())
+_KIN_WORDS = frozenset("friend sister brother mom dad colleague coworker boss manager wife husband cousin".split())
 _NOT_ROLES = frozenset("vegetarian vegan pescatarian diabetic celiac coeliac asthmatic fan".split())
 _STUDENT_ROLES = frozenset("student undergrad undergraduate pupil".split())
 _COPULA_PRESENT_1 = frozenset({"am", "'m", "m"})
@@ -161,9 +162,9 @@ class _Doc:
         at the start of the sentence that is not a stop word."""
         ent = self.ent_at.get(tok.i)
         if ent is not None:
-            return clean_name(ent.text) if ent.label_ not in _LOC_LABELS | {"ORG"} else None
+            return clean_name(ent.text)
         phrase = self.proper_phrase(tok)
-        if phrase is None and tok.is_title and tok.is_alpha and not tok.is_stop and tok.lower_ not in _PRONOUNS:
+        if phrase is None and _name_like(tok):
             phrase = tok.text
         return clean_name(phrase) if phrase else None
 
@@ -176,6 +177,22 @@ class _Doc:
         if all((w.is_title or (w.is_upper and len(w) > 1)) and w.is_alpha for w in words):
             return _span_text(words)
         return None
+
+
+def _name_like(tok: "Token") -> bool:
+    """A capitalised word that is not a stop word or pronoun (a name the small model missed)."""
+    return tok.is_title and tok.is_alpha and not tok.is_stop and tok.lower_ not in _PRONOUNS
+
+
+def _names_a_group(sent: "Span") -> bool:
+    """Whether a sentence names people together (two capitalised names joined by and/or, or a plural
+    relation word), so that a later "she"/"he" cannot be resolved safely."""
+    for t in sent:
+        if t.dep_ == "conj" and t.is_title and t.head.is_title:
+            return True
+        if t.lower_ in ("friends", "parents", "sisters", "brothers", "colleagues", "kids", "cousins", "coworkers"):
+            return True
+    return False
 
 
 def _mention(name: str, type_: str, label: str) -> EntityMention | None:
@@ -343,7 +360,7 @@ def _object_items(verb: "Token", cut_preps: frozenset[str] = frozenset()) -> lis
     for item in items:
         while item and (item[0].lower_ in _DETERMINERS or item[0].lower_ in _ADVERBS or item[0].is_punct):
             item = item[1:]
-        while item and item[-1].is_punct:
+        while item and (item[-1].is_punct or item[-1].lower_ in ("anymore", "again", "now", "too", "lately")):
             item = item[:-1]
         if not item or len(item) > MAX_OBJECT_TOKENS:
             continue
@@ -430,15 +447,16 @@ class _Builder:
         ("my manager Tomasz"), a name known from the context, or "she"/"he" when exactly one person is in
         context (cheap, safe coreference)."""
         ent = self.d.entity(subj)
-        if ent is not None:
-            return clean_name(ent.text), ent.label_
         for c in subj.children:
             if c.dep_ == "appos" and (name := self.d.person_name(c)) is not None:
                 return name, "PERSON"
+        if ent is not None:
+            kin = any(c.dep_ == "compound" and c.lower_ in _KIN_WORDS for c in subj.children)
+            return clean_name(ent.text), "PERSON" if kin else ent.label_
         if subj.lower_ in ("she", "he") and len(set(self.antecedents)) == 1:
             return self.antecedents[0], "PERSON"
-        if subj.is_title and subj.is_alpha and subj.text in self.antecedents:
-            return subj.text, "PERSON"
+        if _name_like(subj) and (subj.text in self.antecedents or subj.i == subj.sent.start):
+            return subj.text, "PERSON"  # "Lucas works at X": a sentence-initial name the NER missed
         phrase = self.d.proper_phrase(subj)
         if phrase is not None and subj.lower_ not in _PRONOUNS:
             return clean_name(phrase), "PERSON"
@@ -466,6 +484,8 @@ class _Builder:
                         hook(tok)
             own |= {ids.normalize_name(f.object) for f in self.out.facts if f.predicate == "name_is"}
             named = [e.name for e in self.out.entities if e.type == "Person" and e.key[1] not in own]
+            if _names_a_group(sent):  # "Karen and Steve", "my friends": "she" would be a guess
+                named = [*named, "?group", "?others"]
             if named:  # once this text names someone, only its own persons are candidates
                 self.antecedents = named
         return self.out
@@ -696,7 +716,8 @@ class _Builder:
         low = tok.lower_
         if label == "PERSON":
             if (low == "works" and not _aux(tok)) or (low == "working" and _aux(tok) & _PROGRESSIVE_AUX):
-                self._their(name, tok, ("at", "for"), _ORG_LIKE_LABELS, "works_for", "Organization", "works at")
+                labels = _ORG_LIKE_LABELS | {"PERSON"}  # the small model calls many firms persons
+                self._their(name, tok, ("at", "for"), labels, "works_for", "Organization", "works at")
             elif (low == "lives" and not _aux(tok)) or (low == "living" and _aux(tok) & _PROGRESSIVE_AUX):
                 self._their(name, tok, ("in",), _LOC_LABELS, "lives_in", "Location", "lives in")
             elif low in ("moved", "relocated") and not (_aux(tok) - _PERFECT_AUX):
