@@ -82,8 +82,9 @@ def predicted_items(case: dict[str, Any], extractions: Sequence[Extraction]) -> 
 def turns_of(case: dict[str, Any]) -> list[TurnInput]:
     """The case's turns as the extractor reads them (one conversation per case)."""
     return [
-        TurnInput(t["text"], t["role"], datetime.fromisoformat(t["at"].replace("Z", "+00:00")), t.get("speaker"),
-                  case["id"])  # fmt: skip
+        TurnInput(
+            t["text"], t["role"], datetime.fromisoformat(t["at"].replace("Z", "+00:00")), t.get("speaker"), case["id"]
+        )
         for t in case["turns"]
     ]
 
@@ -120,8 +121,12 @@ def ratio(a: int, b: int) -> str:
 
 def markdown(title: str, rows: list[tuple[str, int, int, int, int]]) -> list[str]:
     """One results table."""
-    lines = [f"### {title}", "", "| category | cases | expected | predicted | matched | precision | recall |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"### {title}",
+        "",
+        "| category | cases | expected | predicted | matched | precision | recall |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for cat, cases, exp, pred, hit in rows:
         name = f"**{cat}**" if cat == "overall" else cat
         lines.append(f"| {name} | {cases} | {exp} | {pred} | {hit} | {ratio(hit, pred)} | {ratio(hit, exp)} |")
@@ -155,8 +160,12 @@ def llm_replay(cases: Sequence[dict[str, Any]]) -> tuple[Extractor, list[dict[st
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=queue.pop(0))
 
-    client = OpenAI(api_key="sk-replay", base_url="https://replay.invalid/v1",
-                    http_client=httpx.Client(transport=httpx.MockTransport(handler)), max_retries=0)  # fmt: skip
+    client = OpenAI(
+        api_key="sk-replay",
+        base_url="https://replay.invalid/v1",
+        http_client=httpx.Client(transport=httpx.MockTransport(handler)),
+        max_retries=0,
+    )
     model = str(queue[0].get("model", "recorded")) if queue else "recorded"
     return _PerCase(LLMExtractor(model, client)), have
 
@@ -213,13 +222,23 @@ def main() -> int:
     from memory_runtime.extraction.spacy_extractor import SpacyExtractor
 
     rules = SpacyExtractor()
-    sets = {"templated (generated.jsonl)": generated, "held-out, hand-written (heldout.jsonl)": heldout,
-            "all cases": generated + heldout}  # fmt: skip
+    sets = {
+        "templated (generated.jsonl)": generated,
+        "held-out, hand-written (heldout.jsonl)": heldout,
+        "all cases": generated + heldout,
+    }
     n_turns = sum(len(c["turns"]) for c in generated + heldout)
-    lines = ["# Extraction evaluation", "", f"Command: `{COMMAND}`", "",
-             f"{len(generated)} templated + {len(heldout)} held-out cases ({n_turns} turns), "
-             f"rule extractor `{EXTRACTOR_VERSION}`. Matching and categories: benchmarks/extraction_eval/README.md.",
-             "", "## Rule extractor (spaCy parses + rules, no LLM)", ""]  # fmt: skip
+    lines = [
+        "# Extraction evaluation",
+        "",
+        f"Command: `{COMMAND}`",
+        "",
+        f"{len(generated)} templated + {len(heldout)} held-out cases ({n_turns} turns), "
+        f"rule extractor `{EXTRACTOR_VERSION}`. Matching and categories: benchmarks/extraction_eval/README.md.",
+        "",
+        "## Rule extractor (spaCy parses + rules, no LLM)",
+        "",
+    ]
     for title, cases in sets.items():
         results = run(rules, cases)
         lines += markdown(title, table(results))
@@ -227,11 +246,15 @@ def main() -> int:
             errors(results, args.show_errors)
     if args.llm_replay:
         extractor, have = llm_replay(heldout)
-        lines += ["## LLM extractor on recorded payloads", "",
-                  f"{len(have)} held-out cases with a payload in tests/fixtures/openai/extraction_eval/ "
-                  "(see its README: illustrative payloads in the API's wire format, not captures of a live "
-                  "model, so this checks the LLM path end to end, not a model's quality). The rule extractor "
-                  "on the same cases is shown for comparison.", ""]  # fmt: skip
+        lines += [
+            "## LLM extractor on recorded payloads",
+            "",
+            f"{len(have)} held-out cases with a payload in tests/fixtures/openai/extraction_eval/ "
+            "(see its README: illustrative payloads in the API's wire format, not captures of a live "
+            "model, so this checks the LLM path end to end, not a model's quality). The rule extractor "
+            "on the same cases is shown for comparison.",
+            "",
+        ]
         if have:
             lines += markdown("LLM extractor (replayed)", table(run(extractor, have)))
             lines += markdown("rule extractor, same cases", table(run(rules, have)))

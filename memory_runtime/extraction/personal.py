@@ -33,7 +33,6 @@ from memory_runtime.extraction.rules import (
     _DETERMINERS,
     _LOC_LABELS,
     CONF_FIRST_PERSON,
-    USER_SUBJECT,
     _attr,
     _aux,
     _Builder,
@@ -45,7 +44,7 @@ from memory_runtime.extraction.rules import (
     clean_name,
     polarity,
 )
-from memory_runtime.extraction.types import EntityMention
+from memory_runtime.extraction.types import USER_SUBJECT, EntityMention
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -110,9 +109,7 @@ FREQUENCY_ADVERBS = frozenset("usually always often normally generally sometimes
 _SCHEDULE_ADVERBS = frozenset("daily weekly nightly monthly everyday".split())
 _DAY_PLURALS = re.compile(r"^(mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)$")
 _SCHOOL_WORDS = frozenset("university college school institute academy polytechnic".split())
-_TRAVEL_VERBS = frozenset(
-    "travelling traveling flying going heading driving travel fly go head drive off".split()
-)
+_TRAVEL_VERBS = frozenset("travelling traveling flying going heading driving travel fly go head drive off".split())
 _FUTURE_MODALS = frozenset({"will", "'ll", "ll", "shall"})
 _THIRD_PERSON_VERB = {"have": "has", "go": "goes", "do": "does", "be": "is"}
 
@@ -213,10 +210,20 @@ class PersonalRules:
                     return found
         return None
 
-    def _fact(self, who: Speaker, predicate: str, obj: str, claim: str, entities: Iterable[EntityMention | None] = (),
-              *, when: str | None = None, relation: bool = False) -> None:  # fmt: skip
-        self.b.fact(who.subject, predicate, obj, claim, who.confidence, [who.mention, *entities], when=when,
-                    relation=relation)  # fmt: skip
+    def _fact(
+        self,
+        who: Speaker,
+        predicate: str,
+        obj: str,
+        claim: str,
+        entities: Iterable[EntityMention | None] = (),
+        *,
+        when: str | None = None,
+        relation: bool = False,
+    ) -> None:
+        self.b.fact(
+            who.subject, predicate, obj, claim, who.confidence, [who.mention, *entities], when=when, relation=relation
+        )
 
     # ---- dispatch ----------------------------------------------------------------------------------
     def __call__(self, tok: "Token") -> None:
@@ -293,8 +300,10 @@ class PersonalRules:
             return
         for c in noun.children:
             if c.dep_ == "appos" or (c.dep_ == "acl" and c.lower_ in ("named", "called")):
-                target = c if c.dep_ == "appos" else next(
-                    (g for g in c.children if g.dep_ in ("oprd", "xcomp", "attr", "dobj", "npadvmod")), None
+                target = (
+                    c
+                    if c.dep_ == "appos"
+                    else next((g for g in c.children if g.dep_ in ("oprd", "xcomp", "attr", "dobj", "npadvmod")), None)
                 )
                 if target is not None:
                     name = self.b.d.person_name(target)
@@ -401,8 +410,12 @@ class PersonalRules:
     def _job_orgs(self, verb: "Token") -> list[tuple[str, EntityMention | None]]:
         """The employers a job verb names: 'X' (dobj), 'a job at X', 'working at X', 'by X', 'from X'."""
         out = []
-        heads = [verb] + [c for c in verb.children if c.dep_ in ("dobj", "xcomp") and c.lower_ in (
-            "job", "position", "role", "working", "work", "gig", "internship")]  # fmt: skip
+        heads = [verb] + [
+            c
+            for c in verb.children
+            if c.dep_ in ("dobj", "xcomp")
+            and c.lower_ in ("job", "position", "role", "working", "work", "gig", "internship")
+        ]
         for head in heads:
             for pobj in _prep_objects(head, ("at", "with", "for", "by", "from")):
                 if (org := self._employer(pobj)) is not None:
@@ -495,8 +508,9 @@ class PersonalRules:
             return
         school = self.b.entity(named[0], "Organization", "rule")
         verb = "studies" if predicate == "studies_at" else "studied"
-        self._fact(who, predicate, named[0], f"{who.claim} {verb} at {named[0]}", [school],
-                   relation=predicate == "studies_at")  # fmt: skip
+        self._fact(
+            who, predicate, named[0], f"{who.claim} {verb} at {named[0]}", [school], relation=predicate == "studies_at"
+        )
 
     def education(self, verb: "Token", who: Speaker) -> None:
         """'I studied physics at MIT', 'I'm studying law', 'I majored in X', 'I graduated from S'."""
@@ -515,9 +529,7 @@ class PersonalRules:
                 subject = _noun_phrase(item).lower()
                 if subject and item.is_alpha:
                     self._fact(who, "field_of_study", subject, f"{who.claim} studies {subject}")
-        for pobj in _prep_objects(verb, ("at",)) + [
-            p for f in fields for p in _prep_objects(f, ("at",))
-        ]:
+        for pobj in _prep_objects(verb, ("at",)) + [p for f in fields for p in _prep_objects(f, ("at",))]:
             self._school(pobj, who, "studies_at" if present else "studied_at")
 
     # ---- plans ---------------------------------------------------------------------------------------
@@ -534,8 +546,14 @@ class PersonalRules:
             skip.update(range(e.start, e.end))
             if e.start > 0 and xcomp.doc[e.start - 1].dep_ == "prep":
                 skip.add(e.start - 1)
-        words = [t for t in xcomp.subtree if t.i not in skip and not t.is_punct and t.lower_ != "to" or (
-            t.lower_ == "to" and t.i != xcomp.left_edge.i and t.dep_ != "aux")]  # fmt: skip
+        words = [
+            t
+            for t in xcomp.subtree
+            if t.i not in skip
+            and not t.is_punct
+            and t.lower_ != "to"
+            or (t.lower_ == "to" and t.i != xcomp.left_edge.i and t.dep_ != "aux")
+        ]
         words = [t for t in words if t.lower_ not in FREQUENCY_ADVERBS and not (t.is_punct)]
         phrase = _span_text(words)
         if not phrase or len(words) > 8 or any(t.lower_ in ("it", "that", "this", "you") for t in words):
@@ -566,8 +584,14 @@ class PersonalRules:
                     named = _named(self.b.d, pobj, _LOC_LABELS)
                     if named is not None:
                         place = self.b.entity(named[0], "Location", "rule")
-                        self._fact(who, "travels_to", named[0], f"{who.claim} travels to {named[0]}", [place],
-                                   when=self.when(verb))  # fmt: skip
+                        self._fact(
+                            who,
+                            "travels_to",
+                            named[0],
+                            f"{who.claim} travels to {named[0]}",
+                            [place],
+                            when=self.when(verb),
+                        )
                         return
             if low in EVENT_NOUNS:
                 when = self.when(verb)
@@ -617,31 +641,28 @@ class PersonalRules:
     # ---- habits --------------------------------------------------------------------------------------
     def _schedule(self, verb: "Token") -> list["Token"]:
         """The modifiers of `verb` that say how often or when: every morning, on Sundays, daily, at 6am."""
-        out = []
         heads = [verb] + [c for c in verb.children if c.dep_ in ("xcomp", "dobj")]
-        for c in (c for h in heads for c in h.children):
-            if c.dep_ in ("npadvmod", "advmod", "obl") and (
-                any(g.lower_ in ("every", "each") for g in c.children) or c.lower_ in _SCHEDULE_ADVERBS
-            ):
-                out.append(c)
-            elif c.dep_ == "npadvmod" and c.lower_ in ("week", "month", "day") and any(
+        return [c for h in heads for c in h.children if self._is_schedule(c)]
+
+    def _is_schedule(self, c: "Token") -> bool:
+        if c.dep_ in ("npadvmod", "advmod", "obl"):
+            if any(g.lower_ in ("every", "each") for g in c.children) or c.lower_ in _SCHEDULE_ADVERBS:
+                return True
+            if c.lower_ in ("twice", "once"):
+                return True
+            return c.lower_ in ("week", "month", "day") and any(
                 g.lower_ in ("twice", "once", "times") or g.like_num for g in c.subtree
-            ):
-                out.append(c)
-            elif c.dep_ == "advmod" and c.lower_ in ("twice", "once"):
-                out.append(c)
-            elif c.dep_ == "prep" and c.lower_ in ("on", "in", "at", "after", "before"):
-                pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
-                if pobj is None:
-                    continue
-                if (c.lower_ == "on" and _DAY_PLURALS.match(pobj.lower_)) or (
-                    c.lower_ == "in" and pobj.lower_ in ("mornings", "evenings", "afternoons")
-                ) or (c.lower_ == "at" and self.b.d.doc[pobj.i].ent_type_ == "TIME") or (
-                    c.lower_ in ("after", "before") and pobj.lower_ in ("work", "school", "dinner", "lunch")
-                    and any(s for s in out)
-                ):  # fmt: skip
-                    out.append(c)
-        return out
+            )
+        if c.dep_ != "prep":
+            return False
+        pobj = next((g for g in c.children if g.dep_ == "pobj"), None)
+        if pobj is None:
+            return False
+        return bool(
+            (c.lower_ == "on" and _DAY_PLURALS.match(pobj.lower_))
+            or (c.lower_ == "in" and pobj.lower_ in ("mornings", "evenings", "afternoons"))
+            or (c.lower_ == "at" and pobj.ent_type_ == "TIME")
+        )
 
     def habit(self, verb: "Token", who: Speaker) -> bool:
         """'I go running every morning', 'I play tennis on Sundays', 'I meditate daily'."""
@@ -657,10 +678,13 @@ class PersonalRules:
         words = [
             t
             for t in verb.subtree
-            if t.i not in skip and not t.is_punct and t.lower_ not in FREQUENCY_ADVERBS and t.dep_ not in ("cc",)
-            and not (t.dep_ == "conj" and t.head.i == verb.i) and not (t.i > verb.i and t.head.dep_ == "conj"
-                                                                       and t.head.head.i == verb.i)
-        ]  # fmt: skip
+            if t.i not in skip
+            and not t.is_punct
+            and t.lower_ not in FREQUENCY_ADVERBS
+            and t.dep_ not in ("cc",)
+            and not (t.dep_ == "conj" and t.head.i == verb.i)
+            and not (t.i > verb.i and t.head.dep_ == "conj" and t.head.head.i == verb.i)
+        ]
         words = [t for t in words if t.dep_ != "aux"]
         if not words or len(words) > 8:
             return False

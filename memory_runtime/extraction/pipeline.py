@@ -63,8 +63,17 @@ def _as_speaker(ext: Extraction, name: str) -> Extraction:
             continue
         claim = name + f.claim[len("User") :] if f.claim.startswith("User") else f.claim
         facts.append(
-            ExtractedFact(name, f.predicate, f.object, claim, min(f.confidence, CONF_THIRD_PERSON),
-                          (me, *f.entities), negated=f.negated, when=f.when, rel_type=f.rel_type)  # fmt: skip
+            ExtractedFact(
+                name,
+                f.predicate,
+                f.object,
+                claim,
+                min(f.confidence, CONF_THIRD_PERSON),
+                (me, *f.entities),
+                negated=f.negated,
+                when=f.when,
+                rel_type=f.rel_type,
+            )
         )
     ext.facts = facts
     return ext
@@ -75,8 +84,9 @@ def extract_turn_doc(doc: "Doc", turn: TurnInput, coref: Coreference | None = No
     speaker = _speaker_name(turn)
     first_person = turn.role == "user" or speaker is not None
     antecedents = coref.antecedents(turn) if coref is not None else []
-    builder = _Builder(doc, first_person=first_person, role="user" if first_person else turn.role,
-                       antecedents=antecedents)  # fmt: skip
+    builder = _Builder(
+        doc, first_person=first_person, role="user" if first_person else turn.role, antecedents=antecedents
+    )
     personal = PersonalRules(builder, turn.timestamp)
     ext = builder.run(hooks=[personal], self_names=[speaker] if speaker else [])
     if coref is not None and builder.antecedents != antecedents:

@@ -574,7 +574,9 @@ class _Builder:
                 continue
             place = self.entity(named[0], "Location", "rule")
             name = named[0]
-            self.fact(USER_SUBJECT, "lives_in", name, f"User lives in {name}", CONF_FIRST_PERSON, [place], relation=True)
+            self.fact(
+                USER_SUBJECT, "lives_in", name, f"User lives in {name}", CONF_FIRST_PERSON, [place], relation=True
+            )
 
     def _preference(self, verb: "Token", predicate: str, cut: frozenset[str] = frozenset()) -> None:
         verb_word = {"likes": "likes", "dislikes": "dislikes", "uses": "uses"}[predicate]
