@@ -21,9 +21,14 @@ from memory_runtime.extraction.spacy_extractor import extract
 
 
 def facts_of(text: str, role: str = "user") -> set[tuple[str, str, str]]:
-    """(subject, predicate, object) of every fact extracted from `text`."""
+    """(subject, predicate, object) of every fact asserted in `text` (negations left out)."""
     (ext,) = extract([text], [role])
-    return {(f.subject, f.predicate, f.object) for f in ext.facts}
+    return {(f.subject, f.predicate, f.object) for f in ext.facts if not f.negated}
+
+
+def user_facts_of(text: str) -> set[tuple[str, str, str]]:
+    """The asserted facts of `text` about the user."""
+    return {f for f in facts_of(text) if f[0] == USER_SUBJECT}
 
 
 def entities_of(text: str) -> set[tuple[str, str]]:
@@ -65,7 +70,7 @@ def entities_of(text: str) -> set[tuple[str, str]]:
     ],
 )
 def test_first_person_statements_become_user_facts(text: str, expected: set[tuple[str, str]]) -> None:
-    assert facts_of(text) == {(USER_SUBJECT, p, o) for p, o in expected}
+    assert user_facts_of(text) == {(USER_SUBJECT, p, o) for p, o in expected}
 
 
 @pytest.mark.parametrize(
@@ -169,7 +174,7 @@ def test_conjoined_third_person_clauses_each_yield_a_relation() -> None:
 
 def test_negated_third_person_statement_produces_no_relation() -> None:
     (ext,) = extract(["Alice doesn't work at Microsoft."])
-    assert ext.facts == [] and ext.relations == []
+    assert ext.relations == [] and all(f.negated for f in ext.facts)  # a denial, recorded to retract
 
 
 # ---- entities --------------------------------------------------------------------------------------------
@@ -417,6 +422,7 @@ def test_consolidation_learns_entities_and_facts_with_provenance(stores) -> None
         "User likes hiking",
         "User lives in Berlin",
         "Alice works at Acme Corp",
+        "User's colleague is Alice",
     }
     hiking = facts["User likes hiking"]
     assert hiking["source"] == "extraction" and hiking["extractor_version"] == extractor_version(stores.settings)
@@ -430,6 +436,7 @@ def test_consolidation_learns_entities_and_facts_with_provenance(stores) -> None
         ("User lives in Paris", 2),
         ("User likes hiking", 2),
         ("Alice works at Acme Corp", 3),
+        ("User's colleague is Alice", 3),
         ("User lives in Berlin", 5),
     }  # nothing from the assistant's "I live in the cloud" or from the question
 
@@ -453,9 +460,9 @@ def test_consolidation_merges_aliases_and_links_mentions(stores) -> None:
     assert acme["name"] == "Acme Corp" and "Acme" in acme["aliases"]
     assert counts["entities_merged"] == 1
     related = stores.graph.read(
-        "MATCH (p:Entity)-[:WORKS_FOR]->(o:Entity {id: $id}) RETURN p.name AS name", {"id": acme["id"]}
+        "MATCH (p:Entity)-[:WORKS_FOR]->(o:Entity {id: $id}) RETURN p.name AS name ORDER BY name", {"id": acme["id"]}
     )
-    assert [r["name"] for r in related] == ["Alice"]
+    assert [r["name"] for r in related] == ["Alice", "Priya"]  # Priya: the user, who named herself in turn 0
     mentions = stores.graph.read(
         "MATCH (t:Turn)-[:MENTIONS]->(e:Entity {id: $id}) RETURN t.index AS i ORDER BY i", {"id": acme["id"]}
     )

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from memory_runtime.extraction.dates import resolve_date
+from memory_runtime.extraction.lexicon import PET_NOUNS, RELATION_NOUNS
 from memory_runtime.extraction.rules import (
     _ADVERBS,
     _DETERMINERS,
@@ -51,25 +52,6 @@ if TYPE_CHECKING:
 
     from spacy.tokens import Token
 
-RELATION_NOUNS: dict[str, str] = {
-    **dict.fromkeys(("manager", "boss", "supervisor", "lead"), "has_manager"),
-    **dict.fromkeys(("colleague", "coworker", "co-worker", "teammate"), "has_colleague"),
-    **dict.fromkeys(("report", "intern"), "has_report"),
-    **dict.fromkeys(("wife", "husband", "spouse"), "has_spouse"),
-    **dict.fromkeys(("partner", "girlfriend", "boyfriend", "fiance", "fiancé", "fiancee", "fiancée"), "has_partner"),
-    **dict.fromkeys(("mom", "mum", "mother", "dad", "father", "parent"), "has_parent"),
-    **dict.fromkeys(("son", "daughter", "child", "kid"), "has_child"),
-    **dict.fromkeys(("brother", "sister", "sibling"), "has_sibling"),
-    **dict.fromkeys(
-        ("cousin", "aunt", "uncle", "grandmother", "grandma", "grandfather", "grandpa", "niece", "nephew"),
-        "has_relative",
-    ),
-    **dict.fromkeys(("friend", "bestie"), "has_friend"),
-    **dict.fromkeys(("roommate", "flatmate", "housemate"), "has_roommate"),
-}
-PET_NOUNS = frozenset(
-    "dog cat puppy kitten hamster parrot rabbit bunny goldfish turtle tortoise horse pet bird lizard snake".split()
-)
 RELATION_WORDS = {  # how a claim reads: "User's manager is Tomasz"
     "has_manager": "manager",
     "has_colleague": "colleague",
@@ -186,7 +168,10 @@ class PersonalRules:
 
     def owner(self, noun: "Token") -> Speaker | None:
         """Whose <relation noun> this is: "my" (the speaker), "Anna's", "her" (after one person)."""
-        for c in noun.children:
+        owners = list(noun.children)
+        if noun.dep_ == "compound":  # "my girlfriend Mai": the possessive hangs on the name
+            owners += list(noun.head.children)
+        for c in owners:
             if c.dep_ != "poss":
                 continue
             if c.lower_ == "my":

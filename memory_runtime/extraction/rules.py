@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from memory_runtime.domain import ids
 from memory_runtime.domain.vocabulary import RELATION_TYPES, fact_predicate
+from memory_runtime.extraction.lexicon import PET_NOUNS, RELATION_NOUNS
 from memory_runtime.extraction.types import (
     USER_SUBJECT,
     EntityMention,
@@ -93,7 +94,6 @@ _TIME_WORDS = frozenset(
     autumn fall sundays saturdays days weeknights lunch breakfast dinner""".split()
 )
 _GREETINGS = frozenset("hi hello hey hiya howdy greetings".split())
-_KIN_WORDS = frozenset("friend sister brother mom dad colleague coworker boss manager wife husband cousin".split())
 _NOT_ROLES = frozenset("vegetarian vegan pescatarian diabetic celiac coeliac asthmatic fan".split())
 _STUDENT_ROLES = frozenset("student undergrad undergraduate pupil".split())
 _COPULA_PRESENT_1 = frozenset({"am", "'m", "m"})
@@ -450,9 +450,11 @@ class _Builder:
         for c in subj.children:
             if c.dep_ == "appos" and (name := self.d.person_name(c)) is not None:
                 return name, "PERSON"
+        kin = any(c.dep_ == "compound" and (c.lower_ in RELATION_NOUNS or c.lower_ in PET_NOUNS) for c in subj.children)
         if ent is not None:
-            kin = any(c.dep_ == "compound" and c.lower_ in _KIN_WORDS for c in subj.children)
             return clean_name(ent.text), "PERSON" if kin else ent.label_
+        if kin and (name := self.d.person_name(subj)) is not None:
+            return name, "PERSON"  # "my girlfriend Mai is a nurse"
         if subj.lower_ in ("she", "he") and len(set(self.antecedents)) == 1:
             return self.antecedents[0], "PERSON"
         if _name_like(subj) and (subj.text in self.antecedents or subj.i == subj.sent.start):
@@ -531,7 +533,7 @@ class _Builder:
             self._preference(tok, "dislikes")
         elif low in ("use", "using") and _present(tok, {"use"}, "using"):
             self._preference(tok, "uses")
-        elif low in _COPULA_PRESENT_1 and tok.dep_ == "ROOT":
+        elif low in _COPULA_PRESENT_1:
             self._i_am(tok)
 
     def _can_not_stand(self, tok: "Token") -> bool:
@@ -716,11 +718,22 @@ class _Builder:
 
     def _third_person_clause(self, tok: "Token", name: str, label: str) -> None:
         low = tok.lower_
-        if label == "PERSON":
-            if (low == "works" and not _aux(tok)) or (low == "working" and _aux(tok) & _PROGRESSIVE_AUX):
+        # only people work at places and live in them: the small model often calls a first name an ORG
+        person_verb = low in ("works", "work", "working", "lives", "live", "living", "moved", "relocated")
+        if label == "PERSON" or (person_verb and label not in _LOC_LABELS):
+            denied = self.negating and _aux(tok) == {"does"}  # "Alice doesn't work at X (anymore)"
+            if (
+                (low == "works" and not _aux(tok))
+                or (low == "working" and _aux(tok) & _PROGRESSIVE_AUX)
+                or (low == "work" and denied)
+            ):
                 labels = _ORG_LIKE_LABELS | {"PERSON"}  # the small model calls many firms persons
                 self._their(name, tok, ("at", "for"), labels, "works_for", "Organization", "works at")
-            elif (low == "lives" and not _aux(tok)) or (low == "living" and _aux(tok) & _PROGRESSIVE_AUX):
+            elif (
+                (low == "lives" and not _aux(tok))
+                or (low == "living" and _aux(tok) & _PROGRESSIVE_AUX)
+                or (low == "live" and denied)
+            ):
                 self._their(name, tok, ("in",), _LOC_LABELS, "lives_in", "Location", "lives in")
             elif low in ("moved", "relocated") and not (_aux(tok) - _PERFECT_AUX):
                 self._their(name, tok, ("to",), _LOC_LABELS, "lives_in", "Location", "lives in")
