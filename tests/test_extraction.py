@@ -498,3 +498,33 @@ def test_consolidation_reads_only_the_window_and_the_requested_user(stores) -> N
     counts = consolidate_window(stores, DAY, DAY + timedelta(hours=10), user_id="u1", progress=pages.append)
     assert counts["turns_read"] == 2 and sum(pages) == 2
     assert consolidate_window(stores, DAY, DAY + timedelta(days=1), user_id="u2")["turns_read"] == 1
+
+
+def test_consolidation_learns_relations_and_retracts_denials_on_both_graphs(backend_stores) -> None:
+    from memory_runtime.domain.models import Turn
+    from memory_runtime.memory.episodic import EpisodicMemory
+    from memory_runtime.memory.semantic import SemanticMemory
+
+    texts = [
+        "My name is Priya and I work at Acme Robotics Corporation in Berlin",
+        "My manager Tomasz lives in Warsaw",
+        "I eat meat.",
+        "I don't eat meat anymore.",
+    ]
+    times = [DAY + timedelta(hours=h) for h in (9, 10, 11, 15)]
+    EpisodicMemory(backend_stores, "u1", None).store_turns(
+        [Turn(conversation_id="c1", index=i, role="user", content=t, timestamp=times[i]) for i, t in enumerate(texts)]
+    )
+    first = consolidate_window(backend_stores, DAY, DAY + timedelta(days=1))
+    facts = {f["claim"]: f for f in SemanticMemory(backend_stores, "u1").list_facts(include_invalid=True, limit=50)}
+    assert {"User works at Acme Robotics Corporation", "User's manager is Tomasz", "Tomasz lives in Warsaw"} <= set(
+        facts
+    )
+    assert facts["User eats meat"]["invalid_at"] == times[3] and facts["User avoids meat"]["invalid_at"] is None
+    edges = backend_stores.graph.read(
+        "MATCH (a:Entity)-[r:REPORTS_TO]->(b:Entity) WHERE a.user_id = 'u1' RETURN a.name AS a, b.name AS b"
+    )
+    assert [(e["a"], e["b"]) for e in edges] == [("Priya", "Tomasz")]
+    assert first["facts_invalidated"] == 1
+    again = consolidate_window(backend_stores, DAY, DAY + timedelta(days=1))
+    assert (again["facts_created"], again["facts_invalidated"], again["relations"]) == (0, 0, 0)
