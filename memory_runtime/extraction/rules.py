@@ -803,8 +803,3 @@ class _Builder:
         kind = self.entity(role.lower() if not attr.is_upper else role, "Concept", "rule")
         self.fact(name, "is_a", role.lower(), f"{name} is {_article(role)} {role}", self.third_conf, [subject, kind])
         self.relation(subject, kind, "INSTANCE_OF")
-
-
-def extract_doc(doc: "Doc", role: str = "user") -> Extraction:
-    """Entities, facts and relations of one parsed Doc; first-person facts only when `role` is `user`."""
-    return _Builder(doc, first_person=role == "user", role=role).run()
