@@ -21,9 +21,14 @@ from memory_runtime.extraction.spacy_extractor import extract
 
 
 def facts_of(text: str, role: str = "user") -> set[tuple[str, str, str]]:
-    """(subject, predicate, object) of every fact extracted from `text`."""
+    """(subject, predicate, object) of every fact asserted in `text` (negations left out)."""
     (ext,) = extract([text], [role])
-    return {(f.subject, f.predicate, f.object) for f in ext.facts}
+    return {(f.subject, f.predicate, f.object) for f in ext.facts if not f.negated}
+
+
+def user_facts_of(text: str) -> set[tuple[str, str, str]]:
+    """The asserted facts of `text` about the user."""
+    return {f for f in facts_of(text) if f[0] == USER_SUBJECT}
 
 
 def entities_of(text: str) -> set[tuple[str, str]]:
@@ -65,7 +70,7 @@ def entities_of(text: str) -> set[tuple[str, str]]:
     ],
 )
 def test_first_person_statements_become_user_facts(text: str, expected: set[tuple[str, str]]) -> None:
-    assert facts_of(text) == {(USER_SUBJECT, p, o) for p, o in expected}
+    assert user_facts_of(text) == {(USER_SUBJECT, p, o) for p, o in expected}
 
 
 @pytest.mark.parametrize(
@@ -169,7 +174,7 @@ def test_conjoined_third_person_clauses_each_yield_a_relation() -> None:
 
 def test_negated_third_person_statement_produces_no_relation() -> None:
     (ext,) = extract(["Alice doesn't work at Microsoft."])
-    assert ext.facts == [] and ext.relations == []
+    assert ext.relations == [] and all(f.negated for f in ext.facts)  # a denial, recorded to retract
 
 
 # ---- entities --------------------------------------------------------------------------------------------
@@ -417,6 +422,7 @@ def test_consolidation_learns_entities_and_facts_with_provenance(stores) -> None
         "User likes hiking",
         "User lives in Berlin",
         "Alice works at Acme Corp",
+        "User's colleague is Alice",
     }
     hiking = facts["User likes hiking"]
     assert hiking["source"] == "extraction" and hiking["extractor_version"] == extractor_version(stores.settings)
@@ -430,6 +436,7 @@ def test_consolidation_learns_entities_and_facts_with_provenance(stores) -> None
         ("User lives in Paris", 2),
         ("User likes hiking", 2),
         ("Alice works at Acme Corp", 3),
+        ("User's colleague is Alice", 3),
         ("User lives in Berlin", 5),
     }  # nothing from the assistant's "I live in the cloud" or from the question
 
@@ -453,9 +460,9 @@ def test_consolidation_merges_aliases_and_links_mentions(stores) -> None:
     assert acme["name"] == "Acme Corp" and "Acme" in acme["aliases"]
     assert counts["entities_merged"] == 1
     related = stores.graph.read(
-        "MATCH (p:Entity)-[:WORKS_FOR]->(o:Entity {id: $id}) RETURN p.name AS name", {"id": acme["id"]}
+        "MATCH (p:Entity)-[:WORKS_FOR]->(o:Entity {id: $id}) RETURN p.name AS name ORDER BY name", {"id": acme["id"]}
     )
-    assert [r["name"] for r in related] == ["Alice"]
+    assert [r["name"] for r in related] == ["Alice", "Priya"]  # Priya: the user, who named herself in turn 0
     mentions = stores.graph.read(
         "MATCH (t:Turn)-[:MENTIONS]->(e:Entity {id: $id}) RETURN t.index AS i ORDER BY i", {"id": acme["id"]}
     )
@@ -491,3 +498,33 @@ def test_consolidation_reads_only_the_window_and_the_requested_user(stores) -> N
     counts = consolidate_window(stores, DAY, DAY + timedelta(hours=10), user_id="u1", progress=pages.append)
     assert counts["turns_read"] == 2 and sum(pages) == 2
     assert consolidate_window(stores, DAY, DAY + timedelta(days=1), user_id="u2")["turns_read"] == 1
+
+
+def test_consolidation_learns_relations_and_retracts_denials_on_both_graphs(backend_stores) -> None:
+    from memory_runtime.domain.models import Turn
+    from memory_runtime.memory.episodic import EpisodicMemory
+    from memory_runtime.memory.semantic import SemanticMemory
+
+    texts = [
+        "My name is Priya and I work at Acme Robotics Corporation in Berlin",
+        "My manager Tomasz lives in Warsaw",
+        "I eat meat.",
+        "I don't eat meat anymore.",
+    ]
+    times = [DAY + timedelta(hours=h) for h in (9, 10, 11, 15)]
+    EpisodicMemory(backend_stores, "u1", None).store_turns(
+        [Turn(conversation_id="c1", index=i, role="user", content=t, timestamp=times[i]) for i, t in enumerate(texts)]
+    )
+    first = consolidate_window(backend_stores, DAY, DAY + timedelta(days=1))
+    facts = {f["claim"]: f for f in SemanticMemory(backend_stores, "u1").list_facts(include_invalid=True, limit=50)}
+    assert {"User works at Acme Robotics Corporation", "User's manager is Tomasz", "Tomasz lives in Warsaw"} <= set(
+        facts
+    )
+    assert facts["User eats meat"]["invalid_at"] == times[3] and facts["User avoids meat"]["invalid_at"] is None
+    edges = backend_stores.graph.read(
+        "MATCH (a:Entity)-[r:REPORTS_TO]->(b:Entity) WHERE a.user_id = 'u1' RETURN a.name AS a, b.name AS b"
+    )
+    assert [(e["a"], e["b"]) for e in edges] == [("Priya", "Tomasz")]
+    assert first["facts_invalidated"] == 1
+    again = consolidate_window(backend_stores, DAY, DAY + timedelta(days=1))
+    assert (again["facts_created"], again["facts_invalidated"], again["relations"]) == (0, 0, 0)

@@ -35,7 +35,14 @@ from memory_runtime.domain import ids
 from memory_runtime.domain.models import Entity, now, to_ms, utc
 from memory_runtime.domain.vocabulary import ENTITY_TYPES
 from memory_runtime.extraction.resolution import EntityResolver, KnownEntity, Merge
-from memory_runtime.extraction.types import EntityMention, ExtractedFact, Extraction, Extractor
+from memory_runtime.extraction.types import (
+    USER_SUBJECT,
+    EntityMention,
+    ExtractedFact,
+    Extraction,
+    Extractor,
+    TurnInput,
+)
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import consolidation as q
 from memory_runtime.stores.graph.queries import episodic as episodic_q
@@ -68,6 +75,11 @@ class TurnRow:
     role: str
     content: str
     created_at: datetime
+    speaker: str | None = None  # metadata `speaker`: who said it in a chat between named people
+
+    def as_input(self) -> TurnInput:
+        """The turn as the extractor reads it (its time resolves dates, its conversation pronouns)."""
+        return TurnInput(self.content, self.role, self.created_at, self.speaker, self.conversation_id)
 
 
 def read_turns(
@@ -88,6 +100,7 @@ def read_turns(
                 r["role"],
                 r["content"],
                 r["created_at"],
+                r.get("speaker"),
             )
             for r in rows
         ]
@@ -124,6 +137,7 @@ class _UserRun:
     facts_before: int
     merges_seen: int = 0
     semantic: Any = field(default=None)
+    self_entity: str | None = None  # the Person entity the user is (their current name fact), if known
 
     @classmethod
     def open(cls, stores: Stores, user_id: str) -> "_UserRun":
@@ -136,6 +150,11 @@ class _UserRun:
         before = graph.read(q.fact_counts(graph.dialect), {"user_id": user_id, "since": 0})
         run = cls(stores, user_id, resolver, int(before[0]["total"]) if before else 0)
         run.semantic = SemanticMemory(stores, user_id)
+        me = graph.read(
+            q.self_entity(graph.dialect),
+            {"user_id": user_id, "norm_subject": USER_SUBJECT, "norm_predicate": "name_is", "now": to_ms(now())},
+        )
+        run.self_entity = me[0]["id"] if me else None
         return run
 
     def fact_totals(self, since_ms: int) -> tuple[int, int]:
@@ -250,6 +269,7 @@ def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version:
     ops: list[_FactOp] = []
     by_claim: dict[str, _FactOp] = {}
     last_object: dict[tuple[str, str], str] = {}
+    self_at: dict[str, str | None] = {}  # turn id -> the user's own entity as of that turn
     for turn, ext in items:
         for fact in ext.facts:
             fact = _canonical(fact, [resolved.get((turn.id, *m.key)) for m in fact.entities])
@@ -258,6 +278,12 @@ def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version:
                 continue
             subject = fact.subject
             about = [e for m in fact.entities if (e := entity_id(turn, m))]
+            if fact.negated:  # retracts the positive fact; a later repeat of it is a new fact
+                by_claim.pop(norm_claim, None)
+                ops.append(_FactOp(fact, subject, norm_claim, [], [turn.id], turn.created_at, fact.confidence))
+                continue
+            if subject == USER_SUBJECT and fact.predicate == "name_is" and about:
+                run.self_entity = about[0]
             sp = (ids.normalize_name(subject), fact.predicate)
             op = by_claim.get(norm_claim)
             if op is not None and (not fact.functional or last_object.get(sp) == norm_claim):
@@ -278,7 +304,11 @@ def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version:
             by_claim[norm_claim] = op
             if fact.functional:
                 last_object[sp] = norm_claim
+        self_at[turn.id] = run.self_entity
     for op in ops:
+        if op.fact.negated:
+            run.semantic.retract(op.subject, op.fact.predicate, op.fact.object, op.fact.claim, at=op.valid_at)
+            continue
         run.semantic.learn_fact(
             op.fact.claim,
             source="extraction",
@@ -289,7 +319,8 @@ def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version:
             extractor_version=version,
             subject=op.subject,
             predicate=op.fact.predicate,
-            object=op.fact.object if op.fact.functional else None,
+            object=op.fact.object,
+            single_valued=op.fact.functional,
         )
         counts["fact_writes"] += 1
 
@@ -298,18 +329,44 @@ def _apply_page(run: _UserRun, items: list[tuple[TurnRow, Extraction]], version:
     for turn, ext in items:
         if turn.id in done_turns:
             continue
-        for rel in ext.relations:
-            src, dst = entity_id(turn, rel.source), entity_id(turn, rel.target)
-            if src is None or dst is None or src == dst or (src, dst, rel.rel_type) in seen:
+        edges = [(entity_id(turn, r.source), entity_id(turn, r.target), r.rel_type) for r in ext.relations]
+        edges += _fact_edges(turn, ext, self_at.get(turn.id), entity_id)
+        for src, dst, rel_type in edges:
+            if src is None or dst is None or src == dst or (src, dst, rel_type) in seen:
                 continue
-            seen.add((src, dst, rel.rel_type))
+            seen.add((src, dst, rel_type))
             run.semantic.relate(
                 src,
                 dst,
-                rel.rel_type,
+                rel_type,
                 {"source": "extraction", "extractor_version": version, "source_turn_id": turn.id},
             )
             counts["relations"] += 1
+
+
+def _fact_edges(
+    turn: TurnRow,
+    ext: Extraction,
+    self_entity: str | None,
+    entity_id: Callable[[TurnRow, EntityMention], str | None],
+) -> list[tuple[str | None, str | None, str]]:
+    """The typed edges that relation facts imply ("User's manager is Tomasz" -> (user)-[:REPORTS_TO]->(Tomasz)):
+    from the subject's entity (the user's own Person entity for `user`, when known) to the object's."""
+    edges: list[tuple[str | None, str | None, str]] = []
+    for fact in ext.facts:
+        if fact.rel_type is None or fact.negated:
+            continue
+        by_name = {ids.normalize_name(m.name): m for m in fact.entities}
+        target = by_name.get(ids.normalize_name(fact.object))
+        source_mention = by_name.get(ids.normalize_name(fact.subject))
+        source = (
+            self_entity
+            if fact.subject == USER_SUBJECT
+            else (entity_id(turn, source_mention) if source_mention is not None else None)
+        )
+        if target is not None:
+            edges.append((source, entity_id(turn, target), fact.rel_type))
+    return edges
 
 
 def _ensure_projected(stores: Stores, page: list[TurnRow], user_id: str | None) -> None:
@@ -336,7 +393,7 @@ def _extracted(
     """
 
     def work(page: list[TurnRow]) -> tuple[list[TurnRow], list[Extraction]]:
-        return page, extractor.extract([t.content for t in page], [t.role for t in page])
+        return page, extractor.extract_turns([t.as_input() for t in page])
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="extraction") as pool:
         pending: Future[tuple[list[TurnRow], list[Extraction]]] | None = None

@@ -10,6 +10,7 @@ from typing_extensions import TypedDict  # pydantic validates these on Python < 
 
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import ValidationError
+from memory_runtime.domain.vocabulary import FACT_PREDICATES
 from memory_runtime.domain.vocabulary import entity_type as _canonical_entity_type
 
 Role = Literal["user", "assistant", "system", "tool"]
@@ -216,7 +217,7 @@ class Entity(_Model):
 
 # Single-valued predicates: a newer object for the same (subject, predicate) supersedes the older fact.
 # Everything else (likes, dislikes, uses, is_a, ...) is multi-valued.
-FUNCTIONAL_PREDICATES: frozenset[str] = frozenset({"name_is", "lives_in", "works_for", "located_in"})
+FUNCTIONAL_PREDICATES: frozenset[str] = frozenset(p for p, functional in FACT_PREDICATES.items() if functional)
 
 
 def is_functional(predicate: str) -> bool:

@@ -1,10 +1,11 @@
 """Optional LLM extractor: an OpenAI(-compatible) chat model returning JSON-schema structured output.
 
-Used by consolidation only when MEMORY_LLM_MODEL is set. Turns are sent in small batches; the model
-answers with one record per turn (entities, facts, relations), validated against the same whitelists as
-the rule extractor, so its output is the same `Extraction` type. Anything outside the whitelists is
-dropped, first-person (`user`) facts are kept only for the user's own turns, and a refusal or malformed
-answer raises LLMExtractionError (never a silent empty result).
+Used by consolidation only when MEMORY_LLM_MODEL is set. Turns are sent in small batches with their date
+and speaker; the model answers with one record per turn (entities, facts, relations), validated against the
+same whitelists as the rule extractor (predicates: `vocabulary.FACT_PREDICATES`), so its output is the same
+`Extraction` type, negations and resolved dates included. Anything outside the whitelists is dropped,
+first-person (`user`) facts are kept only for the user's own turns, and a refusal or malformed answer raises
+LLMExtractionError (never a silent empty result).
 """
 
 import hashlib
@@ -14,7 +15,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_runtime.domain.errors import AgentMemoryError
-from memory_runtime.domain.vocabulary import ENTITY_RELATIONSHIPS, ENTITY_TYPES
+from memory_runtime.domain.vocabulary import (
+    ENTITY_RELATIONSHIPS,
+    ENTITY_TYPES,
+    FACT_PREDICATES,
+    RELATION_TYPES,
+    fact_predicate,
+)
 from memory_runtime.extraction.rules import CONF_ASSISTANT, clean_name
 from memory_runtime.extraction.types import (
     USER_SUBJECT,
@@ -22,23 +29,32 @@ from memory_runtime.extraction.types import (
     ExtractedFact,
     ExtractedRelation,
     Extraction,
+    TurnInput,
+    as_turns,
 )
 
 BATCH_SIZE = 16
 EXTRACTED_ROLES = frozenset({"user", "assistant"})
 
-SYSTEM_PROMPT = """You extract long-term memory from chat turns between a user and an assistant.
+SYSTEM_PROMPT = (
+    """You extract long-term memory from chat turns between a user and an assistant.
 For every turn return its index and:
 - entities: named people, organizations, locations, products, projects, events, technologies and concepts
   the turn mentions (not dates, times, numbers or amounts), with one type from the enum.
-- facts: statements the speaker asserts as currently true. Skip questions, negated, hypothetical, past
-  ("used to") and uncertain statements. Facts the user states about themselves use subject "user" (only in
-  user turns; an assistant saying "I" is the assistant). Use these predicates when they fit: name_is,
-  lives_in, works_for, favorite_<thing>, likes, dislikes, is_a, uses, located_in; otherwise a short
-  snake_case verb phrase. object is the value; claim is one short English sentence in the third person
-  ("User lives in Berlin"); confidence in [0, 1].
+- facts: statements the speaker asserts as currently true. Skip questions, hypothetical, past ("used to")
+  and uncertain statements. Facts the user states about themselves use subject "user" (only in user turns;
+  an assistant saying "I" is the assistant, unless the turn has a speaker: then "I" is that person, by
+  name). predicate is one of: """
+    + ", ".join(FACT_PREDICATES)
+    + """, favorite_<thing>. object is the value (a person's or organisation's name for has_* and works_for);
+  claim is one short English sentence in the third person ("User lives in Berlin"); confidence in [0, 1].
+  negated is true when the speaker denies a fact or says it ended ("I don't eat meat anymore": subject user,
+  predicate eats, object meat, negated true; "I left Google": works_for Google, negated true). when is the
+  ISO date (YYYY-MM-DD, or YYYY-MM for a month) a plan or trip is for, resolved against the turn's date, else
+  null.
 - relations: typed edges between two of the turn's entities, with a type from the enum.
 Return an empty list when a turn has nothing worth remembering."""
+)
 
 _ENTITY = {
     "type": "object",
@@ -49,13 +65,15 @@ _ENTITY = {
 _FACT = {
     "type": "object",
     "additionalProperties": False,
-    "required": ["subject", "predicate", "object", "claim", "confidence"],
+    "required": ["subject", "predicate", "object", "claim", "confidence", "negated", "when"],
     "properties": {
         "subject": {"type": "string"},
         "predicate": {"type": "string"},
         "object": {"type": "string"},
         "claim": {"type": "string"},
         "confidence": {"type": "number"},
+        "negated": {"type": "boolean"},
+        "when": {"type": ["string", "null"]},
     },
 }
 _RELATION = {
@@ -123,20 +141,21 @@ class LLMExtractor:
 
     def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
         """One Extraction per text; `roles` (default all `user`) decides who `I` is."""
-        texts = list(texts)
-        roles = list(roles) if roles is not None else ["user"] * len(texts)
-        if len(roles) != len(texts):
-            raise ValueError(f"got {len(texts)} texts but {len(roles)} roles")
-        out = [Extraction(t) for t in texts]
-        todo = [i for i, r in enumerate(roles) if r in EXTRACTED_ROLES and texts[i].strip()]
+        return self.extract_turns(as_turns(texts, roles))
+
+    def extract_turns(self, turns: Sequence[TurnInput]) -> list[Extraction]:
+        """One Extraction per turn; each is sent with its date (for relative dates) and speaker."""
+        turns = list(turns)
+        out = [Extraction(t.text) for t in turns]
+        todo = [i for i, t in enumerate(turns) if t.role in EXTRACTED_ROLES and t.text.strip()]
         for start in range(0, len(todo), self.batch_size):
             chunk = todo[start : start + self.batch_size]
-            answer = self._ask([{"index": n, "role": roles[i], "text": texts[i]} for n, i in enumerate(chunk)])
+            answer = self._ask([_request_turn(n, turns[i]) for n, i in enumerate(chunk)])
             for record in answer:
                 n = record.get("index")
                 if isinstance(n, int) and 0 <= n < len(chunk):
                     i = chunk[n]
-                    out[i] = _to_extraction(texts[i], roles[i], record)
+                    out[i] = _to_extraction(turns[i], record)
         return out
 
     def _ask(self, turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -178,8 +197,23 @@ def llm_version(model: str) -> str:
     return f"llm-{model}-{PROMPT_HASH}"
 
 
-def _to_extraction(text: str, role: str, record: dict[str, Any]) -> Extraction:
+def _request_turn(n: int, turn: TurnInput) -> dict[str, Any]:
+    """One turn as the request lists it."""
+    item: dict[str, Any] = {"index": n, "role": turn.role, "text": turn.text}
+    if turn.timestamp is not None:
+        item["date"] = turn.timestamp.date().isoformat()
+    if turn.speaker:
+        item["speaker"] = turn.speaker
+    return item
+
+
+_WHEN = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def _to_extraction(turn: TurnInput, record: dict[str, Any]) -> Extraction:
     """Validate one turn record against the whitelists and build its Extraction."""
+    text, role = turn.text, turn.role
+    speaker = clean_name(turn.speaker) if turn.speaker and role != "user" else None
     out = Extraction(text)
     by_name: dict[str, EntityMention] = {}
     for e in record.get("entities") or []:
@@ -191,12 +225,12 @@ def _to_extraction(text: str, role: str, record: dict[str, Any]) -> Extraction:
         subject = str(f.get("subject", "")).strip()
         predicate = str(f.get("predicate", "")).strip().lower()
         obj, claim = str(f.get("object", "")).strip(), str(f.get("claim", "")).strip()
-        if not (subject and obj and claim and _PREDICATE.match(predicate)):
+        if not (subject and obj and claim and _PREDICATE.match(predicate) and fact_predicate(predicate)):
             continue
         if subject.casefold() in ("user", "the user", "i"):
-            if role != "user":
+            if role != "user" and not speaker:
                 continue
-            subject = USER_SUBJECT
+            subject = USER_SUBJECT if role == "user" else str(speaker)
         try:
             conf = min(1.0, max(0.0, float(f.get("confidence", 0.7))))
         except (TypeError, ValueError):
@@ -204,7 +238,12 @@ def _to_extraction(text: str, role: str, record: dict[str, Any]) -> Extraction:
         if role != "user":
             conf = min(conf, CONF_ASSISTANT)
         about = tuple(m for key, m in by_name.items() if key in (subject.casefold(), obj.casefold()))
-        out.facts.append(ExtractedFact(subject, predicate, obj, claim, conf, about))
+        negated = f.get("negated") is True
+        when = f.get("when") if isinstance(f.get("when"), str) and _WHEN.match(f["when"]) else None
+        rel_type = RELATION_TYPES.get(predicate) if not negated else None
+        out.facts.append(
+            ExtractedFact(subject, predicate, obj, claim, conf, about, negated=negated, when=when, rel_type=rel_type)
+        )
     for r in record.get("relations") or []:
         src = by_name.get(clean_name(str(r.get("source", ""))).casefold())
         dst = by_name.get(clean_name(str(r.get("target", ""))).casefold())

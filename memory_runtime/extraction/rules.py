@@ -24,10 +24,12 @@ Third-person rules (any role; the subject must be a named entity):
 """
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from memory_runtime.domain import ids
+from memory_runtime.domain.vocabulary import RELATION_TYPES, fact_predicate
+from memory_runtime.extraction.lexicon import PET_NOUNS, RELATION_NOUNS
 from memory_runtime.extraction.types import (
     USER_SUBJECT,
     EntityMention,
@@ -92,6 +94,8 @@ _TIME_WORDS = frozenset(
     autumn fall sundays saturdays days weeknights lunch breakfast dinner""".split()
 )
 _GREETINGS = frozenset("hi hello hey hiya howdy greetings".split())
+_NOT_ROLES = frozenset("vegetarian vegan pescatarian diabetic celiac coeliac asthmatic fan".split())
+_STUDENT_ROLES = frozenset("student undergrad undergraduate pupil".split())
 _COPULA_PRESENT_1 = frozenset({"am", "'m", "m"})
 _COPULA_PRESENT_3 = frozenset({"is", "'s", "s"})
 _PROGRESSIVE_AUX = frozenset({"am", "'m", "m", "is", "'s", "are", "'re", "been"})
@@ -152,6 +156,18 @@ class _Doc:
         ent = self.ent_at.get(tok.i)
         return ent if ent is not None and ent.label_ in labels else None
 
+    def person_name(self, tok: "Token") -> str | None:
+        """The name at `tok` where the context says it is a person ("my friend Jake", "Tomasz is my boss"),
+        whatever label the small model gave it: an entity span, a capitalised phrase, or a capitalised word
+        at the start of the sentence that is not a stop word."""
+        ent = self.ent_at.get(tok.i)
+        if ent is not None:
+            return clean_name(ent.text)
+        phrase = self.proper_phrase(tok)
+        if phrase is None and _name_like(tok):
+            phrase = tok.text
+        return clean_name(phrase) if phrase else None
+
     def proper_phrase(self, tok: "Token") -> str | None:
         """`tok` with its compound modifiers if every word is capitalised (a name the NER missed)."""
         words = [c for c in tok.children if c.dep_ == "compound" and c.i < tok.i] + [tok]
@@ -161,6 +177,22 @@ class _Doc:
         if all((w.is_title or (w.is_upper and len(w) > 1)) and w.is_alpha for w in words):
             return _span_text(words)
         return None
+
+
+def _name_like(tok: "Token") -> bool:
+    """A capitalised word that is not a stop word or pronoun (a name the small model missed)."""
+    return tok.is_title and tok.is_alpha and not tok.is_stop and tok.lower_ not in _PRONOUNS
+
+
+def _names_a_group(sent: "Span") -> bool:
+    """Whether a sentence names people together (two capitalised names joined by and/or, or a plural
+    relation word), so that a later "she"/"he" cannot be resolved safely."""
+    for t in sent:
+        if t.dep_ == "conj" and t.is_title and t.head.is_title:
+            return True
+        if t.lower_ in ("friends", "parents", "sisters", "brothers", "colleagues", "kids", "cousins", "coworkers"):
+            return True
+    return False
 
 
 def _mention(name: str, type_: str, label: str) -> EntityMention | None:
@@ -213,20 +245,28 @@ def _has_modal(tok: "Token") -> bool:
     return any(c.dep_ == "aux" and c.lower_ in _MODALS for c in tok.children)
 
 
-def _asserted(verb: "Token") -> bool:
-    """Main clause, not negated, not hedged; conjoined verbs inherit their head's polarity."""
+def polarity(verb: "Token") -> bool | None:
+    """True for an asserted main clause, False for a denied one ("I don't live in Paris anymore"), None for
+    anything else (hedged by a modal, subordinate). Conjoined verbs inherit their head's polarity."""
     tok = verb
+    negated = False
     while True:
-        if _has_negation(tok) or _has_modal(tok):
-            return False
+        if _has_modal(tok):
+            return None
+        negated = negated or _has_negation(tok)
         if tok.dep_ == "ROOT":
-            return True
+            return not negated
         if tok.dep_ != "conj":
-            return False
+            return None
         inherit = not _own_subject(tok)
         tok = tok.head
         if not inherit:  # "I live in Paris and I work at X": only the clause structure matters above
-            return _main_clause(tok)
+            return (not negated) if _main_clause(tok) else None
+
+
+def _asserted(verb: "Token") -> bool:
+    """Main clause, not negated, not hedged (see `polarity`)."""
+    return polarity(verb) is True
 
 
 def _main_clause(tok: "Token") -> bool:
@@ -320,7 +360,7 @@ def _object_items(verb: "Token", cut_preps: frozenset[str] = frozenset()) -> lis
     for item in items:
         while item and (item[0].lower_ in _DETERMINERS or item[0].lower_ in _ADVERBS or item[0].is_punct):
             item = item[1:]
-        while item and item[-1].is_punct:
+        while item and (item[-1].is_punct or item[-1].lower_ in ("anymore", "again", "now", "too", "lately")):
             item = item[:-1]
         if not item or len(item) > MAX_OBJECT_TOKENS:
             continue
@@ -337,11 +377,14 @@ def _object_items(verb: "Token", cut_preps: frozenset[str] = frozenset()) -> lis
 class _Builder:
     """Collects mentions, facts and relations of one Doc."""
 
-    def __init__(self, doc: "Doc", first_person: bool, role: str) -> None:
+    def __init__(self, doc: "Doc", first_person: bool, role: str, antecedents: Sequence[str] = ()) -> None:
         self.d = _Doc(doc)
         self.first_person = first_person
         self.third_conf = CONF_THIRD_PERSON if role == "user" else CONF_ASSISTANT
         self.out = Extraction(doc.text)
+        self.negating = False  # set while a rule runs on a denied clause: its facts are negations
+        # persons "she"/"he" may refer to: the one person of the speaker's previous turn, then of this text
+        self.antecedents: list[str] = list(antecedents)
         for m in ner_mentions(doc):
             self.out.add_entity(m)
 
@@ -373,13 +416,53 @@ class _Builder:
         claim: str,
         conf: float,
         entities: Iterable[EntityMention | None] = (),
+        *,
+        when: str | None = None,
+        relation: bool = False,
     ) -> None:
+        """Record a fact (a negation while `negating`); `relation` types the subject-object edge."""
+        if fact_predicate(predicate) is None:
+            raise ValueError(f"rule emitted predicate {predicate!r} outside the whitelist")
         obj = " ".join(obj.split())
         if not obj or len(obj) > 200:
             return
-        f = ExtractedFact(subject, predicate, obj, claim, conf, tuple(e for e in entities if e is not None))
+        if when is not None:
+            claim = f"{claim} {'on' if len(when) == 10 else 'in'} {when}"
+        f = ExtractedFact(
+            subject,
+            predicate,
+            obj,
+            claim,
+            conf,
+            tuple(e for e in entities if e is not None),
+            negated=self.negating,
+            when=when,
+            rel_type=RELATION_TYPES.get(predicate) if relation and not self.negating else None,
+        )
         if f not in self.out.facts:
             self.out.facts.append(f)
+
+    def named_subject(self, subj: "Token") -> tuple[str, str] | None:
+        """(name, NER label) of a clause subject that names someone: a named entity, the name in apposition
+        ("my manager Tomasz"), a name known from the context, or "she"/"he" when exactly one person is in
+        context (cheap, safe coreference)."""
+        ent = self.d.entity(subj)
+        for c in subj.children:
+            if c.dep_ == "appos" and (name := self.d.person_name(c)) is not None:
+                return name, "PERSON"
+        kin = any(c.dep_ == "compound" and (c.lower_ in RELATION_NOUNS or c.lower_ in PET_NOUNS) for c in subj.children)
+        if ent is not None:
+            return clean_name(ent.text), "PERSON" if kin else ent.label_
+        if kin and (name := self.d.person_name(subj)) is not None:
+            return name, "PERSON"  # "my girlfriend Mai is a nurse"
+        if subj.lower_ in ("she", "he") and len(set(self.antecedents)) == 1:
+            return self.antecedents[0], "PERSON"
+        if _name_like(subj) and (subj.text in self.antecedents or subj.i == subj.sent.start):
+            return subj.text, "PERSON"  # "Lucas works at X": a sentence-initial name the NER missed
+        phrase = self.d.proper_phrase(subj)
+        if phrase is not None and subj.lower_ not in _PRONOUNS:
+            return clean_name(phrase), "PERSON"
+        return None
 
     def relation(self, source: EntityMention | None, target: EntityMention | None, rel_type: str) -> None:
         if source is None or target is None or source.key == target.key:
@@ -389,14 +472,24 @@ class _Builder:
             self.out.relations.append(r)
 
     # ---- rules -----------------------------------------------------------------------------------------
-    def run(self) -> Extraction:
+    def run(self, hooks: Sequence[Callable[["Token"], None]] = (), self_names: Iterable[str] = ()) -> Extraction:
+        """Apply the rules (and each of `hooks`) to every token of every statement, in order; after each
+        sentence the persons this text named so far (not `self_names`) become the antecedents of "she"/"he"."""
+        own = {ids.normalize_name(n) for n in self_names}
         for sent in self.d.doc.sents:
-            if _is_question(sent):
-                continue
-            for tok in sent:
-                if self.first_person:
-                    self._first_person(tok)
-                self._third_person(tok)
+            if not _is_question(sent):
+                for tok in sent:
+                    if self.first_person:
+                        self._first_person(tok)
+                    self._third_person(tok)
+                    for hook in hooks:
+                        hook(tok)
+            own |= {ids.normalize_name(f.object) for f in self.out.facts if f.predicate == "name_is"}
+            named = [e.name for e in self.out.entities if e.type == "Person" and e.key[1] not in own]
+            if _names_a_group(sent):  # "Karen and Steve", "my friends": "she" would be a guess
+                named = [*named, "?group", "?others"]
+            if named:  # once this text names someone, only its own persons are candidates
+                self.antecedents = named
         return self.out
 
     def _first_person(self, tok: "Token") -> None:
@@ -416,8 +509,16 @@ class _Builder:
         if self._can_not_stand(tok) and _main_clause(tok):
             self._preference(tok, "dislikes")
             return
-        if not _asserted(tok):
+        pol = polarity(tok)
+        if pol is None:
             return
+        self.negating = not pol
+        try:
+            self._first_person_clause(tok, low)
+        finally:
+            self.negating = False
+
+    def _first_person_clause(self, tok: "Token", low: str) -> None:
         if low in ("work", "working") and _present(tok, {"work"}, "working"):
             self._works(tok)
         elif low in ("live", "living", "reside", "residing") and _present(tok, {"live", "reside"}, "living"):
@@ -432,7 +533,7 @@ class _Builder:
             self._preference(tok, "dislikes")
         elif low in ("use", "using") and _present(tok, {"use"}, "using"):
             self._preference(tok, "uses")
-        elif low in _COPULA_PRESENT_1 and tok.dep_ == "ROOT":
+        elif low in _COPULA_PRESENT_1:
             self._i_am(tok)
 
     def _can_not_stand(self, tok: "Token") -> bool:
@@ -449,10 +550,24 @@ class _Builder:
                 continue
             org = self.entity(name, type_, "rule")
             prep = "for" if type_ == "Person" else "at"
-            self.fact(USER_SUBJECT, "works_for", name, f"User works {prep} {name}", CONF_FIRST_PERSON, [org])
+            self.fact(
+                USER_SUBJECT, "works_for", name, f"User works {prep} {name}", CONF_FIRST_PERSON, [org], relation=True
+            )
+            if type_ == "Organization" and not self.negating:
+                self._org_place(verb, name, org)
         for pobj in _prep_objects(verb, ("as",)):
             if any(c.lower_ in ("a", "an") for c in pobj.children):
                 self._is_a(pobj)
+
+    def _org_place(self, verb: "Token", org_name: str, org: EntityMention | None) -> None:
+        """'I work at Acme in Berlin': the organisation is located in Berlin."""
+        for pobj in _prep_objects(verb, ("in",)):
+            named = _named(self.d, pobj, _LOC_LABELS)
+            if named is not None:
+                place = self.entity(named[0], "Location", "rule")
+                claim = f"{org_name} is located in {named[0]}"
+                self.fact(org_name, "located_in", named[0], claim, self.third_conf, [org, place])
+                self.relation(org, place, "LOCATED_IN")
 
     def _lives(self, verb: "Token", preps: tuple[str, ...]) -> None:
         for pobj in _prep_objects(verb, preps):
@@ -461,7 +576,9 @@ class _Builder:
                 continue
             place = self.entity(named[0], "Location", "rule")
             name = named[0]
-            self.fact(USER_SUBJECT, "lives_in", name, f"User lives in {name}", CONF_FIRST_PERSON, [place])
+            self.fact(
+                USER_SUBJECT, "lives_in", name, f"User lives in {name}", CONF_FIRST_PERSON, [place], relation=True
+            )
 
     def _preference(self, verb: "Token", predicate: str, cut: frozenset[str] = frozenset()) -> None:
         verb_word = {"likes": "likes", "dislikes": "dislikes", "uses": "uses"}[predicate]
@@ -503,13 +620,18 @@ class _Builder:
                     toks = list(pobj.subtree)
                     self.fact(USER_SUBJECT, "likes", obj, f"User likes {obj}", CONF_FIRST_PERSON, self.ner_in(toks))
             return
+        if attr.lower_ in _NOT_ROLES:  # diets and studies have their own rules (personal.py)
+            return
         if det & {"a", "an"} or "the" in det and _prep_objects(attr, ("of", "at", "for")):
             self._is_a(attr)
+        if attr.lower_ in _STUDENT_ROLES:
+            return
         for pobj in _prep_objects(attr, ("at", "for") if det & {"a", "an"} else ("at", "for", "of")):
             named = _named(self.d, pobj, _ORG_LIKE_LABELS)
             if named is not None:
                 org = self.entity(named[0], "Organization", "rule")
-                self.fact(USER_SUBJECT, "works_for", named[0], f"User works at {named[0]}", CONF_FIRST_PERSON, [org])
+                claim = f"User works at {named[0]}"
+                self.fact(USER_SUBJECT, "works_for", named[0], claim, CONF_FIRST_PERSON, [org], relation=True)
 
     def _is_a(self, noun: "Token") -> None:
         role = _role_phrase(noun)
@@ -582,30 +704,47 @@ class _Builder:
         if tok.dep_ not in ("ROOT", "conj"):
             return
         subj = _subject(tok)
-        if subj is None or subj.lower_ in ("i", "you", "we", "they", "he", "she", "it"):
+        if subj is None or subj.lower_ in ("i", "you", "we", "they", "it"):
             return
-        ent = self.d.entity(subj)
-        if ent is None:
-            ent = next((self.d.entity(c, frozenset({"PERSON"})) for c in subj.children if c.dep_ == "appos"), None)
-        if ent is None or not _asserted(tok):
+        who = self.named_subject(subj)
+        pol = polarity(tok)
+        if who is None or pol is None:
             return
+        self.negating = not pol
+        try:
+            self._third_person_clause(tok, *who)
+        finally:
+            self.negating = False
+
+    def _third_person_clause(self, tok: "Token", name: str, label: str) -> None:
         low = tok.lower_
-        name = clean_name(ent.text)
-        if ent.label_ == "PERSON":
-            if (low == "works" and not _aux(tok)) or (low == "working" and _aux(tok) & _PROGRESSIVE_AUX):
-                self._their(name, tok, ("at", "for"), _ORG_LIKE_LABELS, "works_for", "Organization", "works at")
-            elif (low == "lives" and not _aux(tok)) or (low == "living" and _aux(tok) & _PROGRESSIVE_AUX):
+        # only people work at places and live in them: the small model often calls a first name an ORG
+        person_verb = low in ("works", "work", "working", "lives", "live", "living", "moved", "relocated")
+        if label == "PERSON" or (person_verb and label not in _LOC_LABELS):
+            denied = self.negating and _aux(tok) == {"does"}  # "Alice doesn't work at X (anymore)"
+            if (
+                (low == "works" and not _aux(tok))
+                or (low == "working" and _aux(tok) & _PROGRESSIVE_AUX)
+                or (low == "work" and denied)
+            ):
+                labels = _ORG_LIKE_LABELS | {"PERSON"}  # the small model calls many firms persons
+                self._their(name, tok, ("at", "for"), labels, "works_for", "Organization", "works at")
+            elif (
+                (low == "lives" and not _aux(tok))
+                or (low == "living" and _aux(tok) & _PROGRESSIVE_AUX)
+                or (low == "live" and denied)
+            ):
                 self._their(name, tok, ("in",), _LOC_LABELS, "lives_in", "Location", "lives in")
             elif low in ("moved", "relocated") and not (_aux(tok) - _PERFECT_AUX):
                 self._their(name, tok, ("to",), _LOC_LABELS, "lives_in", "Location", "lives in")
         if (
             low in ("based", "located", "headquartered")
-            and ent.label_ in ("ORG", "FAC")
+            and label in ("ORG", "FAC")
             and (_aux(tok) & _COPULA_PRESENT_3 | {"are"})
         ):
-            self._their(name, tok, ("in",), _LOC_LABELS, "located_in", "Location", "is based in", ent.label_)
+            self._their(name, tok, ("in",), _LOC_LABELS, "located_in", "Location", "is based in", label)
         if low in _COPULA_PRESENT_3 and tok.dep_ == "ROOT":
-            self._their_kind(name, ent.label_, tok)
+            self._their_kind(name, label, tok)
 
     def _subject_mention(self, name: str, label: str) -> EntityMention | None:
         return self.entity(name, LABEL_TYPES[label], label)
@@ -628,7 +767,8 @@ class _Builder:
             subject = self._subject_mention(name, subject_label)
             target = self.entity(named[0], type_, "rule")
             self.fact(name, predicate, named[0], f"{name} {phrase} {named[0]}", self.third_conf, [subject, target])
-            self.relation(subject, target, predicate.upper())
+            if not self.negating:
+                self.relation(subject, target, predicate.upper())
 
     def _their_kind(self, name: str, label: str, verb: "Token") -> None:
         attr = _attr(verb)
@@ -649,18 +789,17 @@ class _Builder:
                         self.third_conf,
                         [subject, org],
                     )
-                    self.relation(subject, org, "WORKS_FOR")
+                    if not self.negating:
+                        self.relation(subject, org, "WORKS_FOR")
             return
         if not det & {"a", "an"}:
             return
         role = _role_phrase(attr)
         if not role:
             return
+        if self.negating:
+            self.fact(name, "is_a", role.lower(), f"{name} is {_article(role)} {role}", self.third_conf, [subject])
+            return
         kind = self.entity(role.lower() if not attr.is_upper else role, "Concept", "rule")
         self.fact(name, "is_a", role.lower(), f"{name} is {_article(role)} {role}", self.third_conf, [subject, kind])
         self.relation(subject, kind, "INSTANCE_OF")
-
-
-def extract_doc(doc: "Doc", role: str = "user") -> Extraction:
-    """Entities, facts and relations of one parsed Doc; first-person facts only when `role` is `user`."""
-    return _Builder(doc, first_person=role == "user", role=role).run()

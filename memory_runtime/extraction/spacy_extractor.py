@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from memory_runtime.config import Settings
-from memory_runtime.extraction.rules import extract_doc
-from memory_runtime.extraction.types import Extraction
+from memory_runtime.extraction.pipeline import Coreference, extract_turn_doc
+from memory_runtime.extraction.types import Extraction, TurnInput, as_turns
 
 DEFAULT_MODEL: str = Settings.model_fields["spacy_model"].default
 EXCLUDED_COMPONENTS: tuple[str, ...] = ("tagger", "attribute_ruler", "lemmatizer")
@@ -61,16 +61,19 @@ class SpacyExtractor:
 
     def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
         """One Extraction per text; `roles` (default all `user`) decides who `I` is."""
-        texts = list(texts)
-        roles = list(roles) if roles is not None else ["user"] * len(texts)
-        if len(roles) != len(texts):
-            raise ValueError(f"got {len(texts)} texts but {len(roles)} roles")
-        out: list[Extraction] = [Extraction(t) for t in texts]
-        todo = [i for i, r in enumerate(roles) if r in EXTRACTED_ROLES and texts[i].strip()]
+        return self.extract_turns(as_turns(texts, roles))
+
+    def extract_turns(self, turns: Sequence[TurnInput]) -> list[Extraction]:
+        """One Extraction per turn, in order: dates resolve against each turn's timestamp, and "she"/"he"
+        against the same speaker's previous turn of the conversation (pipeline.Coreference)."""
+        turns = list(turns)
+        out: list[Extraction] = [Extraction(t.text) for t in turns]
+        todo = [i for i, t in enumerate(turns) if t.role in EXTRACTED_ROLES and t.text.strip()]
         nlp = load_pipeline(self.model)
-        docs = nlp.pipe((texts[i] for i in todo), batch_size=self.batch_size)
+        docs = nlp.pipe((turns[i].text for i in todo), batch_size=self.batch_size)
+        coref = Coreference()
         for i, doc in zip(todo, docs, strict=True):
-            out[i] = extract_doc(doc, roles[i])
+            out[i] = extract_turn_doc(doc, turns[i], coref)
         return out
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from memory_runtime.domain.models import FUNCTIONAL_PREDICATES as FUNCTIONAL_PREDICATES  # re-exported
@@ -36,6 +37,9 @@ class ExtractedFact:
     claim: str
     confidence: float
     entities: tuple[EntityMention, ...] = ()
+    negated: bool = False  # the speaker denies it ("I don't eat meat anymore"): invalidates the positive fact
+    when: str | None = None  # the ISO date (or YYYY-MM) a plan or trip is for, resolved against the turn time
+    rel_type: str | None = None  # the edge between the subject's and the object's entities (RELATION_TYPES)
 
     @property
     def functional(self) -> bool:
@@ -70,9 +74,38 @@ class Extraction:
         return mention
 
 
+@dataclass(frozen=True)
+class TurnInput:
+    """One turn as extraction sees it: its text and role, and the context that resolves dates and pronouns.
+
+    `speaker` is the human who said it when a chat has several (metadata `speaker`, e.g. from the
+    sessions importer): a non-user turn with a speaker is that person talking, so its "I" is the speaker.
+    Turns of one `conversation_id` given in order let "she" refer to the one person named just before.
+    """
+
+    text: str
+    role: str = "user"
+    timestamp: datetime | None = None
+    speaker: str | None = None
+    conversation_id: str | None = None
+
+
+def as_turns(texts: Sequence[str], roles: Sequence[str] | None) -> list[TurnInput]:
+    """TurnInputs for bare texts and roles (default all `user`), each its own context."""
+    texts = list(texts)
+    roles = list(roles) if roles is not None else ["user"] * len(texts)
+    if len(roles) != len(texts):
+        raise ValueError(f"got {len(texts)} texts but {len(roles)} roles")
+    return [TurnInput(t, r) for t, r in zip(texts, roles, strict=True)]
+
+
 class Extractor(Protocol):
     """What consolidation needs from an extractor (SpacyExtractor, LLMExtractor)."""
 
     def extract(self, texts: Sequence[str], roles: Sequence[str] | None = None) -> list[Extraction]:
         """One Extraction per text."""
+        ...
+
+    def extract_turns(self, turns: Sequence[TurnInput]) -> list[Extraction]:
+        """One Extraction per turn, with dates resolved against each turn's timestamp."""
         ...

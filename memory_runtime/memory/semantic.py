@@ -459,6 +459,27 @@ class SemanticMemory:
             )
         self._write(q.invalidate_fact(self._dialect), id=fact_id, at=to_ms(end), now=to_ms(stamp))
 
+    def retract(self, subject: str, predicate: str, object: str, claim: str, at: datetime | None = None) -> list[str]:
+        """Close the user's facts that a denial contradicts (same normalised subject, predicate and object, or
+        the same claim) at `at` (default now); returns their ids. Kept for as-of queries, like invalidate_fact."""
+        if at is not None and not isinstance(at, datetime):
+            raise ValidationError(f"at must be a datetime, got {type(at).__name__}")
+        parts = [ids.normalize_name(v) for v in (subject, predicate, object, claim)]
+        if not all(parts):
+            raise ValidationError("retract needs a subject, predicate, object and claim")
+        stamp = now()
+        with self._fact_writes_serialised():
+            rows = self._write(
+                q.retract_facts(self._dialect),
+                norm_subject=parts[0],
+                norm_predicate=parts[1],
+                norm_object=parts[2],
+                norm_claim=parts[3],
+                at=to_ms(utc(at) if at is not None else stamp),
+                now=to_ms(stamp),
+            )
+        return [r["id"] for r in rows]
+
     def facts_about(self, entity_id: str, include_invalid: bool = False, limit: int = 1000) -> list[dict[str, Any]]:
         """Facts linked ABOUT an entity, latest first; current ones only unless include_invalid."""
         rows = self._read(

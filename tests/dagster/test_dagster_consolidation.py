@@ -193,3 +193,100 @@ def test_semantic_memory_code_version_is_the_extractor_version():
 
     assert semantic_memory.code_versions_by_key[semantic_memory.key] == asset_version()
     assert asset_version() == extractor_version(load_settings(_env_file=None))
+
+
+def _store(stores, user: str, conversation: str, turns: list[tuple[str, str, str | None, object]]) -> list[str]:
+    """Store (role, text, speaker, timestamp) turns of one conversation; returns their ids."""
+    from memory_runtime.memory.episodic import EpisodicMemory
+
+    rows = [
+        Turn(conversation_id=conversation, index=i, role=role, content=text, timestamp=at,
+             metadata={"speaker": speaker} if speaker else {})
+        for i, (role, text, speaker, at) in enumerate(turns)
+    ]  # fmt: skip
+    return EpisodicMemory(stores, user, None).store_turns(rows).turn_ids
+
+
+def _current_claims(stores, user: str = "u1") -> set[str]:
+    return {f["claim"] for f in SemanticMemory(stores, user).list_facts(limit=200)}
+
+
+def test_semantic_memory_learns_employer_manager_and_homes_from_everyday_sentences(stores, memory, instance):
+    ids = _store(stores, "u1", "c1", [
+        ("user", "My name is Priya and I work at Acme Robotics Corporation in Berlin", None, NOON),
+        ("user", "My manager Tomasz lives in Warsaw", None, NOON + timedelta(minutes=1)),
+    ])  # fmt: skip
+
+    result = materialize([semantic_memory], memory, instance)
+
+    assert result.success
+    assert {
+        "User's name is Priya",
+        "User works at Acme Robotics Corporation",
+        "Acme Robotics Corporation is located in Berlin",
+        "User's manager is Tomasz",
+        "Tomasz lives in Warsaw",
+    } <= _current_claims(stores)
+    semantic = SemanticMemory(stores, "u1")
+    (acme,) = semantic.find_entities("Acme Robotics Corporation", entity_type="Organization")
+    assert acme["name"] == "Acme Robotics Corporation"  # one entity, not Acme + Robotics + Corporation
+    (tomasz,) = semantic.find_entities("Tomasz", entity_type="Person")
+    edges = stores.graph.read(
+        "MATCH (a:Entity)-[r]->(b:Entity) WHERE a.user_id = 'u1' RETURN a.name AS a, type(r) AS r, b.name AS b"
+    )
+    assert {
+        ("Priya", "WORKS_FOR", "Acme Robotics Corporation"),
+        ("Acme Robotics Corporation", "LOCATED_IN", "Berlin"),
+        ("Priya", "REPORTS_TO", "Tomasz"),
+        ("Tomasz", "LIVES_IN", "Warsaw"),
+    } <= {(e["a"], e["r"], e["b"]) for e in edges}
+    manager = next(f for f in semantic.facts_about(tomasz["id"]) if f["claim"] == "User's manager is Tomasz")
+    assert manager["source_turn_ids"] == [ids[1]] and manager["extractor_version"] == extractor_version(memory.settings)
+    assert manager["predicate"] == "has_manager" and 0 < manager["confidence"] <= 1
+
+
+def test_semantic_memory_a_denial_invalidates_the_earlier_fact_at_the_denial_time(stores, memory, instance):
+    later = NOON + timedelta(hours=3)
+    _store(stores, "u1", "c1", [
+        ("user", "I eat meat.", None, NOON),
+        ("user", "I don't eat meat anymore.", None, later),
+    ])  # fmt: skip
+
+    materialize([semantic_memory], memory, instance)
+
+    facts = {f["claim"]: f for f in SemanticMemory(stores, "u1").list_facts(include_invalid=True, limit=50)}
+    assert facts["User eats meat"]["invalid_at"] == later
+    assert facts["User avoids meat"]["invalid_at"] is None
+    assert _current_claims(stores) == {"User avoids meat"}
+
+
+def test_semantic_memory_resolves_relative_dates_against_the_turn_time(stores, memory, instance):
+    _store(stores, "u1", "c1", [("user", "I'm flying to Lisbon next Friday.", None, NOON)])  # NOON: Fri 2024-03-01
+
+    materialize([semantic_memory], memory, instance)
+
+    assert _current_claims(stores) == {"User travels to Lisbon on 2024-03-08"}
+
+
+def test_semantic_memory_attributes_each_speakers_facts_in_a_two_human_chat(stores, memory, instance):
+    _store(stores, "u1", "c1", [
+        ("user", "I work at Nokia.", "Caroline", NOON),
+        ("assistant", "Nice! I live in Oslo and I love painting.", "Melanie", NOON + timedelta(seconds=30)),
+    ])  # fmt: skip
+
+    materialize([semantic_memory], memory, instance)
+
+    assert _current_claims(stores) == {"User works at Nokia", "Melanie lives in Oslo", "Melanie likes painting"}
+    assert SemanticMemory(stores, "u1").find_entities("Melanie", entity_type="Person")
+
+
+def test_semantic_memory_resolves_she_to_the_person_named_in_the_previous_turn(stores, memory, instance):
+    _store(stores, "u1", "c1", [
+        ("user", "My sister Anna is visiting.", None, NOON),
+        ("assistant", "How lovely!", None, NOON + timedelta(minutes=1)),
+        ("user", "She works at Fiat.", None, NOON + timedelta(minutes=2)),
+    ])  # fmt: skip
+
+    materialize([semantic_memory], memory, instance)
+
+    assert _current_claims(stores) == {"User's sibling is Anna", "Anna works at Fiat"}

@@ -70,10 +70,12 @@ def turn_page(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Up to `limit` unarchived turns of [start, end) (of `user_id`, or all) after the keyset `after`
-    ((created_at, conversation_id, turn_index); None = from the start), in that order."""
+    ((created_at, conversation_id, turn_index); None = from the start), in that order, with the metadata
+    `speaker` (who said it in a chat between named people, else None)."""
     return pg.fetch(
         """
-            SELECT id::text AS id, user_id, conversation_id, turn_index, role, content, created_at
+            SELECT id::text AS id, user_id, conversation_id, turn_index, role, content, created_at,
+                   metadata->>'speaker' AS speaker
               FROM conversation_logs
              WHERE archived_at IS NULL AND created_at >= %(start)s AND created_at < %(end)s
                AND (%(user)s::text IS NULL OR user_id = %(user)s)

@@ -6,6 +6,7 @@ produced so that re-running it writes nothing twice. Every statement is scoped b
 """
 
 from memory_runtime.stores.graph.dialect import Dialect
+from memory_runtime.stores.graph.queries.semantic import slot_key
 from memory_runtime.stores.graph.registry import cypher
 
 
@@ -58,4 +59,20 @@ def fact_counts(d: Dialect) -> str:
 MATCH (f:Fact) WHERE f.user_id = $user_id
 RETURN count(f) AS total,
        sum(CASE WHEN f.expired_at IS NOT NULL AND f.expired_at >= $since THEN 1 ELSE 0 END) AS expired
+"""
+
+
+@cypher("consolidation.self_entity")
+def self_entity(d: Dialect) -> str:
+    """The entity the user's current name fact ($norm_subject / $norm_predicate, e.g. user / name_is) is ABOUT:
+    the person the user is, for relations the user states ("my manager Tomasz"). No row when unknown."""
+    return f"""
+MATCH (f:Fact)
+ WHERE f.slot_key = {slot_key("$user_id", "$norm_subject", "$norm_predicate")}
+   AND f.user_id = $user_id AND f.norm_subject = $norm_subject AND f.norm_predicate = $norm_predicate
+   AND (f.invalid_at IS NULL OR f.invalid_at > $now)
+MATCH (f)-[:ABOUT]->(e:Entity) WHERE e.user_id = $user_id AND e.type = 'Person'
+RETURN e.id AS id, e.name AS name, f.norm_object AS norm_name
+ORDER BY f.valid_at DESC
+LIMIT 1
 """

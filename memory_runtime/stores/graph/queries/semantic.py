@@ -336,6 +336,27 @@ RETURN f.id AS id
 """
 
 
+@cypher("semantic.retract_facts")
+def retract_facts(d: Dialect) -> str:
+    """Close, at $at (ms), the facts of $user_id that a denial retracts: those with the normalised subject,
+    predicate and object ($norm_subject, $norm_predicate, $norm_object), or with the claim $norm_claim, that
+    began no later than $at and are still open then. Found through the slot and claim key indexes.
+    Returns the ids closed."""
+    return f"""
+OPTIONAL MATCH (f:Fact)
+ WHERE f.slot_key = {slot_key("$user_id", "$norm_subject", "$norm_predicate")}
+    OR f.claim_key = {claim_key("$user_id", "$norm_claim")}
+WITH collect(DISTINCT f) AS found
+UNWIND found AS f
+WITH f
+ WHERE f.user_id = $user_id AND f.valid_at <= $at AND (f.invalid_at IS NULL OR f.invalid_at > $at)
+   AND ((f.norm_subject = $norm_subject AND f.norm_predicate = $norm_predicate AND f.norm_object = $norm_object)
+        OR f.norm_claim = $norm_claim)
+SET f.invalid_at = $at, f.expired_at = $now, f.updated_at = $now
+RETURN f.id AS id
+"""
+
+
 @cypher("semantic.facts_about")
 def facts_about(d: Dialect) -> str:
     """Facts of $user_id ABOUT entity $entity_id, latest valid_at first (current only unless asked)."""
