@@ -173,7 +173,7 @@ def llm_replay(cases: Sequence[dict[str, Any]]) -> tuple[Extractor, list[dict[st
         return httpx.Response(200, json=queue.pop(0))
 
     client = OpenAI(
-        api_key="sk-replay",
+        api_key="sk-test",  # the replay transport answers; no key is sent anywhere
         base_url="https://replay.invalid/v1",
         http_client=httpx.Client(transport=httpx.MockTransport(handler)),
         max_retries=0,
