@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import drop_namespace, make_settings, open_migrated, reset_neo4j
+from tests.conftest import drop_namespace, make_settings, open_migrated, reset_neo4j
 
 from memory_runtime import AgentMemory, Entity, Goal, Turn
 from memory_runtime.batch import backup_format as fmt
