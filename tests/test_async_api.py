@@ -257,9 +257,8 @@ BAD_CALLS: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
 
 @pytest.mark.parametrize(("method", "args", "kwargs"), BAD_CALLS, ids=[f"{m}{a}" for m, a, _ in BAD_CALLS])
 def test_bad_input_gets_the_same_typed_error_as_sync(backend_stores, method, args, kwargs) -> None:
-    with AgentMemory("u1", "c1", stores=backend_stores) as sync:
-        with pytest.raises(AgentMemoryError) as expected:
-            getattr(sync, method)(*args, **kwargs)
+    with AgentMemory("u1", "c1", stores=backend_stores) as sync, pytest.raises(AgentMemoryError) as expected:
+        getattr(sync, method)(*args, **kwargs)
 
     async def main() -> None:
         async with AsyncAgentMemory("u1", "c1", settings=backend_stores.settings) as memory:
