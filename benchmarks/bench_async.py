@@ -80,8 +80,8 @@ def run(graph: str, args: argparse.Namespace, questions: list[str]) -> list[tupl
                     queries = rng.sample(questions, min(len(questions), c * args.queries_per_worker))
                     sides: dict[str, list[float]] = {"sync": [], "async": []}
                     rounds: list[tuple[str, Callable[[], float]]] = [
-                        ("sync", lambda: sync_round(memory, queries, c)),
-                        ("async", lambda: runner.run(async_round(amemory, queries, c))),
+                        ("sync", lambda q=queries, n=c: sync_round(memory, q, n)),
+                        ("async", lambda q=queries, n=c: runner.run(async_round(amemory, q, n))),
                     ]
                     for r in range(args.rounds):
                         for name, measure in rounds if r % 2 == 0 else rounds[::-1]:
