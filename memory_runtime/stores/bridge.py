@@ -71,20 +71,25 @@ async def run(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     return result
 
 
-def _needs_bridge(value: Any) -> bool:
-    kind = type(value)
-    return (
-        hasattr(kind, "__aenter__")
-        or hasattr(kind, "__anext__")
-        or inspect.iscoroutinefunction(getattr(kind, "__call__", None))  # noqa: B004 — an awaitable script object
-    )
+_BRIDGED_TYPES: dict[type, bool] = {}  # per result type: is it a driver object to bridge?
+
+
+def _needs_bridge(kind: type) -> bool:
+    known = _BRIDGED_TYPES.get(kind)
+    if known is None:
+        known = _BRIDGED_TYPES[kind] = (
+            hasattr(kind, "__aenter__")
+            or hasattr(kind, "__anext__")
+            or inspect.iscoroutinefunction(getattr(kind, "__call__", None))  # noqa: B004 — an awaitable script
+        )
+    return known
 
 
 def _settle(value: Any) -> Any:
     """A driver call's outcome for shared code: awaited if it is awaitable, bridged if it is a driver object."""
     if inspect.isawaitable(value):
         value = await_io(value)
-    return Bridged(value) if _needs_bridge(value) else value
+    return Bridged(value) if _needs_bridge(type(value)) else value
 
 
 class Bridged:
