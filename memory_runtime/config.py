@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(
         4000, ge=16, description="remember() queries longer than this are truncated (not rejected)."
     )
+    reranker: Literal["none", "features"] = Field(
+        "features", description="Reranking of remember()'s fused turns: features (fitted linear model) or none."
+    )
     max_content_chars: int = Field(100_000, ge=1, description="Largest accepted turn/fact content.")
     working_memory_turns: int = Field(20, ge=1, description="Recent turns kept in working memory.")
     working_memory_ttl_s: int = Field(86_400, ge=1, description="TTL of working-memory keys.")

@@ -120,18 +120,16 @@ def parse_overrides(pairs: list[str]) -> Tuning:
     return replace(Tuning(), **values)
 
 
-def evaluate(
-    stores: Stores,
-    convs: list[dict],
-    questions: list[dict],
-    ks: list[int],
-    tuning: Tuning | None,
-    only: set[str],
-    speaker_prefix: bool = True,
-) -> tuple[dict, dict]:
-    """Ranked dataset turn ids per (strategy, k, qid), plus timing per strategy."""
+Corpus = dict[str, tuple[BM25, list[str], list[datetime]]]
+
+
+def load_users(
+    stores: Stores, convs: list[dict], speaker_prefix: bool = True
+) -> tuple[dict[str, dict[tuple[str, int], str]], Corpus]:
+    """Stores every conversation as its own user; returns per user the dataset turn id of each (conversation id,
+    index) and the BM25 reference corpus."""
     dia: dict[str, dict[tuple[str, int], str]] = {}
-    corpus: dict[str, tuple[BM25, list[str], list[datetime]]] = {}
+    corpus: Corpus = {}
     started = time.perf_counter()
     n_turns = 0
     for conv in convs:
@@ -150,6 +148,20 @@ def evaluate(
             [t.timestamp for t in turns],
         )
     print(file=sys.stderr)
+    return dia, corpus
+
+
+def evaluate(
+    stores: Stores,
+    convs: list[dict],
+    questions: list[dict],
+    ks: list[int],
+    tuning: Tuning | None,
+    only: set[str],
+    speaker_prefix: bool = True,
+) -> tuple[dict, dict]:
+    """Ranked dataset turn ids per (strategy, k, qid), plus timing per strategy."""
+    dia, corpus = load_users(stores, convs, speaker_prefix)
     ranked: dict[tuple[str, int, str], list[str]] = {}
     scores: dict[tuple[str, int, str], list[float]] = {}
     spent: dict[str, float] = defaultdict(float)
