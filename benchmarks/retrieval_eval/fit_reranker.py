@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # run.py
 from harness import embedded_stores  # noqa: E402
 from run import HERE, load, load_users, ndcg, recall  # noqa: E402
 
-from memory_runtime.retrieval import Retriever  # noqa: E402
+from memory_runtime.retrieval import Retriever, Tuning  # noqa: E402
 from memory_runtime.retrieval.fusion import Candidate  # noqa: E402
 from memory_runtime.retrieval.rerank import FEATURES, WEIGHTS_FILE, FeatureReranker, Query, features  # noqa: E402
 
@@ -44,7 +44,7 @@ class Recorder(FeatureReranker):
         return cands
 
 
-def collect(embedder: str, convs: list[dict], questions: list[dict]) -> list[dict]:
+def collect(embedder: str, convs: list[dict], questions: list[dict], depth: int) -> list[dict]:
     """Per question: its features matrix, 0/1 gold labels per candidate, the evidence, its conversation."""
     rows = []
     with embedded_stores(
@@ -58,7 +58,7 @@ def collect(embedder: str, convs: list[dict], questions: list[dict]) -> list[dic
         for n, q in enumerate(questions, 1):
             recorder = Recorder()
             as_of = datetime.fromisoformat(q["as_of"]) if q.get("as_of") else None
-            Retriever(stores, q["sample_id"], reranker=recorder).remember(
+            Retriever(stores, q["sample_id"], Tuning(rerank_depth=depth), reranker=recorder).remember(
                 q["question"], top_k=10, time_window_hours=q.get("time_window_hours"), as_of=as_of
             )
             matrix, cands = recorder.last if recorder.last else (np.zeros((0, len(FEATURES))), [])
@@ -77,6 +77,11 @@ def collect(embedder: str, convs: list[dict], questions: list[dict]) -> list[dic
                 print(f"\r  {embedder}: asked {n}/{len(questions)}", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     return rows
+
+
+def truncate(rows: list[dict], depth: int) -> list[dict]:
+    """The rows as a reranker of the best `depth` fused candidates sees them."""
+    return [{**r, "x": r["x"][:depth], "y": r["y"][:depth], "ids": r["ids"][:depth]} for r in rows]
 
 
 def fit(rows: list[dict], steps: int = 600) -> np.ndarray:
@@ -114,6 +119,8 @@ def fmt(m: dict[str, float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedders", nargs="+", default=list(SETS), choices=list(SETS))
+    parser.add_argument("--depth", type=int, default=Tuning().rerank_depth, help="the depth the weights are for")
+    parser.add_argument("--compare", type=int, nargs="*", default=[], help="other depths to report")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     convs, questions = load(HERE / "data")
@@ -122,37 +129,41 @@ def main() -> int:
     current = json.loads(WEIGHTS_FILE.read_text())
     weights, report = dict(current["weights"]), []
     for embedder in args.embedders:
-        rows = collect(embedder, convs, questions)
-        pool = sum(recall(r["ids"], r["evidence"], len(r["ids"])) for r in rows) / len(rows)
-        report += [
-            f"### {embedder} ({SETS[embedder]} weights)",
-            "",
-            f"Gold evidence among the reranked candidates (the ceiling): {pool:.3f}.",
-            "",
-            "| rows | R@5 | R@10 | NDCG@10 |",
-            "|---|---|---|---|",
-        ]
-        for i, held in enumerate(folds):
-            train = [r for r in rows if r["sample"] not in held]
-            test = [r for r in rows if r["sample"] in held]
-            w = fit(train)
-            report.append(
-                f"| fold {i + 1} held out ({len(test)} questions), fused order | {fmt(metrics(test, None))} |"
-            )
-            report.append(f"| fold {i + 1} held out, weights fitted on the other fold | {fmt(metrics(test, w))} |")
-        w = fit(rows)
-        report.append(f"| all {len(rows)} questions, fused order | {fmt(metrics(rows, None))} |")
-        report.append(f"| all, reranked by the shipped weights (fitted on all) | {fmt(metrics(rows, w))} |")
-        report.append("")
-        weights[SETS[embedder]] = {f: round(float(x), 4) for f, x in zip(FEATURES, w, strict=True) if abs(x) >= 1e-4}
-        print("\n".join(report[-13:]))
-        print(json.dumps(weights[SETS[embedder]]))
+        collected = collect(embedder, convs, questions, max(args.depth, *args.compare))
+        for depth in sorted({args.depth, *args.compare}):
+            rows = truncate(collected, depth)
+            pool = sum(recall(r["ids"], r["evidence"], len(r["ids"])) for r in rows) / len(rows)
+            report += [
+                f"### {embedder} ({SETS[embedder]} weights), the best {depth} fused candidates reranked",
+                "",
+                f"Gold evidence among them (the ceiling): {pool:.3f}.",
+                "",
+                "| rows | R@5 | R@10 | NDCG@10 |",
+                "|---|---|---|---|",
+            ]
+            for i, held in enumerate(folds):
+                train = [r for r in rows if r["sample"] not in held]
+                test = [r for r in rows if r["sample"] in held]
+                w = fit(train)
+                report.append(f"| fold {i + 1} held out ({len(test)} questions), fused | {fmt(metrics(test, None))} |")
+                report.append(f"| fold {i + 1} held out, fitted on the other fold | {fmt(metrics(test, w))} |")
+            w = fit(rows)
+            report.append(f"| all {len(rows)} questions, fused order | {fmt(metrics(rows, None))} |")
+            report.append(f"| all, reranked by weights fitted on all | {fmt(metrics(rows, w))} |")
+            report.append("")
+            print("\n".join(report[-13:]))
+            if depth == args.depth:
+                weights[SETS[embedder]] = {
+                    f: round(float(x), 4) for f, x in zip(FEATURES, w, strict=True) if abs(x) >= 1e-4
+                }
+                print(json.dumps(weights[SETS[embedder]]))
     if not args.no_write:
         WEIGHTS_FILE.write_text(
             json.dumps(
                 {
                     "comment": "written by benchmarks/retrieval_eval/fit_reranker.py (see retrieval/rerank.py)",
                     "fitted": f"{datetime.now():%Y-%m-%d}",
+                    "depth": args.depth,
                     "weights": weights,
                 },
                 indent=2,
