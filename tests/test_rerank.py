@@ -8,7 +8,7 @@ from memory_runtime.api import AgentMemory
 from memory_runtime.domain.models import Turn, now
 from memory_runtime.retrieval import Retriever
 from memory_runtime.retrieval.fusion import Candidate
-from memory_runtime.retrieval.rerank import FEATURES, FeatureReranker, Query, features, fitted_weights
+from memory_runtime.retrieval.rerank import FEATURES, FeatureReranker, Query, features, fitted_sets
 from tests.conftest import drop_namespace, make_settings, open_migrated
 
 DIALOGUE = [
@@ -88,9 +88,9 @@ def test_features_describe_each_candidate_by_name():
     assert rows["window"][1] == 1.0  # the answer and the question before it cover the query together
 
 
-def test_the_fitted_weights_name_only_known_features_and_unknown_ones_are_refused():
-    assert set(fitted_weights()) == {"lexical", "semantic"}
-    for weights in fitted_weights().values():
-        assert set(weights) <= set(FEATURES) and weights.get("question", 0) < 0
+def test_the_fitted_sets_name_only_known_features_and_unknown_ones_are_refused():
+    assert set(fitted_sets()) == {"lexical", "semantic"}
+    for depth, weights in fitted_sets().values():
+        assert depth >= 50 and set(weights) <= set(FEATURES) and weights.get("question", 0) < 0
     with pytest.raises(ValueError, match="unknown reranking features: typo"):
         FeatureReranker({"typo": 1.0})

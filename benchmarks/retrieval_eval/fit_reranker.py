@@ -5,10 +5,12 @@
 For each embedder (hashing → the "lexical" weight set, local → "semantic"), a private embedded stack is
 loaded with data/ as run.py does; every question is asked through `Retriever.remember(top_k=10)` with a
 recording reranker that keeps the fused order and notes the features of the candidates it was given (the
-best `rerank_depth` fused turns) and which of them are gold evidence. A linear model is fitted with a
+best 150 fused turns) and which of them are gold evidence. A linear model is fitted with a
 pairwise logistic loss (every gold candidate against every other candidate of its question, L2 0.01, Adam),
-two-fold by conversation (even / odd sample ids): the held-out rows below are what the weights do on
-conversations they were not fitted on. The shipped weights are fitted on all questions.
+two-fold by conversation (even / odd sample ids): the held-out rows are what the weights do on conversations
+they were not fitted on. For each set the rerank depth (how many fused candidates it orders: --depths) with
+the best held-out Recall@10 is shipped, with weights fitted at that depth on all questions. Also writes
+benchmarks/results/rerank_fit.md.
 """
 
 import argparse
@@ -29,6 +31,7 @@ from memory_runtime.retrieval.fusion import Candidate  # noqa: E402
 from memory_runtime.retrieval.rerank import FEATURES, WEIGHTS_FILE, FeatureReranker, Query, features  # noqa: E402
 
 SETS = {"hashing": "lexical", "local": "semantic"}
+DEPTHS = [50, 100, 150]
 L2 = 0.01
 
 
@@ -119,18 +122,17 @@ def fmt(m: dict[str, float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedders", nargs="+", default=list(SETS), choices=list(SETS))
-    parser.add_argument("--depth", type=int, default=Tuning().rerank_depth, help="the depth the weights are for")
-    parser.add_argument("--compare", type=int, nargs="*", default=[], help="other depths to report")
-    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--depths", type=int, nargs="+", default=DEPTHS, help="rerank depths to try")
     args = parser.parse_args()
     convs, questions = load(HERE / "data")
     samples = sorted({c["sample_id"] for c in convs})
     folds = [set(samples[0::2]), set(samples[1::2])]
     current = json.loads(WEIGHTS_FILE.read_text())
-    weights, report = dict(current["weights"]), []
+    sets, report = dict(current["sets"]), []
     for embedder in args.embedders:
-        collected = collect(embedder, convs, questions, max(args.depth, *args.compare))
-        for depth in sorted({args.depth, *args.compare}):
+        collected = collect(embedder, convs, questions, max(args.depths))
+        held_out: dict[int, float] = {}
+        for depth in sorted(args.depths):
             rows = truncate(collected, depth)
             pool = sum(recall(r["ids"], r["evidence"], len(r["ids"])) for r in rows) / len(rows)
             report += [
@@ -141,30 +143,31 @@ def main() -> int:
                 "| rows | R@5 | R@10 | NDCG@10 |",
                 "|---|---|---|---|",
             ]
+            held_out[depth] = 0.0
             for i, held in enumerate(folds):
                 train = [r for r in rows if r["sample"] not in held]
                 test = [r for r in rows if r["sample"] in held]
-                w = fit(train)
+                tested = metrics(test, fit(train))
+                held_out[depth] += tested["R@10"] * len(test) / len(rows)
                 report.append(f"| fold {i + 1} held out ({len(test)} questions), fused | {fmt(metrics(test, None))} |")
-                report.append(f"| fold {i + 1} held out, fitted on the other fold | {fmt(metrics(test, w))} |")
-            w = fit(rows)
+                report.append(f"| fold {i + 1} held out, fitted on the other fold | {fmt(tested)} |")
             report.append(f"| all {len(rows)} questions, fused order | {fmt(metrics(rows, None))} |")
-            report.append(f"| all, reranked by weights fitted on all | {fmt(metrics(rows, w))} |")
+            report.append(f"| all, reranked by weights fitted on all | {fmt(metrics(rows, fit(rows)))} |")
             report.append("")
             print("\n".join(report[-13:]))
-            if depth == args.depth:
-                weights[SETS[embedder]] = {
-                    f: round(float(x), 4) for f, x in zip(FEATURES, w, strict=True) if abs(x) >= 1e-4
-                }
-                print(json.dumps(weights[SETS[embedder]]))
+        depth = max(held_out, key=lambda d: held_out[d])
+        w = fit(truncate(collected, depth))
+        shipped = {f: round(float(x), 4) for f, x in zip(FEATURES, w, strict=True) if abs(x) >= 1e-4}
+        sets[SETS[embedder]] = {"depth": depth, "weights": shipped}
+        report += [f"Shipped for {embedder}: depth {depth} (best held-out R@10, {held_out[depth]:.3f}).", ""]
+        print(report[-2], json.dumps(shipped))
     if not args.no_write:
         WEIGHTS_FILE.write_text(
             json.dumps(
                 {
                     "comment": "written by benchmarks/retrieval_eval/fit_reranker.py (see retrieval/rerank.py)",
                     "fitted": f"{datetime.now():%Y-%m-%d}",
-                    "depth": args.depth,
-                    "weights": weights,
+                    "sets": sets,
                 },
                 indent=2,
             )

@@ -116,7 +116,7 @@ def parse_overrides(pairs: list[str]) -> Tuning:
         key, _, raw = pair.partition("=")
         if key not in kinds:
             raise SystemExit(f"unknown Tuning field {key!r}; known: {', '.join(kinds)}")
-        values[key] = (int if kinds[key] in (int, "int") else float)(raw)
+        values[key] = (int if "int" in str(kinds[key]) else float)(raw)
     return replace(Tuning(), **values)
 
 

@@ -89,7 +89,7 @@ class Tuning:
     recency_weight: float = 0.05
     salience_weight: float = 0.02
     conversation_penalty: float = 0.95
-    rerank_depth: int = 50  # fused candidates the reranker orders (at least top_k)
+    rerank_depth: int | None = None  # fused candidates the reranker orders (at least top_k); None: its fitted depth
     candidate_factor: int = 5
     min_candidates: int = 50
     expansion_seeds: int = 3
@@ -308,13 +308,14 @@ class Retriever:
         top_k: int,
         timings: dict[str, float],
     ) -> list[Candidate]:
-        """The fused candidates in the reranker's order (`rerank`), the best `rerank_depth` (≥ top_k) of them."""
+        """The best `rerank_depth` (≥ top_k) fused candidates in the reranker's order (`rerank`)."""
         reranker = self._feature_reranker()
         if reranker is None or not cands:
             return cands
         began = time.perf_counter()
         query = rerank.Query.of(text, lex.weights if lex else {})
-        ranked = reranker.rerank(query, cands[: max(self.tuning.rerank_depth, top_k)], reference)
+        depth = reranker.depth if self.tuning.rerank_depth is None else self.tuning.rerank_depth
+        ranked = reranker.rerank(query, cands[: max(depth, top_k)], reference)
         timings["rerank"] = _ms(began)
         return ranked
 

@@ -8,7 +8,9 @@ score and rank, BM25, cosine, which strategies found it, the session's coverage)
 on the retrieval evaluation set by `benchmarks/retrieval_eval/fit_reranker.py` (a pairwise logistic loss
 on one half of the conversations, checked on the other) and stored in `rerank_weights.json`, one set for
 lexical vectors (the hashing embedder) and one for a semantic model (local, openai, sentence-transformers),
-because a cosine means something else in each. `none` keeps the fused order.
+because a cosine means something else in each; each set also says how many fused candidates it orders (the
+depth with the best held-out recall: a semantic model's deeper candidates hold more of the answers). `none`
+keeps the fused order.
 
 No cross-encoder is offered: no package on the registry ships one's weights (flashrank, for one,
 downloads its models at run time, which this project never does), and a MiniLM cross-encoder over 50
@@ -124,25 +126,27 @@ def features(query: Query, cands: list[Candidate], reference: datetime) -> np.nd
 
 
 @lru_cache(maxsize=1)
-def fitted_weights() -> dict[str, dict[str, float]]:
-    """The fitted weight sets ("lexical", "semantic"), each feature name → weight."""
-    data: dict[str, dict[str, float]] = json.loads(WEIGHTS_FILE.read_text())["weights"]
-    return data
+def fitted_sets() -> dict[str, tuple[int, dict[str, float]]]:
+    """The fitted sets ("lexical", "semantic"): each its rerank depth and its weight per feature name."""
+    sets = json.loads(WEIGHTS_FILE.read_text())["sets"]
+    return {name: (int(s["depth"]), dict(s["weights"])) for name, s in sets.items()}
 
 
 class FeatureReranker:
-    """Orders candidates by a weighted sum of their FEATURES."""
+    """Orders the best `depth` fused candidates by a weighted sum of their FEATURES."""
 
-    def __init__(self, weights: dict[str, float]) -> None:
+    def __init__(self, weights: dict[str, float], depth: int = 50) -> None:
         unknown = set(weights) - set(FEATURES)
         if unknown:
             raise ValueError(f"unknown reranking features: {', '.join(sorted(unknown))}")
         self.weights = np.array([weights.get(f, 0.0) for f in FEATURES])
+        self.depth = depth
 
     @classmethod
     def fitted(cls, semantic: bool) -> "FeatureReranker":
-        """The reranker with the weights fitted for a semantic or a lexical (hashing) embedder."""
-        return cls(fitted_weights()["semantic" if semantic else "lexical"])
+        """The reranker with the depth and weights fitted for a semantic or a lexical (hashing) embedder."""
+        depth, weights = fitted_sets()["semantic" if semantic else "lexical"]
+        return cls(weights, depth)
 
     def rerank(self, query: Query, cands: list[Candidate], reference: datetime) -> list[Candidate]:
         """The candidates by descending model score; each candidate's score becomes the logistic of it."""
