@@ -13,7 +13,7 @@ from tests.conftest import drop_namespace, make_settings, open_migrated
 
 DIALOGUE = [
     "Clara: Hey Silas, how was your weekend?",
-    "Silas: Busy! We finally adopted a dog from the shelter on Saturday.",
+    "Silas: Busy! We finally brought someone new home from the shelter on Saturday.",
     "Clara: No way! What breed is the dog?",
     "Silas: A beagle, two years old, called Rocket. He is very sweet and loves long walks in the park.",
     "Clara: Lovely. Talk soon!",

@@ -123,6 +123,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedders", nargs="+", default=list(SETS), choices=list(SETS))
     parser.add_argument("--depths", type=int, nargs="+", default=DEPTHS, help="rerank depths to try")
+    parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     convs, questions = load(HERE / "data")
     samples = sorted({c["sample_id"] for c in convs})
@@ -177,8 +178,9 @@ def main() -> int:
             "# Fitting the feature reranker\n\n"
             "Regenerate: `.venv/bin/python benchmarks/retrieval_eval/fit_reranker.py` (writes "
             "memory_runtime/retrieval/rerank_weights.json)\n\n"
-            "Top-10 metrics over each question's reranked candidates (the best 50 fused turns), two-fold by "
-            "conversation. Recall here is bounded by the candidates fusion found.\n\n" + "\n".join(report)
+            "Top-10 metrics over each question's reranked candidates (the best `depth` fused turns of a "
+            "remember(top_k=10)), two-fold by conversation. Recall here is bounded by the candidates fusion found "
+            "(the ceiling).\n\n" + "\n".join(report)
         )
     return 0
 
