@@ -23,8 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/harness.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run.py
-from harness import embedded_stores  # noqa: E402
-from run import HERE, load, load_users, ndcg, recall  # noqa: E402
+from run import HERE, load, loaded_stores, ndcg, recall  # noqa: E402
 
 from memory_runtime.retrieval import Retriever, Tuning  # noqa: E402
 from memory_runtime.retrieval.fusion import Candidate  # noqa: E402
@@ -50,14 +49,7 @@ class Recorder(FeatureReranker):
 def collect(embedder: str, convs: list[dict], questions: list[dict], depth: int) -> list[dict]:
     """Per question: its features matrix, 0/1 gold labels per candidate, the evidence, its conversation."""
     rows = []
-    with embedded_stores(
-        "fit-reranker-",
-        postgres_schema="fitrr",
-        graph_name="fitrr",
-        redis_prefix="fitrr",
-        embedding_provider=embedder,
-    ) as stores:
-        dia, _ = load_users(stores, convs)
+    with loaded_stores("fitrr", embedder, convs) as (stores, dia):
         for n, q in enumerate(questions, 1):
             recorder = Recorder()
             as_of = datetime.fromisoformat(q["as_of"]) if q.get("as_of") else None

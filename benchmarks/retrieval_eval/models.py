@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/harness.py
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run.py
-from harness import embedded_stores, pct  # noqa: E402
-from run import HERE, load, load_users, score, tables  # noqa: E402
+from harness import pct  # noqa: E402
+from run import HERE, load, loaded_stores, score, tables  # noqa: E402
 
 from memory_runtime.retrieval import Retriever  # noqa: E402
 from memory_runtime.retrieval.rerank import RERANKERS  # noqa: E402
@@ -33,14 +33,7 @@ def run_embedder(embedder: str, rerankers: list[str], convs: list[dict], questio
     ranked: dict[tuple[str, int, str], list[str]] = {}
     latency: dict[str, list[float]] = {r: [] for r in rerankers}
     embed_ms: list[float] = []
-    with embedded_stores(
-        "recall-models-",
-        postgres_schema="recmodels",
-        graph_name="recmodels",
-        redis_prefix="recmodels",
-        embedding_provider=embedder,
-    ) as stores:
-        dia, _ = load_users(stores, convs)
+    with loaded_stores("recmodels", embedder, convs) as (stores, dia):
         for n, q in enumerate(questions, 1):
             t = time.perf_counter()
             stores.embedder.inner.embed([q["question"]])

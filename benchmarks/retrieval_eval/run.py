@@ -28,6 +28,8 @@ import math
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -149,6 +151,16 @@ def load_users(
         )
     print(file=sys.stderr)
     return dia, corpus
+
+
+@contextmanager
+def loaded_stores(name: str, embedder: str, convs: list[dict]) -> Iterator[tuple[Stores, dict]]:
+    """A private embedded stack with the `embedder` configured, namespaced `name`, holding every conversation;
+    yields the stores and load_users' dataset turn ids."""
+    with embedded_stores(
+        f"{name}-", postgres_schema=name, graph_name=name, redis_prefix=name, embedding_provider=embedder
+    ) as stores:
+        yield stores, load_users(stores, convs)[0]
 
 
 def evaluate(
