@@ -43,6 +43,7 @@ from harness import (  # noqa: E402
 )
 
 from memory_runtime.api import AgentMemory  # noqa: E402
+from memory_runtime.config import Settings  # noqa: E402
 from memory_runtime.domain.models import Entity, Turn  # noqa: E402
 from memory_runtime.stores.bundle import Stores  # noqa: E402
 
@@ -118,7 +119,11 @@ def measure(memory: AgentMemory, stores: Stores, queries: list[str], graph: str)
     out: dict[str, list[float]] = defaultdict(list)
     for q in queries[:20]:  # warm-up: connections, caches
         memory.remember(q, top_k=10)
-    for q in queries:
+    for n, q in enumerate(queries):
+        if getattr(stores.embedder.inner, "worth_caching", True):  # a model: also time a query never embedded
+            t = time.perf_counter()
+            memory.remember(f"{q} ({n})", top_k=10)
+            out["remember(), query not in the embedding cache"].append((time.perf_counter() - t) * 1000)
         vec = stores.embedder.embed([q])[0]
         t = time.perf_counter()
         stores.graph.read(raw, {"v": vec})
@@ -138,7 +143,10 @@ def run(
     backend; {size: {measure: [ms]}}."""
     stream = turn_stream(args.seed)
     results: dict[int, dict[str, list[float]]] = {}
-    with embedded_stores("bench-remember-", graph) as stores, AgentMemory(USER, stores=stores) as memory:
+    with (
+        embedded_stores("bench-remember-", graph, embedding_provider=args.embedder) as stores,
+        AgentMemory(USER, stores=stores) as memory,
+    ):
         have = 0
         for i, target in enumerate(sorted(args.turns)):
             print(f"[{graph}] storing turns up to {target} ...", file=sys.stderr)
@@ -190,6 +198,7 @@ def main() -> int:
     parser.add_argument("--facts", type=int, default=10_000)
     parser.add_argument("--entities", type=int, default=5_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--embedder", choices=["hashing", "local"], default="hashing")
     add_graph_argument(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -212,22 +221,31 @@ def main() -> int:
         print(both)
     command = (
         f"`.venv/bin/python benchmarks/bench_remember.py --turns {' '.join(map(str, args.turns))} "
-        f"--queries {args.queries} --facts {args.facts} --entities {args.entities}" + graph_flag(args.graph) + "`"
+        f"--queries {args.queries} --facts {args.facts} --entities {args.entities}"
+        + (f" --embedder {args.embedder}" if args.embedder != "hashing" else "")
+        + graph_flag(args.graph)
+        + "`"
     )
     graphs = " and ".join(GRAPH_NAMES[g] for g in runs)
     body = "".join(
         (f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else "") + text + "\n\n" + ratio + "\n\n"
         for graph, text, ratio in sections
     )
-    out = results_path(RESULTS, args.graph)
+    out = results_path(RESULTS if args.embedder == "hashing" else RESULTS.with_stem("remember_local"), args.graph)
+    embedder = {
+        "hashing": "hashing embedder (384 dimensions)",
+        "local": "the local embedder (all-MiniLM-L6-v2 int8 on ONNX Runtime, 384 dimensions, one thread; the query "
+        "embedding cached in Redis, except in the row that says otherwise, where each query is new)",
+    }[args.embedder]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         "# remember() latency\n\n"
         f"Regenerate: {command}\n\n"
-        f"One user on the embedded stack (PostgreSQL + {graphs} graph, Redis), hashing embedder (384 dimensions), "
+        f"One user on the embedded stack (PostgreSQL + {graphs} graph, Redis), {embedder}, "
         f"one client thread, 2-core machine; {args.facts} facts and {args.entities} entities besides the turns. "
         f"{len(queries)} varied questions from the retrieval evaluation set; remember(top_k=10) runs every "
-        "section (turns, facts, entities, strategies, goals, profile). `raw vector query` is one top-10 "
+        "section (turns, facts, entities, strategies, goals, profile) with the default reranker "
+        f"(MEMORY_RERANKER={Settings().reranker}). `raw vector query` is one top-10 "
         "query on the graph's Turn vector index (`db.idx.vector.queryNodes` / `db.index.vector.queryNodes`), the "
         "floor. Indented rows are remember()'s own `timings_ms` (fulltext and vector are the turn strategies, "
         "context the neighbour fetch, episodic the whole turn section, semantic_done when facts/entities were "

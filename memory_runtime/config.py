@@ -57,11 +57,14 @@ class Settings(BaseSettings):
     connect_timeout_s: float = Field(5.0, gt=0, description="Connect timeout for every store.")
 
     # --- embeddings -----------------------------------------------------------------------------
-    embedding_provider: Literal["hashing", "openai", "sentence-transformers"] = Field(
-        "hashing", description="Embedder: hashing (offline default), openai, sentence-transformers."
+    embedding_provider: Literal["hashing", "local", "openai", "sentence-transformers"] = Field(
+        "hashing",
+        description="Embedder: hashing (offline default), local (MiniLM on ONNX Runtime, the `local` extra), "
+        "openai, sentence-transformers.",
     )
     embedding_model: str = Field("text-embedding-3-small", description="Model name for openai / sentence-transformers.")
     embedding_dimensions: int = Field(384, ge=8, le=4096, description="Embedding dimension of every index.")
+    embedding_threads: int = Field(1, ge=1, le=64, description="ONNX Runtime threads of the local embedder.")
     embedding_cache_ttl_s: int = Field(7 * 86400, ge=0, description="TTL of cached embeddings in Redis.")
     openai_api_key: SecretStr | None = Field(None, description="API key for the openai embedder/extractor.")
     openai_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible server.")
@@ -76,6 +79,9 @@ class Settings(BaseSettings):
     default_top_k: int = Field(10, ge=1, le=200, description="Default top_k of remember().")
     max_query_chars: int = Field(
         4000, ge=16, description="remember() queries longer than this are truncated (not rejected)."
+    )
+    reranker: Literal["none", "features"] = Field(
+        "features", description="Reranking of remember()'s fused turns: features (fitted linear model) or none."
     )
     max_content_chars: int = Field(100_000, ge=1, description="Largest accepted turn/fact content.")
     working_memory_turns: int = Field(20, ge=1, description="Recent turns kept in working memory.")

@@ -47,3 +47,22 @@ def test_readme_configuration_table_lists_every_setting():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     missing = [f"MEMORY_{name.upper()}" for name in Settings.model_fields if f"MEMORY_{name.upper()}" not in readme]
     assert not missing, f"README configuration table lacks: {missing}"
+
+
+def test_the_local_embedder_and_the_reranker_are_read_from_the_environment(monkeypatch):
+    monkeypatch.setenv("MEMORY_EMBEDDING_PROVIDER", "local")
+    monkeypatch.setenv("MEMORY_EMBEDDING_THREADS", "2")
+    monkeypatch.setenv("MEMORY_RERANKER", "none")
+    settings = load_settings(_env_file=None)
+    assert (settings.embedding_provider, settings.embedding_threads, settings.reranker) == ("local", 2, "none")
+    assert load_settings(_env_file=None, reranker="features").reranker == "features"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "variable"),
+    [("reranker", "cross-encoder", "MEMORY_RERANKER"), ("embedding_provider", "onnx", "MEMORY_EMBEDDING_PROVIDER"),
+     ("embedding_threads", 0, "MEMORY_EMBEDDING_THREADS"), ("embedding_threads", 65, "MEMORY_EMBEDDING_THREADS")],
+)  # fmt: skip
+def test_bad_embedder_and_reranker_settings_name_the_variable(field, value, variable):
+    with pytest.raises(ConfigurationError, match=variable):
+        load_settings(_env_file=None, **{field: value})

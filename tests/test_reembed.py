@@ -26,7 +26,8 @@ from memory_runtime.stores.migrations import migrate
 from memory_runtime.stores.postgres.settings import MODEL, REEMBED_PROGRESS, read_settings, write_settings
 from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
 from memory_runtime.stores.vectors import vector_kinds
-from tests.conftest import DIMS
+from memory_runtime.embeddings.local import LocalEmbedder
+from tests.conftest import DIMS, drop_namespace, make_settings, open_migrated
 from tests.test_cli import _env_for, run
 
 TOPICS = [
@@ -215,6 +216,28 @@ def test_after_reembed_a_vector_only_search_finds_the_turn_it_missed(old_stores,
         reembed(new)
         after = Retriever(new, "alice").search_turns(query, top_k=3, mode="vector")
     assert after[0]["content"].startswith(query)
+
+
+def test_reembed_migrates_a_hashing_store_to_the_local_model(stack, namespace):
+    """The way from the zero-install default to the local model: same dimension (384), every vector recomputed."""
+    hashing = make_settings(stack, namespace, embedding_dimensions=384)
+    local = make_settings(stack, namespace, embedding_dimensions=384, embedding_provider="local")
+    paraphrase = "a dog ate my shoes"  # shares no word with "the beagle chewed my sneakers"
+    try:
+        with open_migrated(hashing) as old:
+            _fill(old)
+            lexical = Retriever(old, "alice").search_turns(paraphrase, top_k=2, mode="vector")
+            assert not any(h.content.startswith("the beagle") for h in lexical)
+        with Stores.open(local) as new:
+            assert recorded_model(new.pg) == "hashing-v2:384" and not _all_written_by(new, LocalEmbedder())
+            report = reembed(new, batch_size=10)
+            assert report.recorded and recorded_model(new.pg) == "local:all-MiniLM-L6-v2-int8:384"
+            assert _all_written_by(new, LocalEmbedder())  # Postgres and graph turns, entities, facts, strategies, goals
+            hits = Retriever(new, "alice").search_turns(paraphrase, top_k=2, mode="vector")
+            assert all(h.content.startswith("the beagle chewed my sneakers") for h in hits)  # both such turns
+            assert reembed(new).scanned == 0  # the next run finds nothing to do
+    finally:
+        drop_namespace(hashing)
 
 
 def test_reembed_again_is_a_no_op(old_stores, settings):

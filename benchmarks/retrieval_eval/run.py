@@ -28,6 +28,8 @@ import math
 import sys
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -116,22 +118,20 @@ def parse_overrides(pairs: list[str]) -> Tuning:
         key, _, raw = pair.partition("=")
         if key not in kinds:
             raise SystemExit(f"unknown Tuning field {key!r}; known: {', '.join(kinds)}")
-        values[key] = (int if kinds[key] in (int, "int") else float)(raw)
+        values[key] = (int if "int" in str(kinds[key]) else float)(raw)
     return replace(Tuning(), **values)
 
 
-def evaluate(
-    stores: Stores,
-    convs: list[dict],
-    questions: list[dict],
-    ks: list[int],
-    tuning: Tuning | None,
-    only: set[str],
-    speaker_prefix: bool = True,
-) -> tuple[dict, dict]:
-    """Ranked dataset turn ids per (strategy, k, qid), plus timing per strategy."""
+Corpus = dict[str, tuple[BM25, list[str], list[datetime]]]
+
+
+def load_users(
+    stores: Stores, convs: list[dict], speaker_prefix: bool = True
+) -> tuple[dict[str, dict[tuple[str, int], str]], Corpus]:
+    """Stores every conversation as its own user; returns per user the dataset turn id of each (conversation id,
+    index) and the BM25 reference corpus."""
     dia: dict[str, dict[tuple[str, int], str]] = {}
-    corpus: dict[str, tuple[BM25, list[str], list[datetime]]] = {}
+    corpus: Corpus = {}
     started = time.perf_counter()
     n_turns = 0
     for conv in convs:
@@ -150,6 +150,30 @@ def evaluate(
             [t.timestamp for t in turns],
         )
     print(file=sys.stderr)
+    return dia, corpus
+
+
+@contextmanager
+def loaded_stores(name: str, embedder: str, convs: list[dict]) -> Iterator[tuple[Stores, dict]]:
+    """A private embedded stack with the `embedder` configured, namespaced `name`, holding every conversation;
+    yields the stores and load_users' dataset turn ids."""
+    with embedded_stores(
+        f"{name}-", postgres_schema=name, graph_name=name, redis_prefix=name, embedding_provider=embedder
+    ) as stores:
+        yield stores, load_users(stores, convs)[0]
+
+
+def evaluate(
+    stores: Stores,
+    convs: list[dict],
+    questions: list[dict],
+    ks: list[int],
+    tuning: Tuning | None,
+    only: set[str],
+    speaker_prefix: bool = True,
+) -> tuple[dict, dict]:
+    """Ranked dataset turn ids per (strategy, k, qid), plus timing per strategy."""
+    dia, corpus = load_users(stores, convs, speaker_prefix)
     ranked: dict[tuple[str, int, str], list[str]] = {}
     scores: dict[tuple[str, int, str], list[float]] = {}
     spent: dict[str, float] = defaultdict(float)

@@ -6,6 +6,7 @@ from memory_runtime.embeddings.base import Embedder, check_dimensions
 
 PROVIDERS = {
     "hashing": "memory_runtime.embeddings.hashing:HashingEmbedder",
+    "local": "memory_runtime.embeddings.local:LocalEmbedder",
     "openai": "memory_runtime.embeddings.openai:OpenAIEmbedder",
     "sentence-transformers": "memory_runtime.embeddings.sentence_transformers:SentenceTransformerEmbedder",
 }

@@ -40,7 +40,7 @@ from memory_runtime.domain.models import (
 )
 from memory_runtime.embeddings.base import TermWeightedEmbedder
 from memory_runtime.memory import context_cache
-from memory_runtime.retrieval import access, episodic, lexical, semantic, sessions
+from memory_runtime.retrieval import access, episodic, lexical, rerank, semantic, sessions
 from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.postgres import turns as pg_turns
@@ -90,6 +90,7 @@ class Tuning:
     recency_weight: float = 0.05
     salience_weight: float = 0.02
     conversation_penalty: float = 0.95
+    rerank_depth: int | None = None  # fused candidates the reranker orders (at least top_k); None: its fitted depth
     candidate_factor: int = 5
     min_candidates: int = 50
     expansion_seeds: int = 3
@@ -118,11 +119,25 @@ def _context_result(name: str, job: Future[_T], warnings: list[str]) -> _T | Non
 class Retriever:
     """Recall for one user."""
 
-    def __init__(self, stores: Stores, user_id: str, tuning: Tuning | None = None) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        user_id: str,
+        tuning: Tuning | None = None,
+        reranker: rerank.RerankerName | rerank.FeatureReranker | None = None,
+    ) -> None:
         self.stores = stores
         self.user_id = user_id
         self.tuning = tuning or Tuning()
         self._term_weighted_of: tuple[object, TermWeightedEmbedder | None] | None = None
+        self._reranker = reranker  # None: MEMORY_RERANKER
+
+    def _feature_reranker(self) -> rerank.FeatureReranker | None:
+        """The reranking stage after fusion, or None for the fused order."""
+        choice = self._reranker or self.stores.settings.reranker
+        if isinstance(choice, rerank.FeatureReranker):
+            return choice
+        return None if choice == "none" else rerank.FeatureReranker.fitted(semantic=not self._hashing())
 
     # ---- inputs ----------------------------------------------------------------------------------
     def _clean_query(self, query: str) -> str:
@@ -291,10 +306,32 @@ class Retriever:
         for c in cands:
             c.score += t.recency_weight * recency_boost(c.item.get("timestamp"), reference)
             c.score += t.salience_weight * float(c.item.get("salience") or 0.5)
-        cands = diversify(cands, lambda c: c.item["conversation_id"], t.conversation_penalty)[:top_k]
-        items = self._turn_items(cands, warnings, details)
+        cands = diversify(cands, lambda c: c.item["conversation_id"], t.conversation_penalty)
+        if mode == "hybrid":
+            cands = self._rerank(text, cands, lex, reference, top_k, timings)
+        items = self._turn_items(cands[:top_k], warnings, details)
         timings["turn_items"] = _ms(began)
         return items
+
+    def _rerank(
+        self,
+        text: str,
+        cands: list[Candidate],
+        lex: episodic.Lexical | None,
+        reference: datetime,
+        top_k: int,
+        timings: dict[str, float],
+    ) -> list[Candidate]:
+        """The best `rerank_depth` (≥ top_k) fused candidates in the reranker's order (`rerank`)."""
+        reranker = self._feature_reranker()
+        if reranker is None or not cands:
+            return cands
+        began = time.perf_counter()
+        query = rerank.Query.of(text, lex.weights if lex else {})
+        depth = reranker.depth if self.tuning.rerank_depth is None else self.tuning.rerank_depth
+        ranked = reranker.rerank(query, cands[: max(depth, top_k)], reference)
+        timings["rerank"] = _ms(began)
+        return ranked
 
     def _with_context(
         self,
