@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from tests.conftest import drop_namespace, make_settings, open_migrated, reset_neo4j
 
 from memory_runtime import AgentMemory, Entity, Goal, Turn
 from memory_runtime.batch import backup_format as fmt
@@ -29,6 +28,7 @@ from memory_runtime.domain.errors import (
 )
 from memory_runtime.stores.graph.queries import backup as q
 from memory_runtime.stores.postgres import backup as pg_backup
+from tests.conftest import drop_namespace, make_settings, open_migrated, reset_neo4j
 
 QUERIES = ("where does Ada work?", "Lisbon apartment", "what should we ship next", "Cython build flags")
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
