@@ -60,13 +60,20 @@ async def run(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     worker = _Worker(functools.partial(fn, *args, **kwargs), greenlet.getcurrent())
     worker.gr_context = contextvars.copy_context()  # a greenlet otherwise starts with an empty context
     step: Any = worker.switch()
+    cancelled: asyncio.CancelledError | None = None
     while not worker.dead:
         try:
             value = await step
         except BaseException as exc:  # noqa: BLE001 — every exception (cancellation too) goes back in
+            if isinstance(exc, asyncio.CancelledError):
+                cancelled = exc
             step = worker.throw(exc)
         else:
             step = worker.switch(value)
+    if cancelled is not None:
+        # The shared code may have taken the cancellation for a store failure (a driver can turn it into its
+        # own error) and carried on degraded; a cancelled call must still end cancelled.
+        raise cancelled
     result: _T = step
     return result
 
