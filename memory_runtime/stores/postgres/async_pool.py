@@ -35,14 +35,11 @@ class AsyncPostgresStore(PostgresStore):
             await self._probe()
             pool: AsyncPool = AsyncConnectionPool(
                 self.uri,
-                min_size=self._min,
-                max_size=self._max,
-                kwargs=self._kwargs,
                 configure=self._aconfigure,
                 check=self._acheck,
-                timeout=self._timeout,
                 open=False,
                 name="agent-memory-async",
+                **self._pool_args(),
             )
             await pool.open()
             self._pool = cast(Any, pool)

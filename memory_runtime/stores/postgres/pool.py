@@ -100,17 +100,13 @@ class PostgresStore:
                 self._pool = self._new_pool()
             return self._pool
 
+    def _pool_args(self) -> dict[str, Any]:
+        """The bounds, connection arguments and timeout of the pool (the sync one and the asyncio one)."""
+        return {"min_size": self._min, "max_size": self._max, "kwargs": self._kwargs, "timeout": self._timeout}
+
     def _new_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
         return ConnectionPool(
-            self.uri,
-            min_size=self._min,
-            max_size=self._max,
-            kwargs=self._kwargs,
-            configure=self._configure,
-            check=self._check,
-            timeout=self._timeout,
-            open=True,
-            name="agent-memory",
+            self.uri, configure=self._configure, check=self._check, open=True, name="agent-memory", **self._pool_args()
         )
 
     def _after_failure(self, pool: Any) -> None:
