@@ -201,8 +201,7 @@ def backend_settings(request: pytest.FixtureRequest, stack: StackEnv, namespace:
 def neo4j_only_settings(stack: StackEnv, neo4j_env: Neo4jEnv, namespace: str) -> Iterator[Settings]:
     """Settings on the session's Neo4j with an empty graph and no schema (tests of Neo4j-only behaviour)."""
     s = neo4j_settings(stack, neo4j_env, namespace)
-    reset_neo4j(s, fresh_schema=True)
-    _NEO4J_SCHEMA.clear()  # the next backend test rebuilds the migrated schema
+    reset_neo4j(s, fresh_schema=True)  # the next backend test sees the schema changed and rebuilds it
     try:
         yield s
     finally:
