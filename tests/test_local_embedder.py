@@ -10,8 +10,7 @@ import pytest
 
 from memory_runtime.config import load_settings
 from memory_runtime.domain.errors import ConfigurationError
-from memory_runtime.embeddings import local
-from memory_runtime.embeddings import make_embedder
+from memory_runtime.embeddings import local, make_embedder
 from memory_runtime.embeddings.local import LocalEmbedder
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,6 +18,7 @@ from memory_runtime.domain.embedding_text import entity_text, strategy_text
 from memory_runtime.domain.errors import EmbeddingDimensionMismatch, ReembedInterrupted, StoreUnavailableError
 from memory_runtime.domain.models import Entity, Goal, Turn, now
 from memory_runtime.embeddings.hashing import HashingEmbedder
+from memory_runtime.embeddings.local import LocalEmbedder
 from memory_runtime.retrieval import Retriever
 from memory_runtime.stores import embedder_record as embedding_model
 from memory_runtime.stores.bundle import Stores
@@ -26,7 +27,6 @@ from memory_runtime.stores.migrations import migrate
 from memory_runtime.stores.postgres.settings import MODEL, REEMBED_PROGRESS, read_settings, write_settings
 from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
 from memory_runtime.stores.vectors import vector_kinds
-from memory_runtime.embeddings.local import LocalEmbedder
 from tests.conftest import DIMS, drop_namespace, make_settings, open_migrated
 from tests.test_cli import _env_for, run
 
