@@ -255,8 +255,7 @@ def test_a_session_covering_the_whole_query_lifts_its_turns(memory: AgentMemory,
     query = "Which sister joined the kayak trip in Lisbon?"
 
     def sister_turns(tuning: Tuning) -> dict[str, tuple[int, float]]:
-        """conversation → (rank, score) of its "sister" turn, in the fused order (the boost is a fusion stage;
-        the reranker after it rescores, see tests/test_rerank.py)."""
+        """conversation → (rank, fused score) of its "sister" turn (before reranking, whose score is another)."""
         turns = Retriever(stores, "alice", tuning, reranker="none").search_turns(query, top_k=10)
         return {t["conversation_id"]: (i, t["score"]) for i, t in enumerate(turns) if "sister" in t["content"]}
 
