@@ -159,7 +159,7 @@ class Writer:
         self.files: dict[str, FileEntry] = {}
 
     @contextmanager
-    def open(self, name: str) -> Iterator[IO[bytes]]:
+    def open(self, name: str) -> Iterator[gzip.GzipFile]:
         """A gzip stream to the file `name`; its checksum is recorded when the stream closes."""
         path = self.directory / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -91,7 +91,7 @@ def _rename_members(redis: RedisStore, registry: str, source_prefix: str) -> Non
     old = source_prefix + ":"
     members = [as_str(m) for m in cast(set[bytes], redis.client.smembers(registry))]
     renamed = [f"{redis.prefix}:{m[len(old) :]}" if m.startswith(old) else m for m in members]
-    ttl = int(cast(int, redis.client.pttl(registry)))
+    ttl = int(redis.client.pttl(registry))
     pipe = redis.client.pipeline(transaction=True)
     pipe.delete(registry)
     if renamed:
