@@ -9,6 +9,7 @@ validate`) needs no store and no secret.
 import dagster as dg
 
 from memory_assets.assets import ALL_ASSETS
+from memory_assets.backups import BACKUP_JOBS
 from memory_assets.checks import ALL_CHECKS
 from memory_assets.jobs import ALL_JOBS
 from memory_assets.upkeep import UPKEEP_JOBS
@@ -25,7 +26,7 @@ memory_store = MemoryStoreResource(
 defs = dg.Definitions(
     assets=ALL_ASSETS,
     asset_checks=ALL_CHECKS,
-    jobs=[*ALL_JOBS, *UPKEEP_JOBS],
+    jobs=[*ALL_JOBS, *UPKEEP_JOBS, *BACKUP_JOBS],
     sensors=ALL_SENSORS,
     schedules=ALL_SCHEDULES,
     resources={"memory": memory_store},

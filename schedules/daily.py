@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from memory_assets.backups import backup_job
 from memory_assets.jobs import lifecycle_job, nightly_consolidation_job, pattern_detection_job
 from memory_assets.partitions import day_key, yesterday_key
 
@@ -58,4 +59,23 @@ def hourly_pattern_detection_schedule(context: dg.ScheduleEvaluationContext) -> 
     return dg.RunRequest(partition_key=day, run_key=f"patterns-{day}T{moment:%H}")
 
 
-ALL_SCHEDULES = [nightly_consolidation_schedule, daily_lifecycle_schedule, hourly_pattern_detection_schedule]
+@dg.schedule(
+    name="daily_backup_schedule",
+    job=backup_job,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="02:00 UTC: back up every store (before the nightly runs), keeping the 7 newest backups.",
+)
+def daily_backup_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One backup per day."""
+    day = day_key(_tick_time(context).astimezone(UTC))
+    return dg.RunRequest(run_key=f"backup-{day}")
+
+
+ALL_SCHEDULES = [
+    nightly_consolidation_schedule,
+    daily_lifecycle_schedule,
+    hourly_pattern_detection_schedule,
+    daily_backup_schedule,
+]

@@ -87,6 +87,7 @@ def test_schedules_are_on_after_deploy():
         "nightly_consolidation_schedule": "0 3 * * *",
         "daily_lifecycle_schedule": "30 3 * * *",
         "hourly_pattern_detection_schedule": "15 * * * *",
+        "daily_backup_schedule": "0 2 * * *",
     }
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in defs.schedules)
 
