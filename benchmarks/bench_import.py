@@ -25,7 +25,7 @@ from pathlib import Path
 from harness import Timer, embedded_stores
 
 from memory_ops.importer import Importer
-from memory_runtime.api import episodic
+from memory_runtime.memory import episodic
 
 WORDS = (
     "deploy cython parser wheel release budget meeting lisbon berlin acme kafka postgres index vector graph "
@@ -128,10 +128,9 @@ def main() -> int:
         f"Measured {datetime.now(UTC):%Y-%m-%d}.\n\n" + header + table + "\n\n"
         "Reading the numbers:\n\n"
         f"* The Postgres part runs at {n / pg.total:,.0f} turns/s (the target is 2,000).\n"
-        "* End to end, the import is bound by two costs in the runtime's own write path (`store_turns`), not by "
-        'the importer: the graph projection and the hashing embedder (in "rest"). A cProfile of a 5k-turn '
-        "import shows about 40 % of the projection time in the FalkorDB Python client, which turns the "
-        "384-float vectors into query text. The hashing embedder costs about 0.6 ms per turn.\n"
+        "* End to end, the import is bound by the runtime's own write path (`store_turns`), not by the importer: "
+        "the graph projection (server-side index maintenance, plus the client formatting the 384-float vectors "
+        'into query text) and the hashing embedder (in "rest"); `benchmarks/profile_remember.py` profiles it.\n'
         "* Memory: a file is parsed and validated completely before its first write, so nothing of a bad "
         f"file is stored. The importer therefore holds one file's turns, about "
         f"{(rss_after - rss_before) * 1024 / n:,.1f} KiB per turn here. Files are read one at a time, so "
