@@ -7,8 +7,8 @@ Builds the data of bench_remember (one user, generated chat turns, facts and ent
 stack, or reuses it from --data-dir (built there on the first run, kept running), then profiles 300
 remember(top_k=10) calls twice: as they run (the strategies on the store pool; the main thread's view), and
 with the pool replaced by in-line calls, so every strategy's own cost shows in one tree. Then 5,000 turns
-stored by store_turns in batches of 500. Writes remember_<graph>.txt/.html, remember_<graph>_inline.txt/.html
-and store_turns_<graph>.txt/.html.
+stored by store_turns in batches of 500. Writes remember_<graph>.txt, remember_<graph>_inline.txt and
+store_turns_<graph>.txt (with --html DIR, the interactive pages too, kept out of the repository: 10-40 MB each).
 """
 
 import argparse
@@ -63,11 +63,14 @@ def kept_stores(root: Path, graph: str):
         yield stores
 
 
-def save(profiler: Profiler, name: str) -> None:
+def save(profiler: Profiler, name: str, html: Path | None) -> None:
+    """The call tree as text (committed); with --html DIR also pyinstrument's interactive page (10-40 MB)."""
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / f"{name}.txt").write_text(profiler.output_text(unicode=False, color=False))
-    (OUT / f"{name}.html").write_text(profiler.output_html())
-    print(f"wrote {OUT / name}.txt/.html", file=sys.stderr)
+    print(f"wrote {OUT / name}.txt", file=sys.stderr)
+    if html is not None:
+        html.mkdir(parents=True, exist_ok=True)
+        (html / f"{name}.html").write_text(profiler.output_html())
 
 
 def main() -> int:
@@ -78,6 +81,7 @@ def main() -> int:
     parser.add_argument("--entities", type=int, default=5_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--html", type=Path, help="also write the interactive HTML profiles into this directory")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
     queries = random.Random(7).sample(questions, min(args.queries, len(questions)))
@@ -107,7 +111,7 @@ def main() -> int:
                 memory.remember(q, top_k=10)
             profiler.stop()
             stores.__dict__["executor"] = pool
-            save(profiler, name)
+            save(profiler, name, args.html)
         stream = br.turn_stream(11)  # new conversations of the same user, beside the stored ones
         batches = [
             [t.model_copy(update={"conversation_id": f"p{run}-{t.conversation_id}"}) for t in batch]
@@ -119,7 +123,7 @@ def main() -> int:
         for batch in batches:
             memory.store_turns(batch)
         profiler.stop()
-        save(profiler, f"store_turns_{args.graph}")
+        save(profiler, f"store_turns_{args.graph}", args.html)
     return 0
 
 
