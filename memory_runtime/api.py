@@ -10,7 +10,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 
-from memory_runtime import metrics
+from memory_runtime import metrics, tracing
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.domain import validation
 from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
@@ -119,7 +119,7 @@ class AgentMemory:
 
     @contextmanager
     def _op(self, operation: str, kind: Literal["read", "write"]) -> Iterator[None]:
-        """Rate-limit, time and count errors of one public operation."""
+        """Rate-limit, time, trace (the root span of the call) and count errors of one public operation."""
         from memory_runtime.domain.errors import RateLimited
 
         try:
@@ -127,7 +127,7 @@ class AgentMemory:
         except RateLimited:
             metrics.rate_limited(operation)
             raise
-        with metrics.timed(operation):
+        with metrics.timed(operation), tracing.operation(operation, self.user_id):
             try:
                 with _redis_errors():
                     yield

@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     working_memory_turns: int = Field(20, ge=1, description="Recent turns kept in working memory.")
     working_memory_ttl_s: int = Field(86_400, ge=1, description="TTL of working-memory keys.")
 
-    # --- rate limits and metrics (off by default) -------------------------------------------------
+    # --- rate limits, metrics and tracing (off by default) -------------------------------------------------
     rate_limit_writes_per_minute: int | None = Field(
         None, ge=1, description="Per-user write limit (store_turn(s), learn_*, ...); unset = unlimited."
     )
@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(20, ge=1, description="Token-bucket burst size of both limits.")
     metrics_port: int | None = Field(
         None, ge=1, le=65535, description="Serve Prometheus metrics on 127.0.0.1:<port>; unset = off."
+    )
+    tracing: Literal["off", "console", "otlp"] = Field(
+        "off",
+        description="OpenTelemetry spans: off, console (stderr) or otlp (to OTEL_EXPORTER_OTLP_ENDPOINT); "
+        "the `tracing` extra.",
     )
 
     # --- consolidation (Dagster) ------------------------------------------------------------------

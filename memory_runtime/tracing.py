@@ -21,9 +21,9 @@ import functools
 import hashlib
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -213,21 +213,6 @@ def fail(current: "Span", exc: BaseException) -> None:
 
     current.record_exception(exc)
     current.set_status(Status(StatusCode.ERROR, type(exc).__name__))
-
-
-@contextmanager
-def recorded(current: "Span | None") -> Iterator["Span | None"]:
-    """End a span started with `start_client_span` when the block ends (failed if it raised)."""
-    if current is None:
-        yield None
-        return
-    try:
-        yield current
-    except BaseException as exc:
-        fail(current, exc)
-        raise
-    finally:
-        current.end()
 
 
 def caller(skip: Iterable[str]) -> str:

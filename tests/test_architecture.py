@@ -14,7 +14,16 @@ PACKAGES = ("memory_runtime", "memory_ops", "memory_assets", "sensors", "schedul
 
 # Lowest first. A module belongs to the first layer one of whose prefixes it starts with.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("domain", ("memory_runtime.domain", "memory_runtime.config", "memory_runtime.metrics", "memory_runtime.errors")),
+    (
+        "domain",
+        (
+            "memory_runtime.domain",
+            "memory_runtime.config",
+            "memory_runtime.metrics",
+            "memory_runtime.tracing",
+            "memory_runtime.errors",
+        ),
+    ),
     ("embeddings", ("memory_runtime.embeddings",)),
     ("stores", ("memory_runtime.stores",)),
     ("memory", ("memory_runtime.memory", "memory_runtime.retrieval", "memory_runtime.extraction")),

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, overload
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypedDict  # pydantic validates these on Python < 3.12 only in this form
 
+from memory_runtime import tracing
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import ValidationError
 from memory_runtime.domain.vocabulary import FACT_PREDICATES
@@ -471,6 +472,7 @@ class MemoryBundle(BaseModel):
             ("Strategies that worked", strategies),
         ]
 
+    @tracing.traced("pack_context", result=lambda text: {"memory.context_chars": len(text)})
     def to_context_string(self, max_tokens: int = 1500) -> str:
         """Pack the best items of each section into `max_tokens` (estimated by `estimate_tokens`).
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from memory_runtime import tracing
 from memory_runtime.domain import ids, validation
 from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
 from memory_runtime.domain.models import (
@@ -205,6 +206,7 @@ class Retriever:
         top = max(weights.values())
         return inner.embed_query(text, lambda term: weights.get(term, top))
 
+    @tracing.traced("remember.episodic.vector", result=lambda rows: {"memory.rows": len(rows)})
     def _vector_turns(
         self,
         vec: list[float],
@@ -244,6 +246,7 @@ class Retriever:
             start_vector({}, None)
             return episodic.fulltext_pg(*args, text, k, since, until)
 
+    @tracing.traced("remember.episodic", result=lambda hits: {"memory.turns": len(hits)})
     def _turns(
         self,
         text: str,
@@ -313,6 +316,7 @@ class Retriever:
         timings["turn_items"] = round(_ms(began) - timings.get("rerank", 0.0), 2)  # the rerank stage has its own row
         return items
 
+    @tracing.traced("remember.rerank")
     def _rerank(
         self,
         text: str,
@@ -333,6 +337,7 @@ class Retriever:
         timings["rerank"] = _ms(began)
         return ranked
 
+    @tracing.traced("remember.episodic.context")
     def _with_context(
         self,
         cands: list[Candidate],
@@ -416,6 +421,7 @@ class Retriever:
         return out
 
     # ---- facts and entities ----------------------------------------------------------------------
+    @tracing.traced("remember.semantic")
     def _semantic(
         self, text: str, vec: list[float], top_k: int, as_of_ms: int | None, timings: dict[str, float] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
@@ -519,11 +525,16 @@ class Retriever:
             bundle.strategies = strategies
         timings["total"] = _ms(started)
         bundle.timings_ms = timings
+        tracing.annotate(
+            **{"memory.turns": len(bundle.relevant_turns), "memory.facts": len(bundle.facts)},
+            **{"memory.entities": len(bundle.entities), "memory.warnings": len(warnings)},
+        )
         for w in warnings:
             log.warning("remember(): %s", w)
         self._touch_later(bundle)
         return bundle
 
+    @tracing.traced("remember.procedural", result=lambda found: {"memory.strategies": len(found)})
     def _procedural(
         self, text: str, top_k: int, version: Future[context_cache.Version], timings: dict[str, float]
     ) -> list[StrategyMatch]:
@@ -537,6 +548,7 @@ class Retriever:
         timings["procedural"] = _ms(began)
         return found
 
+    @tracing.traced("remember.goals", result=lambda found: {"memory.goals": len(found)})
     def _goals(self, version: Future[context_cache.Version], timings: dict[str, float]) -> list[Goal]:
         from memory_runtime.memory.goals import GoalMemory
 
@@ -546,6 +558,7 @@ class Retriever:
         timings["goals"] = _ms(began)
         return found
 
+    @tracing.traced("remember.profile")
     def _profile(self, version: Future[context_cache.Version], timings: dict[str, float]) -> dict[str, Any]:
         from memory_runtime.memory.users import UserModel
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from memory_runtime import tracing
+
 RRF_K = 60
 
 
@@ -47,6 +49,7 @@ def _gather(lists: dict[str, list[dict[str, Any]]], key: str, score_key: str) ->
     return by_id
 
 
+@tracing.traced("fusion", result=lambda fused: {"memory.candidates": len(fused)})
 def fuse(
     lists: dict[str, list[dict[str, Any]]],
     weights: dict[str, float],
@@ -70,6 +73,7 @@ def _scaler(lo: float, hi: float) -> Callable[[float | None], float]:
     return lambda x: 0.0 if x is None else min(1.0, max(0.0, (float(x) - lo) / span))
 
 
+@tracing.traced("fusion", result=lambda out: {"memory.candidates": len(out[0])})
 def combine(
     lists: dict[str, list[dict[str, Any]]],
     weights: dict[str, float],

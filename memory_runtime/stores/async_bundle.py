@@ -8,6 +8,7 @@ in place of the thread pool, so the shared code runs unchanged inside the bridge
 from functools import cached_property
 from typing import Any, cast
 
+from memory_runtime import tracing
 from memory_runtime.config import Settings
 from memory_runtime.stores.bridge import TaskExecutor
 from memory_runtime.stores.bundle import Stores
@@ -22,6 +23,7 @@ class AsyncStores(Stores):
     @classmethod
     async def aopen(cls, settings: Settings) -> "AsyncStores":
         """Clients for every configured store; the PostgreSQL pool is opened (and the server checked) here."""
+        tracing.configure(settings.tracing)  # first: the clients are built traced while tracing is on
         stores = cast(
             AsyncStores,
             cls.assemble(settings, AsyncPostgresStore, AsyncRedisStore, open_graph(settings, asynchronous=True)),

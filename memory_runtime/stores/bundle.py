@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from memory_runtime import tracing
 from memory_runtime.config import Settings
 from memory_runtime.embeddings import make_embedder
 from memory_runtime.stores.graph import GraphStore, open_graph
@@ -28,6 +29,7 @@ class Stores:
     @classmethod
     def open(cls, settings: Settings) -> "Stores":
         """Clients for every configured store (connections open lazily)."""
+        tracing.configure(settings.tracing)  # first: the clients are built traced while tracing is on
         return cls.assemble(settings, PostgresStore, RedisStore, open_graph(settings))
 
     @classmethod
@@ -51,7 +53,8 @@ class Stores:
     @cached_property
     def executor(self) -> Executor:
         """Threads for concurrent retrieval strategies and deferred bookkeeping."""
-        return ThreadPoolExecutor(max_workers=8, thread_name_prefix="agent-memory")
+        pool = tracing.ContextThreadPool if tracing.enabled() else ThreadPoolExecutor  # jobs see their caller's span
+        return pool(max_workers=8, thread_name_prefix="agent-memory")
 
     def close(self) -> None:
         """Close every client."""

@@ -13,6 +13,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from memory_runtime.domain.errors import GraphQueryError, StoreUnavailableError, ValidationError
+from memory_runtime.stores.graph import traced
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.cypher import ident
 from memory_runtime.stores.graph.dialect import FalkorDialect
@@ -173,6 +174,7 @@ class FalkorGraphStore(GraphStore):
         self._connection: Any = self._db.connection
         self._graph: Any = self._db.select_graph(self.graph_name)
 
+    @traced.statement
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         try:
             graph = self._graph

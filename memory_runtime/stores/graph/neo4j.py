@@ -16,6 +16,7 @@ from memory_runtime.domain.errors import (
     StoreUnavailableError,
     ValidationError,
 )
+from memory_runtime.stores.graph import traced
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.dialect import Neo4jDialect
 from memory_runtime.stores.graph.schema import GraphSchema
@@ -102,6 +103,7 @@ class Neo4jGraphStore(GraphStore):
         """The driver (the asyncio store makes an asyncio one with the same options)."""
         return self._neo4j.GraphDatabase.driver(uri, **options)
 
+    @traced.statement
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         exc_mod = self._neo4j.exceptions
         routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE

@@ -14,6 +14,7 @@ from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from memory_runtime.stores.bridge import Bridged, await_io
+from memory_runtime.stores.postgres import traced
 from memory_runtime.stores.postgres.pool import PostgresStore, unreachable
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
@@ -39,6 +40,7 @@ class AsyncPostgresStore(PostgresStore):
                 check=self._acheck,
                 open=False,
                 name="agent-memory-async",
+                connection_class=traced.async_connection_class(),
                 **self._pool_args(),
             )
             await pool.open()

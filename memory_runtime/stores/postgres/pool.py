@@ -13,6 +13,7 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from memory_runtime.domain.errors import AgentMemoryError, ConfigurationError, StoreUnavailableError
+from memory_runtime.stores.postgres import traced
 
 _SETTING = "MEMORY_POSTGRES_URI"
 APPLICATION_NAME = "agent-memory"  # pg_stat_activity.application_name of the runtime's connections
@@ -106,7 +107,13 @@ class PostgresStore:
 
     def _new_pool(self) -> ConnectionPool[psycopg.Connection[DictRow]]:
         return ConnectionPool(
-            self.uri, configure=self._configure, check=self._check, open=True, name="agent-memory", **self._pool_args()
+            self.uri,
+            configure=self._configure,
+            check=self._check,
+            open=True,
+            name="agent-memory",
+            connection_class=traced.connection_class(),
+            **self._pool_args(),
         )
 
     def _after_failure(self, pool: Any) -> None:

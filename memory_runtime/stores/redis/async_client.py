@@ -11,6 +11,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 
 from memory_runtime.stores.bridge import Bridged
+from memory_runtime.stores.redis import traced
 from memory_runtime.stores.redis.client import RETRIES, RETRY_BACKOFF, RedisStore, pool_options
 
 
@@ -22,7 +23,7 @@ class AsyncRedisStore(RedisStore):
         self._apool: aioredis.BlockingConnectionPool = aioredis.BlockingConnectionPool.from_url(
             uri, **pool_options(connect_timeout_s, max_connections), retry=Retry(RETRY_BACKOFF, RETRIES)
         )
-        self.aclient = aioredis.Redis(connection_pool=self._apool)
+        self.aclient = traced.async_client_class()(connection_pool=self._apool)
         self.client = cast(redis.Redis, Bridged(self.aclient))
 
     def close(self) -> None:

@@ -7,6 +7,7 @@ from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
 
 from memory_runtime.domain.errors import StoreUnavailableError
+from memory_runtime.stores.redis import traced
 
 _SETTING = "MEMORY_REDIS_URI"
 
@@ -38,7 +39,7 @@ class RedisStore:
         self._pool = redis.BlockingConnectionPool.from_url(
             uri, **pool_options(connect_timeout_s, max_connections), retry=Retry(RETRY_BACKOFF, RETRIES)
         )
-        self.client = redis.Redis(connection_pool=self._pool)
+        self.client = traced.client_class()(connection_pool=self._pool)
 
     def key(self, *parts: Any) -> str:
         """A key under this runtime's prefix: `prefix:part1:part2…` (':' and '%' in parts escaped)."""

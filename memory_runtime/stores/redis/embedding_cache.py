@@ -12,7 +12,7 @@ from typing import cast
 
 import redis
 
-from memory_runtime import metrics
+from memory_runtime import metrics, tracing
 from memory_runtime.domain.ids import content_hash
 from memory_runtime.embeddings.base import Embedder, check_dimensions
 from memory_runtime.stores.redis import RedisStore
@@ -36,6 +36,7 @@ class CachedEmbedder:
         assert self._store is not None
         return self._store.key("emb", self.model_id, content_hash(text))
 
+    @tracing.traced("embed", result=lambda vectors: {"memory.texts": len(vectors)})
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors for `texts`, from the cache where possible; checked for dimension and finiteness."""
         texts = list(texts)
