@@ -1,11 +1,16 @@
-"""Helpers shared by the asset modules: the partition window, timing and result metadata."""
+"""Helpers shared by the asset modules: the partition window, timing, result metadata and the run's span."""
 
+import functools
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import dagster as dg
+
+from memory_runtime import tracing
+
+_Body = TypeVar("_Body", bound=Callable[..., Any])
 
 GROUP = "memory"
 OWNERS = ["team:memory-platform"]  # who to ask about an asset (the Dagster UI shows it on every asset)
@@ -124,3 +129,41 @@ def materialized(
     metadata["duration_s"] = dg.MetadataValue.float(timer.seconds)
     metadata["preview"] = dg.MetadataValue.md(preview)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(data_version) if data_version else None)
+
+
+def _run_attributes(context: Any) -> dict[str, tracing.AttributeValue]:
+    """The Dagster run, and the partition (or the range of a single-run backfill), of an asset or op body."""
+    attributes: dict[str, tracing.AttributeValue] = {"dagster.run_id": context.run_id}
+    if getattr(context, "has_partition_key", False):
+        keys = context.partition_key_range
+        attributes["dagster.partition_key"] = keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"
+    return attributes
+
+
+def _counts(result: dg.MaterializeResult) -> dict[str, tracing.AttributeValue]:
+    """The numeric metadata of a materialisation (what it counted and wrote) as `memory.count.<name>`."""
+    return {
+        f"memory.count.{key}": value.value
+        for key, value in (result.metadata or {}).items()
+        if isinstance(value, dg.IntMetadataValue | dg.FloatMetadataValue) and value.value is not None
+    }
+
+
+def traced(body: _Body) -> _Body:
+    """Run an asset (or op) body in one span, `asset <key>` (`op <name>`), with the run id, the partition key
+    and the materialisation's counts; the stores' spans of the run are its children. No span when tracing is off
+    (MEMORY_TRACING, switched on for the run when the memory resource opens its stores)."""
+
+    @functools.wraps(body)
+    def in_span(context: Any, *args: Any, **kwargs: Any) -> Any:
+        if getattr(context, "has_assets_def", False):
+            name, key = "asset", context.asset_key.to_user_string()
+        else:
+            name, key = "op", context.op_def.name
+        with tracing.span(f"{name} {key}", {f"dagster.{name}": key, **_run_attributes(context)}) as current:
+            result = body(context, *args, **kwargs)
+            if current is not None and isinstance(result, dg.MaterializeResult):
+                current.set_attributes(_counts(result))
+            return result
+
+    return in_span  # type: ignore[return-value]  # the same signature: functools.wraps keeps it for Dagster

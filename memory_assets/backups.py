@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from memory_assets._common import traced
 from memory_assets.jobs import STAGE_TAG
 from memory_runtime.batch import backup
 from resources import MemoryStoreResource
@@ -25,6 +26,7 @@ class BackupConfig(dg.Config):
 
 
 @dg.op(description="Back up PostgreSQL, the graph and Redis into a new directory, then apply retention.")
+@traced
 def backup_stores(context: dg.OpExecutionContext, config: BackupConfig, memory: MemoryStoreResource) -> None:
     """Run `scheduled_backup` and log what was written and removed."""
     path, manifest, removed = backup.scheduled_backup(memory.stores, Path(config.root), config.keep)

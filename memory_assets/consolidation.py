@@ -18,6 +18,7 @@ from memory_assets._common import (
     materialized,
     most_changed_users,
     stage,
+    traced,
 )
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
@@ -59,6 +60,7 @@ extractor_version = consolidate.configured_extractor_version
         "backfill re-derives them."
     ),
 )
+@traced
 def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Consolidate the partition window (memory_runtime.batch.consolidate)."""
     window, timer = Window.of(context), Timer()
@@ -107,6 +109,7 @@ def semantic_memory(context: dg.AssetExecutionContext, memory: MemoryStoreResour
         "TaskType (FOR_TASK) and Tools (USED_TOOL). what_worked_for() ranks them with the rest."
     ),
 )
+@traced
 def procedural_strategies(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Recompute mined strategies of the users active in the window (memory_runtime.batch.patterns)."""
     window, timer = Window.of(context), Timer()
@@ -143,6 +146,7 @@ def procedural_strategies(context: dg.AssetExecutionContext, memory: MemoryStore
         "left alone."
     ),
 )
+@traced
 def memory_timeline(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Upsert the window's episodes, facts and entities into memory_timeline (memory_runtime.batch.timeline)."""
     window, timer = Window.of(context), Timer()
@@ -181,6 +185,7 @@ def memory_timeline(context: dg.AssetExecutionContext, memory: MemoryStoreResour
         "is newer; nothing is written when nothing changed."
     ),
 )
+@traced
 def user_profiles(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Fold preference and interest facts into the user model and refresh the profile summary
     (memory_runtime.batch.profiles)."""

@@ -4,7 +4,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage
+from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage, traced
 from memory_assets.partitions import daily_partitions
 from memory_runtime.batch import projection, turn_log
 from resources import MemoryStoreResource
@@ -23,6 +23,7 @@ from resources import MemoryStoreResource
         "when turns are added, so downstream partitions show as stale."
     ),
 )
+@traced
 def conversation_turns(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Count the turns of the window in the system of record (memory_runtime.batch.turn_log)."""
     window, timer = Window.of(context), Timer()
@@ -58,6 +59,7 @@ def conversation_turns(context: dg.AssetExecutionContext, memory: MemoryStoreRes
         "source of truth), so after it runs the graph holds every turn of the window."
     ),
 )
+@traced
 def episodic_graph(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Re-project the window's turns the graph is missing (memory_runtime.batch.projection)."""
     window, timer = Window.of(context), Timer()

@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 import dagster as dg
 
-from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage
+from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage, traced
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_runtime.batch import archive, decay
@@ -44,6 +44,7 @@ def salience_distribution(labels: list[decay.LabelDecay]) -> str:
         "without a salience are left alone. `decayed_at` on each node makes re-runs change nothing."
     ),
 )
+@traced
 def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Decay every node not yet decayed through the window's end; mirror Turn salience to Postgres."""
     window, timer = Window.of(context), Timer()
@@ -84,6 +85,7 @@ def salience_decay(context: dg.AssetExecutionContext, memory: MemoryStoreResourc
         "old vector of an updated or deleted node behind; see memory_runtime.batch.reindex)."
     ),
 )
+@traced
 def archived_memories(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Archive old turns in Postgres and the graph, and delete low-salience orphan entities."""
     window, timer = Window.of(context), Timer()

@@ -13,7 +13,7 @@ from typing import Any
 
 import dagster as dg
 
-from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage
+from memory_assets._common import GROUP, OWNERS, Timer, Window, markdown_table, materialized, stage, traced
 from memory_assets.episodic import episodic_graph
 from memory_assets.partitions import daily_partitions
 from memory_runtime.batch import reflect
@@ -38,6 +38,7 @@ RECLAIM_IDLE_MS = reflect.RECLAIM_IDLE_MS  # read at run time, so tests can shor
         "crashed run are reclaimed. The partition is the day the jobs were consumed."
     ),
 )
+@traced
 def reflections(context: dg.AssetExecutionContext, memory: MemoryStoreResource) -> dg.MaterializeResult:
     """Drain the reflection queue (reclaimed jobs first), writing and then acknowledging each batch."""
     window, timer = Window.of(context), Timer()

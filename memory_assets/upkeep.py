@@ -13,6 +13,7 @@ import time
 import dagster as dg
 from pydantic import Field
 
+from memory_assets._common import traced
 from memory_assets.jobs import STAGE_TAG
 from memory_runtime.batch import reembed
 from memory_runtime.batch import reindex as maintenance
@@ -29,6 +30,7 @@ class ReembedConfig(dg.Config):
 
 
 @dg.op(description="Recompute every stored vector with the configured embedder, then record it (resumable).")
+@traced
 def reembed_vectors(context: dg.OpExecutionContext, config: ReembedConfig, memory: MemoryStoreResource) -> None:
     """Run `reembed`, logging the plan, progress every few seconds, and the report."""
     stores = memory.stores
@@ -57,6 +59,7 @@ class ReindexConfig(dg.Config):
 
 
 @dg.op(description="Measure every graph vector index and rebuild those whose probes return too few live nodes.")
+@traced
 def reindex_vectors(context: dg.OpExecutionContext, config: ReindexConfig, memory: MemoryStoreResource) -> None:
     """Run `repair_vector_indexes`, logging each index's health before and after."""
     indexes = maintenance.repair_vector_indexes(

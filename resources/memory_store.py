@@ -40,6 +40,7 @@ _SETTING_FIELDS = (
     "archive_min_salience",
     "sensor_commit_lag_s",
     "sensor_max_turns_per_tick",
+    "tracing",
 )
 
 
@@ -66,6 +67,7 @@ class MemoryStoreResource(dg.ConfigurableResource):
     )
     sensor_commit_lag_s: int | None = Field(None, description="Turn sensor commit-lag guard in seconds.")
     sensor_max_turns_per_tick: int | None = Field(None, description="Turns the turn sensor reads per tick.")
+    tracing: str | None = Field(None, description="off | console | otlp (OpenTelemetry spans); unset = MEMORY_TRACING.")
     read_env_file: bool = Field(True, description="Also read a .env file in the working directory.")
 
     _settings: Settings | None = PrivateAttr(default=None)
