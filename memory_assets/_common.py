@@ -133,7 +133,7 @@ def materialized(
 
 def _run_attributes(context: Any) -> dict[str, tracing.AttributeValue]:
     """The Dagster run, and the partition (or the range of a single-run backfill), of an asset or op body."""
-    attributes: dict[str, tracing.AttributeValue] = {"dagster.run_id": context.run_id}
+    attributes: dict[str, tracing.AttributeValue] = {"dagster.run_id": context.run.run_id}
     if getattr(context, "has_partition_key", False):
         keys = context.partition_key_range
         attributes["dagster.partition_key"] = keys.start if keys.start == keys.end else f"{keys.start}...{keys.end}"

@@ -21,9 +21,9 @@ import functools
 import hashlib
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import copy_context
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -205,6 +205,48 @@ def end_after(
             span_.end()
 
     return awaited()
+
+
+def capture() -> Any:
+    """The caller's trace context, for `attached` (None when tracing is off)."""
+    if _tracer is None:
+        return None
+    from opentelemetry import context
+
+    return context.get_current()
+
+
+@contextmanager
+def attached(captured: Any) -> Iterator[None]:
+    """Run the block in a context `capture()` took, while its span is still open (a span that ended long ago is
+    no parent: the block then keeps its own context)."""
+    if captured is None:
+        yield
+        return
+    from opentelemetry import context, trace
+
+    if not trace.get_current_span(captured).is_recording():
+        yield
+        return
+    token = context.attach(captured)
+    try:
+        yield
+    finally:
+        context.detach(token)
+
+
+def carried(awaitable: Awaitable[_T]) -> Awaitable[_T]:
+    """`awaitable`, run in the caller's trace context wherever it is awaited: for driver coroutines that make
+    further calls themselves (a SCAN iteration), so their spans join the caller's."""
+    if _tracer is None:
+        return awaitable
+    captured = capture()
+
+    async def in_context() -> _T:
+        with attached(captured):
+            return await awaitable
+
+    return in_context()
 
 
 def fail(current: "Span", exc: BaseException) -> None:

@@ -11,6 +11,7 @@ import redis
 import redis.asyncio as aioredis
 from redis.asyncio.client import Pipeline as AsyncPipeline
 from redis.client import Pipeline
+from redis.commands.core import AsyncScript
 
 from memory_runtime import tracing
 
@@ -80,6 +81,32 @@ class TracedAsyncPipeline(AsyncPipeline):
         return tracing.end_after(tracing.start_client_span(name, attributes), super().execute(raise_on_error))
 
 
+class TracedAsyncScript(AsyncScript):
+    """A Lua script whose EVALSHA (or EVAL) span joins the trace it was registered in while that is open (the
+    bridge awaits the script's coroutine outside the caller's context; working memory registers per call)."""
+
+    def __init__(self, registered_client: Any, script: Any) -> None:
+        super().__init__(registered_client, script)
+        self._context = tracing.capture()
+
+    async def __call__(self, keys: Any = None, args: Any = None, client: Any = None) -> Any:
+        with tracing.attached(self._context):
+            return await super().__call__(keys, args, client)
+
+
+class _CarriedIterator:
+    """An async iterator (SCAN) whose steps run in the trace context of the code iterating it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __aiter__(self) -> "_CarriedIterator":
+        return self
+
+    def __anext__(self) -> Any:
+        return tracing.carried(self.inner.__anext__())
+
+
 class TracedAsyncRedis(aioredis.Redis):
     """The asyncio client: a command's span opens where it is called and ends when its coroutine completes."""
 
@@ -92,6 +119,12 @@ class TracedAsyncRedis(aioredis.Redis):
 
     def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> AsyncPipeline:
         return TracedAsyncPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+
+    def register_script(self, script: Any) -> Any:  # an AsyncScript (redis-py types the sync Script here)
+        return TracedAsyncScript(self, script)
+
+    def scan_iter(self, *args: Any, **kwargs: Any) -> Any:
+        return _CarriedIterator(super().scan_iter(*args, **kwargs))
 
 
 def client_class() -> type[redis.Redis]:
