@@ -30,7 +30,10 @@ _PLUMBING = frozenset(
     }
 )
 _VERB = re.compile(r"^\s*(?:--[^\n]*\n\s*)*([A-Za-z]+)")
-_TARGET = re.compile(r"\b(?:FROM|INTO|UPDATE|TABLE|COPY)\s+(?:ONLY\s+)?([A-Za-z_][\w.]*)", re.IGNORECASE)
+_TARGET = re.compile(
+    r"\b(?:FROM|INTO|UPDATE|TABLE|COPY)\s+(?:ONLY\s+|IF\s+NOT\s+EXISTS\s+|IF\s+EXISTS\s+)?([A-Za-z_][\w.]*)",
+    re.IGNORECASE,
+)
 _MAIN = re.compile(r"\)\s*(SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)  # the statement after a WITH
 
 
@@ -39,9 +42,10 @@ def summary(text: str) -> tuple[str, str]:
     """(operation, table) of a statement: ('SELECT', 'conversation_logs'); the table may be ''."""
     verb = _VERB.match(text)
     operation = verb.group(1).upper() if verb else "SQL"
+    start = 0
     if operation == "WITH" and (main := _MAIN.search(text)):
-        operation = main.group(1).upper()
-    target = _TARGET.search(text)
+        operation, start = main.group(1).upper(), main.start(1)
+    target = _TARGET.search(text, start)
     table = target.group(1) if target and target.group(1).upper() not in {"SELECT", "STDIN", "STDOUT"} else ""
     return operation, table
 
