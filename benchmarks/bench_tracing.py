@@ -6,8 +6,8 @@
 One user on a private embedded stack (hashing embedder, 384 dimensions), seeded once per graph. Two AgentMemory
 objects share it: one opened while tracing was off (psycopg's and redis-py's own client classes), one opened
 with tracing on (the traced client variants), their spans recorded by the SDK with a SimpleSpanProcessor into
-its InMemorySpanExporter (span creation and export, no network). The rounds alternate off, on, off, on ... on
-the same questions and turn stream; the table gives each side's best round and the ratio on/off of that run.
+its InMemorySpanExporter (span creation and export, no network). Off and on alternate call by call, on the
+same questions and turn stream (the order flips each round), so load on the shared machine hits both alike.
 The off path of the facade itself (`span()`, a `traced` function, per call) is timed in a loop beside it.
 Writes benchmarks/results/tracing.md (FalkorDB), tracing_neo4j.md or tracing_graphs.md (both).
 """
@@ -53,13 +53,9 @@ def facade_off_ns() -> dict[str, float]:
     return best
 
 
-def timed(fn, items) -> list[float]:
-    out = []
-    for item in items:
-        began = time.perf_counter()
-        fn(item)
-        out.append((time.perf_counter() - began) * 1000)
-    return out
+def _remember_traces(exporter) -> set[int]:
+    """The trace ids of the recorded remember() calls."""
+    return {s.context.trace_id for s in exporter.get_finished_spans() if s.name == "remember"}
 
 
 def run(graph: str, args: argparse.Namespace, questions: list[str], exporter) -> list[tuple[str, str]]:
@@ -78,35 +74,40 @@ def run(graph: str, args: argparse.Namespace, questions: list[str], exporter) ->
                 off.remember(q)
                 on.remember(q)
             index = {"w-off": 0, "w-on": 0}
-            best: dict[str, dict[str, list[float]]] = {}
-            spans_per_remember = 0
-            for _ in range(args.rounds):
-                for side, memory in (("off", off), ("on", on)):
-                    if side == "off":
-                        tracing.disable()
-                    else:
-                        tracing.configure("otlp")
-                    exporter.clear()
-                    reads = timed(lambda q, m=memory: m.remember(q), queries)
-                    if side == "on":
-                        spans_per_remember = len(exporter.get_finished_spans()) // len(queries)
-                    conv = memory.conversation_id
-                    writes = []
-                    for _i in range(args.writes):
+            times: dict[str, dict[str, list[float]]] = {"off": {}, "on": {}}
+
+            def one(side: str, name: str, call) -> None:
+                if side == "off":
+                    tracing.disable()
+                else:
+                    tracing.configure("otlp")
+                began = time.perf_counter()
+                call()
+                times[side].setdefault(name, []).append((time.perf_counter() - began) * 1000)
+
+            exporter.clear()
+            for r in range(args.rounds):  # off and on alternate call by call (the order flips each round)
+                order = ("off", "on") if r % 2 == 0 else ("on", "off")
+                for q in queries:
+                    for side in order:
+                        one(side, "remember", lambda m=(off if side == "off" else on), q=q: m.remember(q))
+                for _i in range(args.writes):
+                    for side in order:
+                        memory = off if side == "off" else on
+                        conv = memory.conversation_id
                         turn = next(stream).model_copy(update={"conversation_id": conv, "index": index[conv]})
                         index[conv] += 1
-                        writes += timed(memory.store_turn, [turn])
-                    for name, values in (("remember", reads), ("store_turn", writes)):
-                        kept = best.setdefault(side, {}).get(name)
-                        if kept is None or pct(values, 50) < pct(kept, 50):
-                            best[side][name] = values
+                        one(side, "store_turn", lambda m=memory, t=turn: m.store_turn(t))
+            recorded = exporter.get_finished_spans()
+            traces = _remember_traces(exporter)
+            spans_per_remember = round(sum(1 for s in recorded if s.context.trace_id in traces) / max(len(traces), 1))
         finally:
             tracing.disable()
             on.close()
             traced_stores.close()
     rows = []
     for name in ("remember", "store_turn"):
-        o, n = best["off"][name], best["on"][name]
+        o, n = times["off"][name], times["on"][name]
         for p in (50, 95):
             rows.append(
                 (f"`{name}` p{p} off / on", f"{pct(o, p):.2f} / {pct(n, p):.2f} ms ({pct(n, p) / pct(o, p):.2f}×)")
@@ -153,7 +154,7 @@ def main() -> None:
         "",
         "Off: the stores' own client classes and the facade's no-op paths. On: the traced client variants, every "
         "span recorded by the SDK (SimpleSpanProcessor into its InMemorySpanExporter; an OTLP exporter's "
-        "BatchSpanProcessor sends from a background thread instead). Best round of each side.",
+        "BatchSpanProcessor sends from a background thread instead). Off and on alternate call by call.",
         "",
         "| measure | " + " | ".join(graphs) + " |",
         "|---|" + "---|" * len(graphs),

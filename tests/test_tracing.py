@@ -25,6 +25,7 @@ from tracing_helpers import Tree, collected_spans, store_calls, traced
 from memory_runtime import AgentMemory, AsyncAgentMemory, Entity, Turn
 from memory_runtime.config import Settings
 from memory_runtime.stores.async_bundle import AsyncStores
+from tests.server.conftest import store_env
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -222,15 +223,7 @@ print(json.dumps({"spans": len(exporter.get_finished_spans()), "importers": sort
 
 
 def _run(settings: Settings, script: str = _SCRIPT, **env: str) -> subprocess.CompletedProcess[str]:
-    values = {
-        "MEMORY_POSTGRES_URI": settings.require("postgres_uri"),
-        "MEMORY_POSTGRES_SCHEMA": settings.postgres_schema,
-        "MEMORY_GRAPH_URI": settings.require("graph_uri"),
-        "MEMORY_GRAPH_NAME": settings.graph_name,
-        "MEMORY_REDIS_URI": settings.require("redis_uri"),
-        "MEMORY_REDIS_PREFIX": settings.redis_prefix,
-        "MEMORY_EMBEDDING_DIMENSIONS": str(settings.embedding_dimensions),
-    }
+    values = store_env(settings)
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("MEMORY_", "OTEL_"))}
     full = {**clean, **values, "PYTHONPATH": str(ROOT), **env}
     return subprocess.run([sys.executable, "-c", script], env=full, cwd=ROOT, capture_output=True, text=True,
