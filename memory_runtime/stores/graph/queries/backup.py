@@ -27,10 +27,12 @@ ORDER BY n.id LIMIT $batch
 
 @cypher("backup.outgoing", variants=_LABELS)
 def outgoing(d: Dialect, node_label: str) -> str:
-    """Every relationship leaving the nodes of the label with an id in $ids: both ends, type and properties."""
+    """Every relationship leaving the nodes of the label with an id in $ids: both ends, type and properties, and
+    the source turns and creation time of the end node (null for nodes that record none)."""
     return f"""
 MATCH (a:{label(node_label)})-[r]->(b) WHERE a.id IN $ids
-RETURN a.id AS src, type(r) AS type, properties(r) AS props, labels(b) AS dst_labels, b.id AS dst
+RETURN a.id AS src, type(r) AS type, properties(r) AS props, labels(b) AS dst_labels, b.id AS dst,
+       b.source_turn_ids AS dst_sources, b.created_at AS dst_created_at
 """
 
 
