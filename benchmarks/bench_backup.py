@@ -59,7 +59,7 @@ class Phases:
 
     def advance(self, n: int) -> None:
         self._done += n
-        if self._step and (self._done % 5000 < n or self._done >= self._step[1]):
+        if n and self._step and (self._done % 5000 < n or self._done >= self._step[1]):
             self._line()
 
     def finish(self) -> dict[str, float]:

@@ -2,10 +2,13 @@
 
 **Consistency.** PostgreSQL, the system of record, is read in one read-only REPEATABLE READ transaction: every
 table is copied as of one moment while agents keep writing. That transaction stays open while the graph is
-exported, and the graph's episodic nodes are filtered through it: a Turn or Conversation node whose row is not
-in the snapshot (written after it began) is left out, with the relationships that end at it. So the backup's
-turns are exactly the snapshot's, each complete, and a turn of the snapshot whose projection had not reached the
-graph yet is projected on restore (`reproject`).
+exported, and the graph's episodic nodes are read through it: the Turn nodes are fetched by the snapshot's turn
+ids in ingest order (a page of the log, then one id-index lookup in the graph, so the export is linear in the
+turns), and a Conversation node whose row is not in the snapshot is left out; so is every relationship that ends
+at a node left out. So the backup's turns are exactly the snapshot's, each complete, and a turn of the snapshot
+whose projection had not reached the graph yet is projected on restore (`reproject`). The other labels are read
+in pages in the order their nodes were written (`created_at`, then id), and a restore writes every label in the
+export's order, so the engines' indexes receive the nodes in about the order the source's did.
 
 Derived memory (entities, facts, goals, strategies ...) lives only in the graph and is exported as it is during
 the export, with one filter that keeps the backup's references inside the snapshot: an Entity or Fact records
@@ -244,8 +247,9 @@ def _export_graph(snapshot: _Snapshot, writer: fmt.Writer, progress: fmt.Progres
     export = GraphExport({lbl: 0 for lbl in NODE_LABELS}, 0, {lbl: 0 for lbl in (*_IN_SNAPSHOT, *_DERIVED)})
     with writer.open(fmt.NODES) as nodes_out, writer.open(fmt.RELATIONSHIPS) as rels_out:
         for lbl in NODE_LABELS:
-            for page in _node_pages(snapshot.stores, lbl):
-                kept = snapshot.nodes(lbl, page)
+            pages = _turn_pages(snapshot) if lbl == "Turn" else _node_pages(snapshot.stores, lbl)
+            for page in pages:
+                kept = page if lbl == "Turn" else snapshot.nodes(lbl, page)
                 if lbl in export.left_out:
                     export.left_out[lbl] += len(page) - len(kept)
                 vector_prop = q.VECTOR_PROPS.get(lbl)
@@ -262,18 +266,36 @@ def _export_graph(snapshot: _Snapshot, writer: fmt.Writer, progress: fmt.Progres
                     rels_out.write(json.dumps(rel, separators=(",", ":")).encode() + b"\n")
                 export.relationships += len(relationships)
                 progress.advance(len(page))
+        # Turn nodes in the graph beyond the snapshot's (written after it began): left out
+        turns_now = int(graph.read(q.count_label(graph.dialect, "Turn"))[0]["nodes"])
+        export.left_out["Turn"] = max(0, turns_now - export.nodes["Turn"])
     return export
 
 
 def _node_pages(stores: Stores, lbl: str) -> Iterator[list[dict[str, Any]]]:
+    """The label's nodes in pages, in the order they were written (created_at, then id)."""
     graph = stores.graph
     statement = q.node_page(graph.dialect, lbl)
-    after = ""
-    while rows := graph.read(statement, {"after": after, "batch": PAGE}):
+    after_t, after = 0, ""
+    while rows := graph.read(statement, {"after_t": after_t, "after": after, "batch": PAGE}):
         yield rows
-        after = rows[-1]["id"]
+        after_t, after = rows[-1]["t"], rows[-1]["id"]
         if len(rows) < PAGE:
             return
+
+
+def _turn_pages(snapshot: _Snapshot) -> Iterator[list[dict[str, Any]]]:
+    """The Turn nodes of the snapshot's turns, in pages in ingest order (the log's seq): each page is one index
+    lookup, so the export stays linear in the number of turns. A snapshot turn the graph lacks is skipped (the
+    restore projects it)."""
+    graph = snapshot.stores.graph
+    statement = q.nodes_by_id(graph.dialect, "Turn")
+    seq = 0
+    while page := pg_backup.turn_ids_after(snapshot.conn, seq, PAGE):
+        seq = page[-1][0]
+        ids = [turn for _, turn in page]
+        found = {r["id"]: r for r in graph.read(statement, {"ids": ids})}
+        yield [found[t] for t in ids if t in found]
 
 
 def _dump_redis(stores: Stores, writer: fmt.Writer, progress: fmt.Progress) -> int:

@@ -163,6 +163,14 @@ def _is_uuid(value: str) -> bool:
         return False
 
 
+def turn_ids_after(conn: psycopg.Connection[DictRow], seq: int, limit: int) -> list[tuple[int, str]]:
+    """Up to `limit` (seq, id) of the snapshot's turns after `seq`, in ingest order."""
+    rows = conn.execute(
+        "SELECT seq, id::text AS id FROM conversation_logs WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)
+    ).fetchall()
+    return [(int(r["seq"]), r["id"]) for r in rows]
+
+
 def present_conversations(conn: psycopg.Connection[DictRow], ids: list[str]) -> set[str]:
     """The conversation ids among `ids` that the caller's snapshot holds."""
     rows = conn.execute("SELECT id FROM conversations WHERE id = ANY(%s)", (ids,)).fetchall()
