@@ -39,6 +39,8 @@ os.environ.setdefault("MEMORY_PARTITIONS_START_DATE", "2021-01-01")  # the data 
 import dataset as ds  # noqa: E402
 from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, results_path  # noqa: E402
 
+from memory_ops.stack.neo4j import EmbeddedNeo4j  # noqa: E402
+from memory_runtime.domain.errors import GraphQueryError  # noqa: E402
 from memory_runtime.stores.bundle import Stores  # noqa: E402
 
 RESULTS = HERE / "results" / "scaling.md"
@@ -127,9 +129,21 @@ def _neo4j_home(data_dir: Path) -> Path:
     return data_dir / "neo4j" / "db"
 
 
+def _checkpoint(stores: Stores, data_dir: Path) -> None:
+    """Flush Neo4j's store files: `db.checkpoint()` where the edition has it, else a restart of the local server
+    (a clean shutdown checkpoints); the driver reconnects on its next query."""
+    try:
+        stores.graph.write("CALL db.checkpoint()")
+    except GraphQueryError:
+        server = EmbeddedNeo4j(data_dir / "neo4j")
+        server.down()
+        server.up()
+        stores.graph.read("RETURN 1 AS ok")
+
+
 def neo4j_sizes(stores: Stores, data_dir: Path) -> dict[str, int]:
     """Store files, transaction logs and each index directory of the Neo4j database, after a checkpoint."""
-    stores.graph.write("CALL db.checkpoint()")
+    _checkpoint(stores, data_dir)
     home = _neo4j_home(data_dir)
     db = next(home.glob("data/databases/neo4j"), None)
     if db is None:
@@ -237,12 +251,12 @@ def hnsw_neo4j(stores: Stores, data_dir: Path, sizes: list[int], dims: int) -> l
     graph, rows, rng = stores.graph, [], random.Random(5)
     db = next(_neo4j_home(data_dir).glob("data/databases/neo4j"))
     for n in sizes:
-        graph.write("CALL db.checkpoint()")
+        _checkpoint(stores, data_dir)
         base = _du(db)
         for i in range(0, n, 1000):
             batch = [{"i": i + k, "v": v} for k, v in enumerate(_unit_vectors(min(1000, n - i), dims, rng))]
             graph.write("UNWIND $rows AS r CREATE (:HnswProbe {id: r.i, embedding: r.v})", {"rows": batch})
-        graph.write("CALL db.checkpoint()")
+        _checkpoint(stores, data_dir)
         stored = _du(db)
         t = time.perf_counter()
         graph.write(
@@ -252,7 +266,7 @@ def hnsw_neo4j(stores: Stores, data_dir: Path, sizes: list[int], dims: int) -> l
         )
         graph.write("CALL db.awaitIndexes(600)")
         built = time.perf_counter() - t
-        graph.write("CALL db.checkpoint()")
+        _checkpoint(stores, data_dir)
         index_id = str(graph.read("SHOW INDEXES YIELD id, name WHERE name = 'hnsw_probe' RETURN id")[0]["id"])
         index_bytes = sum(_du(p) for p in (db / "schema" / "index").glob(f"*/{index_id}"))
         graph.write("DROP INDEX hnsw_probe")
