@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,7 +29,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import dataset as ds  # noqa: E402
-from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, results_path  # noqa: E402
+from harness import (  # noqa: E402
+    GRAPH_NAMES,
+    add_graph_argument,
+    disk_usage,
+    embedded_stores,
+    graph_flag,
+    results_path,
+)
 
 from memory_runtime.api import AgentMemory  # noqa: E402
 from memory_runtime.batch.backup import write_backup  # noqa: E402
@@ -89,14 +95,6 @@ class Phases:
             self._step = None
 
 
-def _du(path: Path) -> int:
-    if not path.exists():
-        return 0
-    return int(
-        subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True).stdout.split()[0]
-    )
-
-
 def counts(stores: Stores) -> dict[str, int]:
     """Rows per memory table, nodes per label and relationships: what must be equal after a restore."""
     with stores.pg.connection() as conn:
@@ -138,9 +136,9 @@ def run(graph: str, args: argparse.Namespace, root: Path, queries: list[str]) ->
             out["dataset"] = dict(vars(data))
             users = data.user_ids()[:3]
             out["source on disk"] = {
-                "PostgreSQL data directory": _du(data_dir / "stack" / "pg"),
-                "Redis/FalkorDB directory (RDB + AOF)": _du(data_dir / "stack" / "redis"),
-                **({"Neo4j data directory": _du(data_dir / "neo4j")} if graph == "neo4j" else {}),
+                "PostgreSQL data directory": disk_usage(data_dir / "stack" / "pg"),
+                "Redis/FalkorDB directory (RDB + AOF)": disk_usage(data_dir / "stack" / "redis"),
+                **({"Neo4j data directory": disk_usage(data_dir / "neo4j")} if graph == "neo4j" else {}),
             }
             print(f"[{graph}] backup ...", file=sys.stderr)
             phases = Phases("backup")

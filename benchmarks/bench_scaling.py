@@ -23,7 +23,6 @@ bench_backup.py, reuses it. Writes benchmarks/results/scaling.md (scaling_neo4j.
 import argparse
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,7 +36,14 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 os.environ.setdefault("MEMORY_PARTITIONS_START_DATE", "2021-01-01")  # the data set's turns start in 2021
 
 import dataset as ds  # noqa: E402
-from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, results_path  # noqa: E402
+from harness import (  # noqa: E402
+    GRAPH_NAMES,
+    add_graph_argument,
+    disk_usage,
+    embedded_stores,
+    graph_flag,
+    results_path,
+)
 
 from memory_ops.stack.neo4j import EmbeddedNeo4j  # noqa: E402
 from memory_runtime.domain.errors import GraphQueryError  # noqa: E402
@@ -117,14 +123,6 @@ def falkordb_sizes(stores: Stores, baseline: int, wm_bytes: int) -> dict[str, in
     return out
 
 
-def _du(path: Path) -> int:
-    """Bytes the files under `path` take on disk (allocated blocks, as `du` counts them)."""
-    if not path.exists():
-        return 0
-    done = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True)
-    return int(done.stdout.split()[0])
-
-
 def _neo4j_home(data_dir: Path) -> Path:
     return data_dir / "neo4j" / "db"
 
@@ -148,13 +146,13 @@ def neo4j_sizes(stores: Stores, data_dir: Path) -> dict[str, int]:
     db = next(home.glob("data/databases/neo4j"), None)
     if db is None:
         raise SystemExit(f"no Neo4j database under {home}")
-    out: dict[str, int] = {"database directory (store files + indexes)": _du(db)}
-    out["transaction logs"] = _du(home / "data" / "transactions" / "neo4j")
+    out: dict[str, int] = {"database directory (store files + indexes)": disk_usage(db)}
+    out["transaction logs"] = disk_usage(home / "data" / "transactions" / "neo4j")
     names = {str(r["id"]): r["name"] for r in stores.graph.read("SHOW INDEXES YIELD id, name RETURN id, name")}
     per_kind: dict[str, int] = defaultdict(int)
     for provider in sorted((db / "schema" / "index").glob("*")):
         for index_dir in sorted(provider.iterdir()):
-            size = _du(index_dir)
+            size = disk_usage(index_dir)
             name = names.get(index_dir.name, index_dir.name)
             kind = "vector" if "vector" in provider.name else "fulltext" if "fulltext" in provider.name else "range"
             per_kind[kind] += size
@@ -252,12 +250,12 @@ def hnsw_neo4j(stores: Stores, data_dir: Path, sizes: list[int], dims: int) -> l
     db = next(_neo4j_home(data_dir).glob("data/databases/neo4j"))
     for n in sizes:
         _checkpoint(stores, data_dir)
-        base = _du(db)
+        base = disk_usage(db)
         for i in range(0, n, 1000):
             batch = [{"i": i + k, "v": v} for k, v in enumerate(_unit_vectors(min(1000, n - i), dims, rng))]
             graph.write("UNWIND $rows AS r CREATE (:HnswProbe {id: r.i, embedding: r.v})", {"rows": batch})
         _checkpoint(stores, data_dir)
-        stored = _du(db)
+        stored = disk_usage(db)
         t = time.perf_counter()
         graph.write(
             "CREATE VECTOR INDEX hnsw_probe IF NOT EXISTS FOR (n:HnswProbe) ON n.embedding OPTIONS {indexConfig: "
@@ -268,7 +266,7 @@ def hnsw_neo4j(stores: Stores, data_dir: Path, sizes: list[int], dims: int) -> l
         built = time.perf_counter() - t
         _checkpoint(stores, data_dir)
         index_id = str(graph.read("SHOW INDEXES YIELD id, name WHERE name = 'hnsw_probe' RETURN id")[0]["id"])
-        index_bytes = sum(_du(p) for p in (db / "schema" / "index").glob(f"*/{index_id}"))
+        index_bytes = sum(disk_usage(p) for p in (db / "schema" / "index").glob(f"*/{index_id}"))
         graph.write("DROP INDEX hnsw_probe")
         while graph.write("MATCH (n:HnswProbe) WITH n LIMIT 10000 DELETE n RETURN count(*) AS n")[0]["n"]:
             pass

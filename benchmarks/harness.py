@@ -2,6 +2,7 @@
 a progress line and the side-by-side table of a `--graph both` run."""
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -136,3 +137,11 @@ def progress(what: str, done: int, total: int, started: float) -> None:
     rate = done / max(time.perf_counter() - started, 1e-9)
     eta = (total - done) / rate if rate else 0.0
     print(f"\r  {what}: {done:>7}/{total}  {rate:7.0f}/s  ETA {eta:6.1f} s", end="", file=sys.stderr, flush=True)
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes the files under `path` take on disk (allocated blocks, as `du` counts them); 0 if it does not exist."""
+    if not path.exists():
+        return 0
+    done = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[0])
