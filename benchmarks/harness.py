@@ -2,11 +2,12 @@
 a progress line and the side-by-side table of a `--graph both` run."""
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +57,17 @@ def results_path(default: Path, graphs: list[str]) -> Path:
 
 
 @contextmanager
-def embedded_stores(prefix: str, graph: str = "falkordb", **overrides: Any) -> Iterator[Stores]:
+def embedded_stores(
+    prefix: str, graph: str = "falkordb", data_dir: Path | None = None, **overrides: Any
+) -> Iterator[Stores]:
     """Migrated Stores on a private embedded stack in a temporary directory; the stack is stopped afterwards.
 
     `graph="neo4j"` puts the graph on a private local Neo4j Community server (memory_ops.stack.neo4j, its
-    default heap and page cache) beside the embedded PostgreSQL and Redis.
+    default heap and page cache) beside the embedded PostgreSQL and Redis. With `data_dir` the stack lives there
+    instead and is kept when stopped, so a later run can reuse what this one stored (`stack/`, `neo4j/`).
     """
-    with tempfile.TemporaryDirectory(prefix=prefix) as tmp, ExitStack() as stop:
+    place = tempfile.TemporaryDirectory(prefix=prefix) if data_dir is None else nullcontext(str(data_dir))
+    with place as tmp, ExitStack() as stop:
         stack = EmbeddedStack(Path(tmp) / "stack")
         env = stack.up()
         stop.callback(stack.down)
@@ -132,3 +137,11 @@ def progress(what: str, done: int, total: int, started: float) -> None:
     rate = done / max(time.perf_counter() - started, 1e-9)
     eta = (total - done) / rate if rate else 0.0
     print(f"\r  {what}: {done:>7}/{total}  {rate:7.0f}/s  ETA {eta:6.1f} s", end="", file=sys.stderr, flush=True)
+
+
+def disk_usage(path: Path) -> int:
+    """Bytes the files under `path` take on disk (allocated blocks, as `du` counts them); 0 if it does not exist."""
+    if not path.exists():
+        return 0
+    done = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True)
+    return int(done.stdout.split()[0])

@@ -19,6 +19,7 @@ from memory_runtime.batch import backup_format as fmt
 from memory_runtime.batch.backup import backups_in, prune, scheduled_backup, write_backup
 from memory_runtime.batch.restore import restore_backup, target_contents
 from memory_runtime.config import Settings
+from memory_runtime.domain import ids
 from memory_runtime.domain.errors import (
     BackupCorruptError,
     BackupError,
@@ -234,6 +235,69 @@ def test_a_backup_taken_while_turns_are_written_is_consistent(backend_settings, 
         assert manifest.graph.nodes["Turn"] + report.reprojected == turns
         dangling = target.graph.read("MATCH (c:Conversation) WHERE NOT (c)-[:HAS_TURN]->() RETURN c.id AS id")
         assert dangling == []
+    finally:
+        target.close()
+
+
+class _WritesWhenTheGraphExportStarts(fmt.Quiet):
+    """Progress that, once the PostgreSQL snapshot is copied and the graph export begins, writes a turn and memory
+    derived from it, as consolidation running during a backup would."""
+
+    def __init__(self, write) -> None:
+        self.write = write
+
+    def step(self, name: str, total: int, unit: str) -> None:
+        if name == "graph":
+            self.write()
+
+
+def test_memory_derived_from_turns_after_the_snapshot_is_left_out(backend_settings, target_factory, tmp_path):
+    source = open_migrated(backend_settings)
+    later_turn = ids.turn_id("u1-c1", 4)
+    made: dict[str, str] = {}
+    try:
+        _populate(source)
+        with AgentMemory("u1", "u1-c1", stores=source) as m:
+            cython = m.learn_fact("Ada likes Cython", source="extraction", source_turn_id=ids.turn_id("u1-c1", 2))
+            lives = next(f["id"] for f in m.semantic.list_facts() if f["claim"] == "The user lives in Lisbon")
+            ada = m.upsert_entity(Entity(name="Ada", type="Person"))  # the one _populate made
+
+            def during_export() -> None:
+                m.store_turn(Turn(conversation_id="u1-c1", index=4, role="user", content="Ada now drinks tea."))
+                tea = m.upsert_entity(Entity(name="Tea House", type="Organization", source_turn_ids=[later_turn]))
+                m.relate(ada.id, tea.id, "WORKS_FOR")
+                new = m.learn_fact("Ada drinks tea", source="extraction", entity_ids=[ada.id, tea.id],
+                                   source_turn_id=later_turn)  # fmt: skip
+                m.learn_fact("Ada likes Cython", source="extraction", source_turn_id=later_turn)  # reinforced
+                m.learn_fact("The user lives in Lisbon", source_turn_id=later_turn)  # reinforced
+                made.update(tea=tea.id, fact=new.id)
+
+            manifest = write_backup(source, tmp_path / "b", progress=_WritesWhenTheGraphExportStarts(during_export))
+    finally:
+        source.close()
+    assert made, "the writes during the export did not run"
+    assert manifest.postgres.tables["conversation_logs"].rows == 8  # the later turn is not in the snapshot
+    assert manifest.graph.left_out == {"Turn": 1, "Conversation": 0, "Entity": 1, "Fact": 1}
+
+    target = open_migrated(target_factory(backend_settings))
+    try:
+        report = restore_backup(target, tmp_path / "b")
+        assert report.relationships == manifest.graph.relationships  # no exported relationship lost an end
+        graph = target.graph
+        assert graph.read("MATCH (n) WHERE n.id IN $ids RETURN n.id AS id", {"ids": [*made.values(), later_turn]}) == []
+        sources = {
+            r["id"]: r["sources"]
+            for r in graph.read(
+                "MATCH (f:Fact) WHERE f.id IN $ids RETURN f.id AS id, f.source_turn_ids AS sources",
+                {"ids": [cython.id, lives]},
+            )
+        }
+        assert sources == {cython.id: [ids.turn_id("u1-c1", 2)], lives: []}  # kept, without the later turn
+        derived = graph.read("MATCH (f:Fact {id: $id})-[:DERIVED_FROM]->(t:Turn) RETURN t.id AS id", {"id": cython.id})
+        assert [r["id"] for r in derived] == [ids.turn_id("u1-c1", 2)]
+        restored = _turn_ids(target)
+        for row in graph.read("MATCH (n) WHERE n:Fact OR n:Entity RETURN n.source_turn_ids AS sources"):
+            assert set(row["sources"] or []) <= restored  # every recorded source turn is in the restored log
     finally:
         target.close()
 

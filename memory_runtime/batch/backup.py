@@ -2,12 +2,25 @@
 
 **Consistency.** PostgreSQL, the system of record, is read in one read-only REPEATABLE READ transaction: every
 table is copied as of one moment while agents keep writing. That transaction stays open while the graph is
-exported, and the graph's episodic nodes are filtered through it: a Turn or Conversation node whose row is not
-in the snapshot (written after it began) is left out, with the relationships that end at it. So the backup's
-turns are exactly the snapshot's, each complete, and a turn of the snapshot whose projection had not reached the
-graph yet is projected on restore (`reproject`). Derived memory (entities, facts, goals, strategies ...) lives
-only in the graph and is exported as it is during the export. Redis keeps working memory, the reflection job
-stream and pending access statistics (the caches rebuild themselves).
+exported, and the graph's episodic nodes are read through it: the Turn nodes are fetched by the snapshot's turn
+ids in ingest order (a page of the log, then one id-index lookup in the graph, so the export is linear in the
+turns), and a Conversation node whose row is not in the snapshot is left out; so is every relationship that ends
+at a node left out. So the backup's turns are exactly the snapshot's, each complete, and a turn of the snapshot
+whose projection had not reached the graph yet is projected on restore (`reproject`). The other labels are read
+in pages in the order their nodes were written (`created_at`, then id), and a restore writes every label in the
+export's order, so the engines' indexes receive the nodes in about the order the source's did.
+
+Derived memory (entities, facts, goals, strategies ...) lives only in the graph and is exported as it is during
+the export, with one filter that keeps the backup's references inside the snapshot: an Entity or Fact records
+its source turns (`source_turn_ids`), and those that are in the live log but not in the snapshot were written
+after it began (consolidation can run during a backup). An Entity or Fact whose every source turn is such a later
+turn exists only because of them: it is left out (counted in the manifest's `left_out`), and so is every
+relationship that ends at it. One that also has earlier sources is kept, without the later ones in its
+`source_turn_ids`. Ids that are no turn at all (callers may name their own) are kept as they are. What the filter
+cannot undo is an in-place change a left-out node made to a kept one while the export ran (a fact that
+superseded an older one closed the older one's validity): those changes are in the backup as they were read.
+Redis keeps working memory, the reflection job stream and pending access statistics (the caches rebuild
+themselves).
 
 **Files.** `backup_format` describes the directory. A backup is written into `<dir>.partial` and renamed to
 `<dir>` once its manifest is on disk, so a directory with a manifest is always a complete backup.
@@ -73,7 +86,7 @@ def write_backup(stores: Stores, directory: Path, progress: fmt.Progress | None 
                 dimensions=int(recorded_setting(conn, DIMENSIONS) or stores.settings.embedding_dimensions),
             )
             postgres = _copy_tables(conn, stores.pg.schema, writer, progress)
-            graph = _export_graph(stores, conn, writer, progress)
+            graph = _export_graph(_Snapshot(stores, conn, pg_backup.snapshot_started_ms(conn)), writer, progress)
         redis_keys = _dump_redis(stores, writer, progress)
         manifest = fmt.Manifest(
             format=fmt.FORMAT,
@@ -142,26 +155,102 @@ def _copy_tables(
 
 # Labels whose nodes mirror a PostgreSQL row: kept only if the snapshot holds that row.
 _IN_SNAPSHOT = {"Turn": pg_backup.present_turns, "Conversation": pg_backup.present_conversations}
+# Labels whose nodes record the turns they were derived from (`source_turn_ids`): see the module docstring.
+_DERIVED = ("Entity", "Fact")
 
 
 def _primary_label(labels: list[str]) -> str:
     return next(lbl for lbl in NODE_LABELS if lbl in labels)
 
 
-def _export_graph(
-    stores: Stores, conn: psycopg.Connection[DictRow], writer: fmt.Writer, progress: fmt.Progress
-) -> GraphExport:
-    graph = stores.graph
+@dataclass
+class _Snapshot:
+    """Decides what of the live graph belongs to the PostgreSQL snapshot `conn` (begun at `started_ms`)."""
+
+    stores: Stores
+    conn: psycopg.Connection[DictRow]
+    started_ms: int
+
+    def nodes(self, lbl: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The nodes of a page the backup keeps: mirrored rows the snapshot holds, derived nodes not made by later
+        turns alone (those kept lose their later source turns)."""
+        if not rows:
+            return rows
+        check = _IN_SNAPSHOT.get(lbl)
+        if check is not None:
+            present = check(self.conn, [r["id"] for r in rows])
+            return [r for r in rows if r["id"] in present]
+        if lbl not in _DERIVED:
+            return rows
+        later = self.later_turns([t for r in rows for t in r["props"].get("source_turn_ids") or []])
+        kept = []
+        for row in rows:
+            props = row["props"]
+            sources = props.get("source_turn_ids") or []
+            if self.made_by_later(sources, props.get("created_at"), later):
+                continue
+            if later.intersection(sources):
+                row = {**row, "props": {**props, "source_turn_ids": [t for t in sources if t not in later]}}
+            kept.append(row)
+        return kept
+
+    def relationships(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`backup.outgoing` rows as export records, without those ending at a node the backup leaves out."""
+        rels = [
+            {
+                "src_label": r["src_label"],
+                "src": r["src"],
+                "type": r["type"],
+                "dst_label": _primary_label(r["dst_labels"]),
+                "dst": r["dst"],
+                "props": r["props"],
+            }
+            for r in rows
+        ]
+        for end_label, check in _IN_SNAPSHOT.items():
+            ends = sorted({r["dst"] for r in rels if r["dst_label"] == end_label})
+            if ends:
+                present = check(self.conn, ends)
+                rels = [r for r in rels if r["dst_label"] != end_label or r["dst"] in present]
+        ends_of = {r["dst"]: r for r in rows if r["dst_sources"]}
+        later = self.later_turns([t for r in ends_of.values() for t in r["dst_sources"]])
+        if later:
+            left_out = {
+                dst for dst, r in ends_of.items() if self.made_by_later(r["dst_sources"], r["dst_created_at"], later)
+            }
+            rels = [r for r in rels if r["dst_label"] not in _DERIVED or r["dst"] not in left_out]
+        return rels
+
+    def later_turns(self, ids: list[str]) -> set[str]:
+        """Those of `ids` that are turns written after the snapshot began: in the live log, not in the snapshot."""
+        unique = sorted(set(ids))
+        if not unique:
+            return set()
+        outside = sorted(set(unique) - pg_backup.present_turns(self.conn, unique))
+        if not outside:
+            return set()
+        with self.stores.pg.connection() as live:  # a second connection sees what committed after the snapshot
+            return pg_backup.present_turns(live, outside)
+
+    def made_by_later(self, sources: list[str], created_at: Any, later: set[str]) -> bool:
+        """Whether a derived node exists only because of later turns: created after the snapshot began (by the
+        writer's clock) from sources that are all later turns. A node from before that a later turn reinforced
+        is kept."""
+        recent = not isinstance(created_at, int | float) or created_at >= self.started_ms
+        return recent and bool(sources) and all(t in later for t in sources)
+
+
+def _export_graph(snapshot: _Snapshot, writer: fmt.Writer, progress: fmt.Progress) -> GraphExport:
+    graph = snapshot.stores.graph
     total = int(graph.read(q.count_nodes(graph.dialect))[0]["nodes"])
     progress.step("graph", total, "nodes")
-    export = GraphExport({lbl: 0 for lbl in NODE_LABELS}, 0, {lbl: 0 for lbl in _IN_SNAPSHOT})
-    relationships: list[dict[str, Any]] = []
+    export = GraphExport({lbl: 0 for lbl in NODE_LABELS}, 0, {lbl: 0 for lbl in (*_IN_SNAPSHOT, *_DERIVED)})
     with writer.open(fmt.NODES) as nodes_out, writer.open(fmt.RELATIONSHIPS) as rels_out:
         for lbl in NODE_LABELS:
-            for page in _node_pages(stores, lbl):
-                kept = _in_snapshot(conn, lbl, page)
-                export.left_out.setdefault(lbl, 0)
-                if lbl in _IN_SNAPSHOT:
+            pages = _turn_pages(snapshot) if lbl == "Turn" else _node_pages(snapshot.stores, lbl)
+            for page in pages:
+                kept = page if lbl == "Turn" else snapshot.nodes(lbl, page)
+                if lbl in export.left_out:
                     export.left_out[lbl] += len(page) - len(kept)
                 vector_prop = q.VECTOR_PROPS.get(lbl)
                 for row in kept:
@@ -170,57 +259,43 @@ def _export_graph(
                     record = {"labels": row["labels"], "props": props, "vector": vector}
                     nodes_out.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
                 export.nodes[lbl] += len(kept)
-                relationships = _outgoing(stores, conn, lbl, [r["id"] for r in kept])
+                ids = [r["id"] for r in kept]
+                outgoing = graph.read(q.outgoing(graph.dialect, lbl), {"ids": ids}) if ids else []
+                relationships = snapshot.relationships([{**r, "src_label": lbl} for r in outgoing])
                 for rel in relationships:
                     rels_out.write(json.dumps(rel, separators=(",", ":")).encode() + b"\n")
                 export.relationships += len(relationships)
                 progress.advance(len(page))
-    export.left_out = {k: v for k, v in export.left_out.items() if k in _IN_SNAPSHOT}
+        # Turn nodes in the graph beyond the snapshot's (written after it began): left out
+        turns_now = int(graph.read(q.count_label(graph.dialect, "Turn"))[0]["nodes"])
+        export.left_out["Turn"] = max(0, turns_now - export.nodes["Turn"])
     return export
 
 
 def _node_pages(stores: Stores, lbl: str) -> Iterator[list[dict[str, Any]]]:
+    """The label's nodes in pages, in the order they were written (created_at, then id)."""
     graph = stores.graph
     statement = q.node_page(graph.dialect, lbl)
-    after = ""
-    while rows := graph.read(statement, {"after": after, "batch": PAGE}):
+    after_t, after = 0, ""
+    while rows := graph.read(statement, {"after_t": after_t, "after": after, "batch": PAGE}):
         yield rows
-        after = rows[-1]["id"]
+        after_t, after = rows[-1]["t"], rows[-1]["id"]
         if len(rows) < PAGE:
             return
 
 
-def _in_snapshot(conn: psycopg.Connection[DictRow], lbl: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    check = _IN_SNAPSHOT.get(lbl)
-    if check is None or not rows:
-        return rows
-    present = check(conn, [r["id"] for r in rows])
-    return [r for r in rows if r["id"] in present]
-
-
-def _outgoing(stores: Stores, conn: psycopg.Connection[DictRow], lbl: str, ids: list[str]) -> list[dict[str, Any]]:
-    """The relationships leaving `ids`, without those that end at a node the snapshot filter leaves out."""
-    if not ids:
-        return []
-    graph = stores.graph
-    rows = graph.read(q.outgoing(graph.dialect, lbl), {"ids": ids})
-    rels = [
-        {
-            "src_label": lbl,
-            "src": r["src"],
-            "type": r["type"],
-            "dst_label": _primary_label(r["dst_labels"]),
-            "dst": r["dst"],
-            "props": r["props"],
-        }
-        for r in rows
-    ]
-    for end_label, check in _IN_SNAPSHOT.items():
-        ends = sorted({r["dst"] for r in rels if r["dst_label"] == end_label})
-        if ends:
-            present = check(conn, ends)
-            rels = [r for r in rels if r["dst_label"] != end_label or r["dst"] in present]
-    return rels
+def _turn_pages(snapshot: _Snapshot) -> Iterator[list[dict[str, Any]]]:
+    """The Turn nodes of the snapshot's turns, in pages in ingest order (the log's seq): each page is one index
+    lookup, so the export stays linear in the number of turns. A snapshot turn the graph lacks is skipped (the
+    restore projects it)."""
+    graph = snapshot.stores.graph
+    statement = q.nodes_by_id(graph.dialect, "Turn")
+    seq = 0
+    while page := pg_backup.turn_ids_after(snapshot.conn, seq, PAGE):
+        seq = page[-1][0]
+        ids = [turn for _, turn in page]
+        found = {r["id"]: r for r in graph.read(statement, {"ids": ids})}
+        yield [found[t] for t in ids if t in found]
 
 
 def _dump_redis(stores: Stores, writer: fmt.Writer, progress: fmt.Progress) -> int:

@@ -71,7 +71,7 @@ class GraphPart(pydantic.BaseModel):
     backend: str
     nodes: dict[str, int]
     relationships: int
-    left_out: dict[str, int]  # Turn / Conversation nodes not (yet) in the PostgreSQL snapshot
+    left_out: dict[str, int]  # Turn / Conversation nodes not in the snapshot; Entity / Fact only from later turns
 
 
 class RedisPart(pydantic.BaseModel):

@@ -5,6 +5,7 @@ the backup's manifest records their version). Columns are copied by name, withou
 is recomputed on load), in an order where every referenced table comes before the tables referring to it.
 """
 
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -27,6 +28,12 @@ class Table:
 def begin_snapshot(conn: psycopg.Connection[DictRow]) -> None:
     """Make the caller's (new) transaction a read-only REPEATABLE READ snapshot: every later read sees one moment."""
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+
+def snapshot_started_ms(conn: psycopg.Connection[DictRow]) -> int:
+    """When the caller's transaction began (epoch ms, server clock): its snapshot holds nothing committed later."""
+    row = conn.execute("SELECT (extract(epoch FROM now()) * 1000)::bigint AS ms").fetchone()
+    return int(row["ms"]) if row else 0
 
 
 def tables(conn: psycopg.Connection[DictRow], schema: str) -> list[Table]:
@@ -139,9 +146,29 @@ def schema_version(conn: psycopg.Connection[DictRow]) -> tuple[int, list[str]]:
 
 
 def present_turns(conn: psycopg.Connection[DictRow], ids: list[str]) -> set[str]:
-    """The turn ids among `ids` that the caller's snapshot holds."""
-    rows = conn.execute("SELECT id::text AS id FROM conversation_logs WHERE id = ANY(%s::uuid[])", (ids,)).fetchall()
+    """The turn ids among `ids` that the caller's transaction sees (an id that is no UUID is never a turn's)."""
+    candidates = [i for i in ids if _is_uuid(i)]
+    if not candidates:
+        return set()
+    rows = conn.execute(
+        "SELECT id::text AS id FROM conversation_logs WHERE id = ANY(%s::uuid[])", (candidates,)
+    ).fetchall()
     return {r["id"] for r in rows}
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value
+    except (ValueError, TypeError, AttributeError):
+        return False
+
+
+def turn_ids_after(conn: psycopg.Connection[DictRow], seq: int, limit: int) -> list[tuple[int, str]]:
+    """Up to `limit` (seq, id) of the snapshot's turns after `seq`, in ingest order."""
+    rows = conn.execute(
+        "SELECT seq, id::text AS id FROM conversation_logs WHERE seq > %s ORDER BY seq LIMIT %s", (seq, limit)
+    ).fetchall()
+    return [(int(r["seq"]), r["id"]) for r in rows]
 
 
 def present_conversations(conn: psycopg.Connection[DictRow], ids: list[str]) -> set[str]:

@@ -17,20 +17,41 @@ _LABELS = [{"node_label": lbl} for lbl in NODE_LABELS]
 
 @cypher("backup.node_page", variants=_LABELS)
 def node_page(d: Dialect, node_label: str) -> str:
-    """Up to $batch nodes of the label with an id after $after, in id order: id, labels and every property."""
+    """Up to $batch nodes of the label after ($after_t, $after) in (created_at, id) order, the order they were
+    written in (a restore writes them in the same order): id, labels, every property, and the sort key `t`.
+
+    Nodes are sorted before their properties are read, so a page reads the properties of $batch nodes only."""
+    created = "coalesce(n.created_at, 0)"
     return f"""
-MATCH (n:{label(node_label)}) WHERE n.id > $after
-RETURN n.id AS id, labels(n) AS labels, properties(n) AS props
-ORDER BY n.id LIMIT $batch
+MATCH (n:{label(node_label)}) WHERE {created} > $after_t OR ({created} = $after_t AND n.id > $after)
+WITH n ORDER BY {created}, n.id LIMIT $batch
+RETURN n.id AS id, labels(n) AS labels, properties(n) AS props, {created} AS t
 """
+
+
+@cypher("backup.nodes_by_id", variants=_LABELS)
+def nodes_by_id(d: Dialect, node_label: str) -> str:
+    """The nodes of the label with an id in $ids (through the unique id index): id, labels and every property."""
+    return f"""
+MATCH (n:{label(node_label)}) WHERE n.id IN $ids
+RETURN n.id AS id, labels(n) AS labels, properties(n) AS props
+"""
+
+
+@cypher("backup.count_label", variants=_LABELS)
+def count_label(d: Dialect, node_label: str) -> str:
+    """How many nodes the label has."""
+    return f"MATCH (n:{label(node_label)}) RETURN count(n) AS nodes"
 
 
 @cypher("backup.outgoing", variants=_LABELS)
 def outgoing(d: Dialect, node_label: str) -> str:
-    """Every relationship leaving the nodes of the label with an id in $ids: both ends, type and properties."""
+    """Every relationship leaving the nodes of the label with an id in $ids: both ends, type and properties, and
+    the source turns and creation time of the end node (null for nodes that record none)."""
     return f"""
 MATCH (a:{label(node_label)})-[r]->(b) WHERE a.id IN $ids
-RETURN a.id AS src, type(r) AS type, properties(r) AS props, labels(b) AS dst_labels, b.id AS dst
+RETURN a.id AS src, type(r) AS type, properties(r) AS props, labels(b) AS dst_labels, b.id AS dst,
+       b.source_turn_ids AS dst_sources, b.created_at AS dst_created_at
 """
 
 
