@@ -108,6 +108,7 @@ _USE_VERBS = {"use": "uses", "using": "uses"}
 _PREFER_CUT = frozenset({"over", "than", "instead", "rather"})
 _NAMED_LABELS = frozenset(LABEL_TYPES)
 _LOC_LABELS = frozenset({"GPE", "LOC", "FAC"})
+_PLACE_LABELS = _LOC_LABELS | {"ORG", "NORP"}  # after "I live in", the small model's ORG is a borough or town
 _ORG_LIKE_LABELS = frozenset({"ORG", "PRODUCT", "FAC", "NORP", "WORK_OF_ART", "GPE", "EVENT"})
 
 
@@ -228,6 +229,36 @@ def _subject(verb: "Token") -> "Token | None":
     return _subject(verb.head) if verb.dep_ == "conj" and verb.head is not verb else None
 
 
+_IMPLIED_SELF_VERBS = frozenset("born grew got bought moved relocated started joined left quit sold raised".split())
+
+
+def speaks_for_self(subj: "Token") -> bool:
+    """Whether a clause subject includes the speaker: "I", "we", "my wife and I", "me and my sister"."""
+    if subj.lower_ in ("i", "we"):
+        return True
+    conj = [c.lower_ for c in subj.children if c.dep_ == "conj"]
+    return "i" in conj or "me" in conj or (subj.lower_ == "me" and bool(conj))
+
+
+def implied_self(verb: "Token") -> bool:
+    """A chat-style clause with the "I" left out: "Just moved to Seattle!", "Born and raised in Texas"."""
+    while verb.dep_ == "conj" and _subject(verb) is None:
+        verb = verb.head  # "Born and raised in Texas"
+    if verb.dep_ != "ROOT" or _subject(verb) is not None:
+        return False
+    low = verb.lower_
+    if low not in _IMPLIED_SELF_VERBS and not (low.endswith("ed") and len(low) > 4):
+        return False
+    before = verb.doc[verb.sent.start : verb.i]
+    return all(t.dep_ in ("advmod", "intj", "punct") for t in before) and not _is_question(verb.sent)
+
+
+def self_subject(verb: "Token") -> bool:
+    """Whether the speaker is the subject of `verb`: a subject that includes them, or an implied "I"."""
+    subj = _subject(verb)
+    return speaks_for_self(subj) if subj is not None else implied_self(verb)
+
+
 def _own_subject(verb: "Token") -> bool:
     return any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children)
 
@@ -291,6 +322,17 @@ def _prep_objects(head: "Token", preps: Iterable[str]) -> list["Token"]:
     return [
         gc for c in head.children if c.dep_ == "prep" and c.lower_ in wanted for gc in c.children if gc.dep_ == "pobj"
     ]
+
+
+def _place_objects(verb: "Token", preps: Iterable[str]) -> list["Token"]:
+    """The objects of `preps`, looking through 'based out of X', 'moved into a flat in X', 'a town near X'."""
+    out = []
+    for pobj in _prep_objects(verb, preps):
+        out.append(pobj)
+        out += _prep_objects(pobj, ("in",))
+    for prep in (c for c in verb.children if c.dep_ == "prep" and c.lower_ == "out"):
+        out += _prep_objects(prep, ("of",))
+    return out
 
 
 def _attr(verb: "Token") -> "Token | None":
@@ -500,11 +542,10 @@ class _Builder:
         if tok.dep_ not in ("ROOT", "conj"):
             return
         subj = _subject(tok)
-        if subj is None:
-            if low == "call" and tok.dep_ == "ROOT" and not _has_negation(tok):
-                self._call_me(tok)
+        if low in ("call", "calls") and tok.dep_ == "ROOT" and not _has_negation(tok):
+            self._call_me(tok)  # "call me Raj", "friends call me Sunny"
             return
-        if subj.lower_ != "i":
+        if not self_subject(tok):
             return
         if self._can_not_stand(tok) and _main_clause(tok):
             self._preference(tok, "dislikes")
@@ -523,10 +564,12 @@ class _Builder:
             self._works(tok)
         elif low in ("live", "living", "reside", "residing") and _present(tok, {"live", "reside"}, "living"):
             self._lives(tok, ("in",))
+        elif low == "lived" and _aux(tok) & _PERFECT_AUX and _prep_objects(tok, ("for", "since")):
+            self._lives(tok, ("in",))  # "I've lived in Chicago for years"
         elif low in ("moved", "relocated"):
-            self._lives(tok, ("to",))
-        elif low == "based" and _aux(tok) & _COPULA_PRESENT_1:
-            self._lives(tok, ("in",))
+            self._lives(tok, ("to", "into"))
+        elif low == "based" and _aux(tok) & (_COPULA_PRESENT_1 | {"are", "'re"}):
+            self._lives(tok, ("in", "out"))
         elif low in _LIKE_VERBS and _present(tok, set(_LIKE_VERBS)):
             self._preference(tok, "likes", _PREFER_CUT if low == "prefer" else frozenset())
         elif low in _DISLIKE_VERBS and _present(tok, set(_DISLIKE_VERBS)):
@@ -570,8 +613,8 @@ class _Builder:
                 self.relation(org, place, "LOCATED_IN")
 
     def _lives(self, verb: "Token", preps: tuple[str, ...]) -> None:
-        for pobj in _prep_objects(verb, preps):
-            named = _named(self.d, pobj, _LOC_LABELS)
+        for pobj in _place_objects(verb, preps):
+            named = _named(self.d, pobj, _PLACE_LABELS)
             if named is None:
                 continue
             place = self.entity(named[0], "Location", "rule")
@@ -651,11 +694,14 @@ class _Builder:
         self.fact(USER_SUBJECT, "name_is", name, f"User's name is {name}", CONF_FIRST_PERSON, [person])
 
     def _call_me(self, verb: "Token") -> None:
-        if not any(c.dep_ == "dobj" and c.lower_ == "me" for c in verb.children):
+        if not any(c.dep_ in ("dobj", "dative") and c.lower_ == "me" for c in verb.children):
             return
         for c in verb.children:
-            if c.dep_ in ("oprd", "xcomp", "attr", "npadvmod") and (person := self.d.entity(c, frozenset({"PERSON"}))):
-                self._name_is(clean_name(person.text))
+            if c.dep_ in ("oprd", "xcomp", "attr", "npadvmod", "dobj", "ccomp") and c.lower_ != "me":
+                person = self.d.entity(c, frozenset({"PERSON"}))
+                name = clean_name(person.text) if person is not None else self.d.person_name(c)
+                if name and c.is_title:
+                    self._name_is(name)
 
     def _my_noun(self, tok: "Token") -> None:
         """'my name is X', "my name's X", 'my favorite X is Y', 'Y is my favorite X'."""
