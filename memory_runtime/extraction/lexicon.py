@@ -5,7 +5,9 @@ RELATION_NOUNS: dict[str, str] = {
     **dict.fromkeys(("colleague", "coworker", "co-worker", "teammate"), "has_colleague"),
     **dict.fromkeys(("report", "intern"), "has_report"),
     **dict.fromkeys(("wife", "husband", "spouse", "hubby"), "has_spouse"),
-    **dict.fromkeys(("partner", "girlfriend", "boyfriend", "gf", "bf", "fiance", "fiancé", "fiancee", "fiancée"), "has_partner"),
+    **dict.fromkeys(
+        ("partner", "girlfriend", "boyfriend", "gf", "bf", "fiance", "fiancé", "fiancee", "fiancée"), "has_partner"
+    ),
     **dict.fromkeys(("mom", "mum", "mother", "dad", "father", "parent"), "has_parent"),
     **dict.fromkeys(("son", "daughter", "child", "kid"), "has_child"),
     **dict.fromkeys(("brother", "sister", "sibling"), "has_sibling"),

@@ -44,6 +44,7 @@ from memory_runtime.extraction.rules import (
     _subject,
     clean_name,
     implied_self,
+    lasting,
     polarity,
     speaks_for_self,
 )
@@ -91,9 +92,17 @@ NOT_POSSESSIONS = frozenset(
 )
 NOT_OWNED = frozenset(  # "my new ..." that nobody owns
     """job role position boss manager team city town neighbourhood neighborhood school class course year hobby
-    favourite favorite place home project client colleague friend flatmate roommate haircut look"""
-    .split()
+    favourite favorite place home project client colleague friend flatmate roommate haircut look""".split()
 )
+FOND_WORDS = {  # "I'm addicted to X": the word and the prepositions that take what the speaker likes
+    "addicted": ("to",),
+    "obsessed": ("with",),
+    "passionate": ("about",),
+    "crazy": ("about",),
+    "mad": ("about",),
+    "keen": ("on",),
+}
+_PRONOUNS_LIKED = frozenset("it that this them you him her everything something anything".split())
 FREQUENCY_ADVERBS = frozenset("usually always often normally generally sometimes typically regularly also".split())
 _SCHEDULE_ADVERBS = frozenset("daily weekly nightly monthly everyday".split())
 _DAY_PLURALS = re.compile(r"^(mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)$")
@@ -155,6 +164,11 @@ def _conjuncts(tok: "Token") -> list["Token"]:
         if c.dep_ == "conj":
             out.extend(_conjuncts(c))
     return out
+
+
+def _xcomp(verb: "Token", words: Iterable[str]) -> "Token | None":
+    """The open complement of `verb` if it is one of `words` ("try to avoid caffeine" -> avoid)."""
+    return next((c for c in verb.children if c.dep_ == "xcomp" and c.lower_ in words), None)
 
 
 def _has_future_only_modal(verb: "Token") -> bool:
@@ -232,7 +246,11 @@ class PersonalRules:
     def __call__(self, tok: "Token") -> None:
         """Apply every rule that starts at `tok`."""
         low = tok.lower_
-        if low in RELATION_NOUNS or low in PET_NOUNS or (singular(low) in PET_NOUNS and self.b.d.ent_at.get(tok.i) is None):
+        if (
+            low in RELATION_NOUNS
+            or low in PET_NOUNS
+            or (singular(low) in PET_NOUNS and self.b.d.ent_at.get(tok.i) is None)
+        ):
             self.relation_noun(tok)
         elif low in ("company", "employer", "firm") and tok.dep_ == "nsubj":
             self.my_company(tok)
@@ -266,8 +284,17 @@ class PersonalRules:
     def clause(self, tok: "Token", low: str, who: Speaker) -> None:
         """One asserted or denied clause with its subject resolved."""
         aux = _aux(tok)
-        if low in ("'m", "am", "is", "'s", "are", "'re", "was") and tok.dep_ in ("ROOT", "conj"):
+        if (low in ("'m", "am", "is", "'s", "are", "'re", "was") or (low == "been" and lasting(tok))) and tok.dep_ in (
+            "ROOT",
+            "conj",
+        ):
             self.copula(tok, who)
+        elif low in ("suffer", "suffers") and not aux - {"do", "does"}:
+            self.condition(_prep_objects(tok, ("from",)), who)
+        elif low == "diagnosed" and not self.b.negating:
+            self.condition(_prep_objects(tok, ("with",)), who)
+        elif low in ("try", "tries", "trying") and (xcomp := _xcomp(tok, ("avoid", "eat", "drink"))) is not None:
+            self.food(xcomp, who)
         elif low in ("turned", "turn", "turning"):
             self.age_turned(tok, who)
         elif low in ("started", "start", "starting", "joined", "join", "joining", "got", "landed", "hired"):
@@ -384,8 +411,26 @@ class PersonalRules:
             if named is not None:
                 place = self.b.entity(named[0], "Location", "rule")
                 self._fact(who, "is_from", named[0], f"{who.claim} is from {named[0]}", [place])
-        if attr is None:
-            return
+        self._into(verb, who)
+        if self.b.negating and _prep_objects(verb, ("at",)):
+            for name, org in self._job_orgs(verb):  # "I'm no longer at Oracle"
+                self._fact(who, "works_for", name, f"{who.claim} works at {name}", [org])
+        for pobj in _prep_objects(verb, ("on",)):
+            if pobj.lower_ == "diet" and (kind := _span_text([t for t in pobj.subtree if t.i < pobj.i][1:])):
+                self._fact(who, "diet", kind.lower(), f"{who.claim} is on a {kind} diet")  # "on a keto diet"
+        for item in _conjuncts(attr) if attr is not None else []:
+            self._copula_attr(verb, item, who)
+
+    def _into(self, verb: "Token", who: Speaker) -> None:
+        """ "I'm into climbing", "I'm addicted to crossword puzzles", "I'm passionate about photography"."""
+        attr = _attr(verb)
+        heads = [verb] + ([attr] if attr is not None and attr.lower_ in FOND_WORDS else [])
+        for pobj in (o for h in heads for o in _prep_objects(h, FOND_WORDS.get(h.lower_, ("into",)))):
+            obj = _span_text([t for t in pobj.subtree if not (t.dep_ == "det" and t.i == pobj.left_edge.i)])
+            if obj and pobj.lower_ not in _PRONOUNS_LIKED and pobj.is_alpha:
+                self._fact(who, "likes", obj, f"{who.claim} likes {obj}", self.b.ner_in(list(pobj.subtree)))
+
+    def _copula_attr(self, verb: "Token", attr: "Token", who: Speaker) -> None:
         age = self._age(attr)
         if age is not None:
             self._fact(who, "age_is", age, f"{who.claim} is {age} years old")
@@ -402,8 +447,8 @@ class PersonalRules:
             cond = CONDITION_WORDS[attr.lower_]
             self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
             return
-        if attr.lower_ == "intolerant" and words & {"lactose", "gluten"}:
-            cond = f"{'lactose' if 'lactose' in words else 'gluten'} intolerance"
+        if attr.lower_ == "intolerant" and (kinds := [w for w in words if w != "intolerant" and w.isalpha()]):
+            cond = f"{kinds[0]} intolerance"
             self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
             return
         if attr.lower_ == "allergic":
@@ -419,6 +464,14 @@ class PersonalRules:
             for pobj in _prep_objects(attr, ("at", "of", "in")):
                 self._school(pobj, who, "studies_at")
             return
+
+    def condition(self, pobjs: list["Token"], who: Speaker) -> None:
+        """'I suffer from migraines', 'I was diagnosed with type 2 diabetes'."""
+        for pobj in pobjs:
+            for item in _conjuncts(pobj):
+                cond = _span_text([t for t in item.subtree if t.dep_ != "det" and not t.is_punct]).lower()
+                if cond and len(cond.split()) <= 4:
+                    self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
 
     def home_is(self, home: "Token") -> None:
         """'Home is Lisbon for me', 'Home for me is Vancouver these days'."""
@@ -609,7 +662,7 @@ class PersonalRules:
             self._school(pobj, who, "studies_at" if present else "studied_at")
 
     def school_year(self, verb: "Token", who: Speaker) -> bool:
-        """"I'm in my final year at Warwick", 'I went to college at Duke', 'I go to university in Leeds'."""
+        """ "I'm in my final year at Warwick", 'I went to college at Duke', 'I go to university in Leeds'."""
         low = verb.lower_
         places = [p for p in _prep_objects(verb, ("in", "to")) if p.lower_ in {"year", "semester"} | _SCHOOL_WORDS]
         if not places:
@@ -743,7 +796,9 @@ class PersonalRules:
 
     def disowned(self, verb: "Token", who: Speaker) -> None:
         """'I sold my bike', 'I got rid of my TV': no longer owned (a negated owns)."""
-        objs = [c for c in verb.children if c.dep_ == "dobj"] + _prep_objects(verb, ("of",) if verb.lower_ == "rid" else ())
+        objs = [c for c in verb.children if c.dep_ == "dobj"] + _prep_objects(
+            verb, ("of",) if verb.lower_ == "rid" else ()
+        )
         self.b.negating = True
         try:
             for obj in objs:

@@ -320,7 +320,11 @@ def _present(verb: "Token", base: frozenset[str] | set[str], ing: str | None = N
 def _prep_objects(head: "Token", preps: Iterable[str]) -> list["Token"]:
     wanted = set(preps)
     return [
-        gc for c in head.children if c.dep_ == "prep" and c.lower_ in wanted for gc in c.children if gc.dep_ == "pobj"
+        gc
+        for c in head.children
+        if c.dep_ in ("prep", "agent") and c.lower_ in wanted
+        for gc in c.children
+        if gc.dep_ == "pobj"
     ]
 
 
@@ -333,6 +337,16 @@ def _place_objects(verb: "Token", preps: Iterable[str]) -> list["Token"]:
     for prep in (c for c in verb.children if c.dep_ == "prep" and c.lower_ == "out"):
         out += _prep_objects(prep, ("of",))
     return out
+
+
+def _no_longer(verb: "Token") -> bool:
+    """Whether a denial is a change ("anymore", "no longer"), not a plain no."""
+    return any(t.lower_ in ("anymore", "longer") for t in verb.subtree)
+
+
+def lasting(verb: "Token") -> bool:
+    """A present perfect that still holds: "I've been a nurse since 2010", "I've lived here for years"."""
+    return bool(_aux(verb) & _PERFECT_AUX) and bool(_prep_objects(verb, ("for", "since")))
 
 
 def _attr(verb: "Token") -> "Token | None":
@@ -348,7 +362,18 @@ def _named(d: _Doc, tok: "Token", labels: frozenset[str] = _NAMED_LABELS) -> tup
     if d.ent_at.get(tok.i) is not None:  # an entity with a label we were told not to accept
         return None
     phrase = d.proper_phrase(tok)
-    return (clean_name(phrase), None) if phrase else None
+    if phrase:
+        return clean_name(phrase), None
+    called = _called(tok)  # "a small startup called Brightloop"
+    return _named(d, called, labels | {"PERSON", "ORG"}) if called is not None else None
+
+
+def _called(tok: "Token") -> "Token | None":
+    """The name a common noun is given: 'a firm called Brookfield', 'a dog named Rex'."""
+    for c in tok.children:
+        if c.dep_ == "acl" and c.lower_ in ("named", "called"):
+            return next((g for g in c.children if g.dep_ in ("oprd", "xcomp", "attr", "dobj", "npadvmod")), None)
+    return None
 
 
 def _role_phrase(noun: "Token") -> str | None:
@@ -564,26 +589,35 @@ class _Builder:
             self._works(tok)
         elif low in ("live", "living", "reside", "residing") and _present(tok, {"live", "reside"}, "living"):
             self._lives(tok, ("in",))
-        elif low == "lived" and _aux(tok) & _PERFECT_AUX and _prep_objects(tok, ("for", "since")):
+        elif low == "lived" and lasting(tok):
             self._lives(tok, ("in",))  # "I've lived in Chicago for years"
         elif low in ("moved", "relocated"):
             self._lives(tok, ("to", "into"))
         elif low == "based" and _aux(tok) & (_COPULA_PRESENT_1 | {"are", "'re"}):
             self._lives(tok, ("in", "out"))
         elif low in _LIKE_VERBS and _present(tok, set(_LIKE_VERBS)):
+            if self.negating and not _no_longer(tok):  # "I don't (really) like X": a dislike, not a change
+                self.negating = False
+                self._preference(tok, "dislikes")
+                return
             self._preference(tok, "likes", _PREFER_CUT if low == "prefer" else frozenset())
         elif low in _DISLIKE_VERBS and _present(tok, set(_DISLIKE_VERBS)):
             self._preference(tok, "dislikes")
         elif low in ("use", "using") and _present(tok, {"use"}, "using"):
             self._preference(tok, "uses")
-        elif low in _COPULA_PRESENT_1:
+        elif low == "employed" and _aux(tok) & (_COPULA_PRESENT_1 | {"are", "'re"}):
+            self._works(tok, ("at", "for", "by", "with"))  # "I'm employed at/by X"
+        elif low in ("teach", "teaching") and _present(tok, {"teach"}, "teaching"):
+            self._works(tok, ("at",))
+        elif low in _COPULA_PRESENT_1 or (low == "been" and lasting(tok)):
             self._i_am(tok)
 
     def _can_not_stand(self, tok: "Token") -> bool:
         return tok.lower_ == "stand" and _has_negation(tok) and bool(_aux(tok) & {"ca", "can", "could"})
 
-    def _works(self, verb: "Token") -> None:
-        for pobj in _prep_objects(verb, ("at", "for")):
+    def _works(self, verb: "Token", preps: tuple[str, ...] = ("at", "for")) -> None:
+        roles = [p for p in _prep_objects(verb, ("as",)) if any(c.lower_ in ("a", "an") for c in p.children)]
+        for pobj in _prep_objects(verb, preps) + [o for r in roles for o in _prep_objects(r, ("at", "for", "with"))]:
             named = _named(self.d, pobj)
             if named is None:
                 continue
@@ -598,9 +632,15 @@ class _Builder:
             )
             if type_ == "Organization" and not self.negating:
                 self._org_place(verb, name, org)
-        for pobj in _prep_objects(verb, ("as",)):
-            if any(c.lower_ in ("a", "an") for c in pobj.children):
-                self._is_a(pobj)
+        for role in roles:
+            self._is_a(role)
+        for boss in _prep_objects(verb, ("under",)):  # "I work under Margaret Lee"
+            if (name := self.d.person_name(boss)) is not None and boss.is_title:
+                person = self.entity(name, "Person", "rule")
+                self.fact(USER_SUBJECT, "has_manager", name, f"User's manager is {name}", CONF_FIRST_PERSON, [person],
+                          relation=True)  # fmt: skip
+        homes = [h for h in _prep_objects(verb, ("from",)) if h.lower_ in ("home", "flat", "house", "apartment")]
+        self._lives_at([p for h in homes for p in _prep_objects(h, ("in",))])  # "I work from my flat in Hamburg"
 
     def _org_place(self, verb: "Token", org_name: str, org: EntityMention | None) -> None:
         """'I work at Acme in Berlin': the organisation is located in Berlin."""
@@ -613,7 +653,10 @@ class _Builder:
                 self.relation(org, place, "LOCATED_IN")
 
     def _lives(self, verb: "Token", preps: tuple[str, ...]) -> None:
-        for pobj in _place_objects(verb, preps):
+        self._lives_at(_place_objects(verb, preps))
+
+    def _lives_at(self, pobjs: list["Token"]) -> None:
+        for pobj in pobjs:
             named = _named(self.d, pobj, _PLACE_LABELS)
             if named is None:
                 continue
@@ -657,11 +700,16 @@ class _Builder:
                 return
         det = {c.lower_ for c in attr.children if c.dep_ == "det"}
         if attr.lower_ == "fan" and det & {"a", "an", "the"}:
+            # "I'm not a (big) fan of X" is a dislike; "... anymore" a change of taste
+            predicate = "dislikes" if self.negating and not _no_longer(verb) else "likes"
+            was, self.negating = self.negating, self.negating and predicate == "likes"
             for pobj in _prep_objects(attr, ("of",)):
                 obj = _span_text([t for t in pobj.subtree if not (t.dep_ == "det" and t.i == pobj.left_edge.i)])
                 if obj and pobj.lower_ not in _PRONOUNS:
                     toks = list(pobj.subtree)
-                    self.fact(USER_SUBJECT, "likes", obj, f"User likes {obj}", CONF_FIRST_PERSON, self.ner_in(toks))
+                    claim = f"User {predicate} {obj}"
+                    self.fact(USER_SUBJECT, predicate, obj, claim, CONF_FIRST_PERSON, self.ner_in(toks))
+            self.negating = was
             return
         if attr.lower_ in _NOT_ROLES:  # diets and studies have their own rules (personal.py)
             return
@@ -669,7 +717,7 @@ class _Builder:
             self._is_a(attr)
         if attr.lower_ in _STUDENT_ROLES:
             return
-        for pobj in _prep_objects(attr, ("at", "for") if det & {"a", "an"} else ("at", "for", "of")):
+        for pobj in _prep_objects(attr, ("at", "for", "with") if det & {"a", "an"} else ("at", "for", "of")):
             named = _named(self.d, pobj, _ORG_LIKE_LABELS)
             if named is not None:
                 org = self.entity(named[0], "Organization", "rule")
