@@ -103,6 +103,10 @@ FOND_WORDS = {  # "I'm addicted to X": the word and the prepositions that take w
     "keen": ("on",),
 }
 _PRONOUNS_LIKED = frozenset("it that this them you him her everything something anything".split())
+HABIT_ADVERBS = frozenset("usually always normally generally typically regularly often".split())
+_TIME_NOUNS = frozenset(
+    "morning mornings evening evenings night nights afternoon afternoons day days week weekend weekends".split()
+)
 FREQUENCY_ADVERBS = frozenset("usually always often normally generally sometimes typically regularly also".split())
 _SCHEDULE_ADVERBS = frozenset("daily weekly nightly monthly everyday".split())
 _DAY_PLURALS = re.compile(r"^(mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)$")
@@ -115,8 +119,12 @@ _DEGREE_VERBS = frozenset(
     pursuing working studying""".split()
 )
 _DEGREE_UNDERWAY = frozenset("doing getting pursuing working studying finishing completing".split())
-_TRAVEL_VERBS = frozenset("travelling traveling flying going heading driving travel fly go head drive off".split())
+_TRAVEL_VERBS = frozenset(
+    "travelling traveling flying going heading driving travel fly go head drive off taking sailing".split()
+)
 HAVE_VERBS = frozenset("have has 've got own owns bought adopted drive drives".split())
+TRIP_NOUNS = frozenset("trip flight flights vacation holiday ticket tickets train ferry cruise".split())
+_PROGRESSIVE = frozenset({"'m", "am", "m", "is", "'s", "are", "'re"})
 _FUTURE_MODALS = frozenset({"will", "'ll", "ll", "shall"})
 _THIRD_PERSON_VERB = {"have": "has", "go": "goes", "do": "does", "be": "is"}
 
@@ -317,7 +325,15 @@ class PersonalRules:
             if not self.habit(tok, who):
                 self.food(tok, who)
         elif low in HAVE_VERBS:
-            self.have(tok, who)
+            if not self.habit(tok, who):
+                self.have(tok, who)
+        elif low in ("booked", "book") and not self.b.negating:
+            for obj in (c for c in tok.children if c.dep_ == "dobj" and c.lower_ in TRIP_NOUNS):
+                self.trip(tok, obj, who)
+        elif low in ("gave", "give", "giving") and any(c.dep_ == "prt" and c.lower_ == "up" for c in tok.children):
+            self.food(tok, who, gave_up=True)  # "I gave up sugar"
+        elif low == "moving" and _aux(tok) & _PROGRESSIVE and not self.b.negating:
+            self.moving(tok, who)
         elif low in ("sold", "rid") and not self.b.negating:
             self.disowned(tok, who)
         else:
@@ -586,8 +602,11 @@ class PersonalRules:
         if not (progressive or _has_future_only_modal(verb) or verb.dep_ == "xcomp"):
             return False
         targets = _prep_objects(verb, ("to",))
-        if low in ("visiting", "visit"):
-            targets += [c for c in verb.children if c.dep_ == "dobj"]
+        objects = [c for c in verb.children if c.dep_ == "dobj"]
+        if low in ("taking", "take"):  # "I'm taking the train to Paris"
+            targets += [p for o in objects if o.lower_ in TRIP_NOUNS for p in _prep_objects(o, ("to",))]
+        if low in ("visiting", "visit"):  # "visiting Rome", "visiting my parents in Leeds"
+            targets += objects + [p for o in objects for p in _prep_objects(o, ("in",))] + _prep_objects(verb, ("in",))
         found = False
         for pobj in targets:
             named = _named(self.b.d, pobj, _LOC_LABELS)
@@ -599,10 +618,19 @@ class PersonalRules:
             found = True
         return found
 
+    def moving(self, verb: "Token", who: Speaker) -> None:
+        """ "I'm moving to Berlin in October": a plan to move (lives_in holds once it happened)."""
+        for pobj in _prep_objects(verb, ("to",)):
+            named = _named(self.b.d, pobj, _LOC_LABELS)
+            if named is not None:
+                place = self.b.entity(named[0], "Location", "rule")
+                phrase = f"move to {named[0]}"
+                self._fact(who, "plans", phrase, f"{who.claim} plans to {phrase}", [place], when=self.when(verb))
+
     def going_to(self, verb: "Token", who: Speaker) -> bool:
         """'I'm going to visit Rome' (travel) or 'I'm going to run a marathon' (a plan)."""
         xcomp = next((c for c in verb.children if c.dep_ == "xcomp"), None)
-        if xcomp is None:
+        if xcomp is None or not _aux(verb) & _PROGRESSIVE:  # "I was going to fly to Oslo" did not happen
             return False
         if xcomp.lower_ in ("visit", "travel", "fly", "go") and self.travel(xcomp, who):
             return True
@@ -722,6 +750,17 @@ class PersonalRules:
         self._fact(who, "plans", phrase, f"{who.claim} plans to {phrase}", when=when)
 
     # ---- things and health ---------------------------------------------------------------------------
+    def trip(self, verb: "Token", obj: "Token", who: Speaker) -> bool:
+        """'I have a trip to Rome in May', "I've booked a flight to Chicago for next Tuesday"."""
+        for pobj in _prep_objects(obj, ("to",)) + _prep_objects(verb, ("to",)):
+            named = _named(self.b.d, pobj, _LOC_LABELS)
+            if named is not None:
+                place = self.b.entity(named[0], "Location", "rule")
+                claim = f"{who.claim} travels to {named[0]}"
+                self._fact(who, "travels_to", named[0], claim, [place], when=self.when(verb))
+                return True
+        return False
+
     def have(self, verb: "Token", who: Speaker) -> None:
         """'I have a dentist appointment next Friday' (plan), 'I have diabetes', 'I own a Tesla' (owns)."""
         for obj in (c for c in verb.children if c.dep_ == "dobj"):
@@ -737,24 +776,16 @@ class PersonalRules:
                     self._fact(who, "allergic_to", t, f"{who.claim} is allergic to {t}")
                 continue
             phrase = _noun_phrase(obj)
-            if low in CONDITIONS or phrase.lower() in ("celiac disease", "high blood pressure", "type 2 diabetes"):
+            if (
+                low in CONDITIONS
+                or low in ("pain", "disease", "disorder", "syndrome")
+                or phrase.lower() in ("celiac disease", "high blood pressure", "type 2 diabetes")
+            ):
                 cond = phrase.lower()
                 self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
                 continue
-            if low in ("trip", "flight", "vacation", "holiday"):
-                for pobj in _prep_objects(obj, ("to",)):
-                    named = _named(self.b.d, pobj, _LOC_LABELS)
-                    if named is not None:
-                        place = self.b.entity(named[0], "Location", "rule")
-                        self._fact(
-                            who,
-                            "travels_to",
-                            named[0],
-                            f"{who.claim} travels to {named[0]}",
-                            [place],
-                            when=self.when(verb),
-                        )
-                        return
+            if low in TRIP_NOUNS and self.trip(verb, obj, who):
+                return
             if low in EVENT_NOUNS:
                 when = self.when(verb)
                 if when is not None and not self.b.negating:
@@ -807,13 +838,17 @@ class PersonalRules:
         finally:
             self.b.negating = False
 
-    def food(self, verb: "Token", who: Speaker, avoid_only: bool = False) -> None:
-        """'I eat fish' (eats), "I don't eat meat anymore" (not eats + avoids), 'I avoid sugar' (avoids)."""
+    def food(self, verb: "Token", who: Speaker, avoid_only: bool = False, gave_up: bool = False) -> None:
+        """'I eat fish' (eats), "I don't eat meat anymore" (not eats + avoids), 'I avoid sugar' (avoids), 'I eat
+        lots of vegetables', 'I gave up sugar' (not eats + avoids)."""
         low = verb.lower_
         objs = [i for c in verb.children if c.dep_ in ("dobj", "xcomp") for i in _conjuncts(c)]
-        if low == "stopped":  # "I stopped eating meat"
+        objs = [q for o in objs for q in (_prep_objects(o, ("of",)) if o.lower_ in ("lot", "lots", "plenty") else [o])]
+        if low == "stopped" or gave_up:  # "I stopped eating meat", "I gave up meat"
             inner = [o for o in objs if o.lower_ in ("eating", "drinking")]
-            objs = [i for o in inner for c in o.children if c.dep_ == "dobj" for i in _conjuncts(c)]
+            objs = [i for o in inner for c in o.children if c.dep_ == "dobj" for i in _conjuncts(c)] or (
+                objs if gave_up else []
+            )
             avoid_only = False
             if self.b.negating or not objs:
                 return
@@ -834,21 +869,27 @@ class PersonalRules:
                     self._fact(who, "avoids", food, f"{who.claim} avoids {food}")
                 finally:
                     self.b.negating = denied
-        if low == "stopped":
+        if low == "stopped" or gave_up:
             self.b.negating = False
 
     # ---- habits --------------------------------------------------------------------------------------
     def _schedule(self, verb: "Token") -> list["Token"]:
-        """The modifiers of `verb` that say how often or when: every morning, on Sundays, daily, at 6am."""
+        """The modifiers of `verb` that say how often or when: every morning, on Sundays, daily, at 6am, three
+        times a week, most evenings (on the verb, its object, or the object of its preposition)."""
         heads = [verb] + [c for c in verb.children if c.dep_ in ("xcomp", "dobj")]
+        heads += [
+            g for h in list(heads) for c in h.children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj"
+        ]
         return [c for h in heads for c in h.children if self._is_schedule(c)]
 
     def _is_schedule(self, c: "Token") -> bool:
-        if c.dep_ in ("npadvmod", "advmod", "obl"):
+        if c.dep_ in ("npadvmod", "advmod", "obl", "dobj"):
             if any(g.lower_ in ("every", "each") for g in c.children) or c.lower_ in _SCHEDULE_ADVERBS:
+                return c.dep_ != "dobj" or c.lower_ in _TIME_NOUNS or _DAY_PLURALS.match(c.lower_) is not None
+            if c.lower_ in ("twice", "once") or (c.lower_ == "times" and any(g.like_num for g in c.children)):
                 return True
-            if c.lower_ in ("twice", "once"):
-                return True
+            if c.lower_ in _TIME_NOUNS and any(g.lower_ in ("most", "some", "many") for g in c.children):
+                return True  # "most evenings"
             return c.lower_ in ("week", "month", "day") and any(
                 g.lower_ in ("twice", "once", "times") or g.like_num for g in c.subtree
             )
@@ -859,18 +900,24 @@ class PersonalRules:
             return False
         return bool(
             (c.lower_ == "on" and _DAY_PLURALS.match(pobj.lower_))
-            or (c.lower_ == "in" and pobj.lower_ in ("mornings", "evenings", "afternoons"))
+            or (
+                c.lower_ == "in"
+                and pobj.lower_ in ("mornings", "evenings", "afternoons", "morning", "evening", "afternoon")
+            )
             or (c.lower_ == "at" and pobj.ent_type_ == "TIME")
         )
 
     def habit(self, verb: "Token", who: Speaker) -> bool:
-        """'I go running every morning', 'I play tennis on Sundays', 'I meditate daily'."""
+        """'I go running every morning', 'I play tennis on Sundays', 'I meditate daily', 'I usually walk to work',
+        'Every Sunday I call my parents' (the phrase keeps the sentence's order; a fronted schedule goes last)."""
         if _aux(verb) - {"do", "does"} or verb.lower_.endswith(("ed", "ing")) or self.b.negating:
             return False
         schedule = self._schedule(verb)
-        if not schedule:
+        usual = any(c.dep_ == "advmod" and c.lower_ in HABIT_ADVERBS for c in verb.children)
+        if not schedule and not usual:
             return False
-        skip = {t.i for s in schedule for t in s.subtree}
+        fronted = [t for t in schedule if t.i < verb.i]
+        skip = {t.i for s in fronted for t in s.subtree}
         subj = _subject(verb)
         if subj is not None:
             skip |= {t.i for t in subj.subtree}
@@ -880,17 +927,17 @@ class PersonalRules:
             if t.i not in skip
             and not t.is_punct
             and t.lower_ not in FREQUENCY_ADVERBS
-            and t.dep_ not in ("cc",)
+            and t.dep_ not in ("cc", "neg")
+            and not (t.dep_ == "aux" and (t.i < verb.i or t.lower_ != "to"))
             and not (t.dep_ == "conj" and t.head.i == verb.i)
             and not (t.i > verb.i and t.head.dep_ == "conj" and t.head.head.i == verb.i)
+            and not (t.i < verb.i and t.dep_ in ("advmod", "intj"))
         ]
-        words = [t for t in words if t.dep_ != "aux"]
-        if not words or len(words) > 8:
+        if not words or len(words) > 10 or (not schedule and len(words) < 2):
             return False
-        rhythm = " ".join(_span_text(list(s.subtree)) for s in sorted(schedule, key=lambda t: t.i))
-        phrase = f"{_span_text(words)} {rhythm}"
-        said = phrase if who.subject == USER_SUBJECT else phrase
-        first, _, rest = said.partition(" ")
+        rhythm = " ".join(_span_text(list(s.subtree)) for s in sorted(fronted, key=lambda t: t.i))
+        phrase = f"{_span_text(words)} {rhythm}".strip()
+        first, _, rest = phrase.partition(" ")
         claim = f"{who.claim} {_third_person(first.lower())}{' ' + rest if rest else ''}"
         self._fact(who, "habit", phrase, claim)
         return True
