@@ -346,7 +346,9 @@ def _no_longer(verb: "Token") -> bool:
 
 def lasting(verb: "Token") -> bool:
     """A present perfect that still holds: "I've been a nurse since 2010", "I've lived here for years"."""
-    return bool(_aux(verb) & _PERFECT_AUX) and bool(_prep_objects(verb, ("for", "since")))
+    attr = _attr(verb)
+    spans = _prep_objects(verb, ("for", "since")) + (_prep_objects(attr, ("for", "since")) if attr is not None else [])
+    return bool(_aux(verb) & _PERFECT_AUX) and bool(spans)
 
 
 def _attr(verb: "Token") -> "Token | None":
@@ -756,7 +758,10 @@ class _Builder:
         noun = tok if tok.lower_ == "name" else tok.head
         if tok.lower_ != "name" and tok.dep_ != "amod":
             return
-        if not any(c.dep_ == "poss" and c.lower_ == "my" for c in noun.children):
+        owners = [c.lower_ for c in noun.children if c.dep_ == "poss"]
+        # "Name's Gregor", "The name's Dominik": nobody else's name
+        bare_name = tok.lower_ == "name" and not owners and noun.i - noun.sent.start <= 1
+        if "my" not in owners and not bare_name:
             return
         verb = noun.head
         value: Token | None = None
@@ -769,6 +774,9 @@ class _Builder:
         if value is None or value.lower_ in _PRONOUNS or not _asserted(verb):
             return
         ent = self.d.entity(value)
+        run = [c for c in value.children if c.dep_ == "compound" and c.is_title] + [value]
+        if noun.lower_ == "name" and value.is_title and len(run) > 1:
+            ent = None  # "Amelia Rose Carter": the whole name, whatever the small model split off
         tokens = (
             list(ent)
             if ent is not None
