@@ -936,6 +936,8 @@ class PersonalRules:
         if not words or len(words) > 10 or (not schedule and len(words) < 2):
             return False
         rhythm = " ".join(_span_text(list(s.subtree)) for s in sorted(fronted, key=lambda t: t.i))
+        if fronted and rhythm[:1].isupper() and rhythm.split()[0].lower() in ("on", "every", "each", "most", "in"):
+            rhythm = rhythm[0].lower() + rhythm[1:]  # "On Sundays I bake" -> "bake bread on Sundays"
         phrase = f"{_span_text(words)} {rhythm}".strip()
         first, _, rest = phrase.partition(" ")
         claim = f"{who.claim} {_third_person(first.lower())}{' ' + rest if rest else ''}"
