@@ -20,6 +20,7 @@ and writes its payloads there. The results table goes to benchmarks/results/extr
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -29,7 +30,7 @@ import tarfile
 import tempfile
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -258,8 +259,9 @@ def score_rules(show_errors: int = 0) -> dict[str, Rows]:
     return out
 
 
-def score_revision(rev: str) -> tuple[str, dict[str, Rows]]:
-    """(extractor version, rows per set) of the rule extractor at git revision `rev`, on today's cases."""
+@contextlib.contextmanager
+def exported(rev: str) -> Iterator[str]:
+    """A temporary directory holding `memory_runtime/` as it is at git revision `rev`."""
     with tempfile.TemporaryDirectory() as tmp:
         archive = subprocess.run(
             ["git", "-C", str(ROOT), "archive", "--format=tar", rev, "memory_runtime"],
@@ -270,6 +272,12 @@ def score_revision(rev: str) -> tuple[str, dict[str, Rows]]:
         tar.write_bytes(archive)
         with tarfile.open(tar) as fh:
             fh.extractall(tmp, filter="data")
+        yield tmp
+
+
+def score_revision(rev: str) -> tuple[str, dict[str, Rows]]:
+    """(extractor version, rows per set) of the rule extractor at git revision `rev`, on today's cases."""
+    with exported(rev) as tmp:
         child = subprocess.run(
             [sys.executable, __file__, "--rows-json"],
             check=True,

@@ -679,6 +679,7 @@ class PersonalRules:
         if verb is noun.head and noun.dep_ == "dobj":
             fields += _prep_objects(verb, ("in",))
         for f in fields:
+            schools += _prep_objects(f, ("at", "from"))  # "a master's in psychology from Harvard"
             if self.b.d.entity(f, _LOC_LABELS | frozenset({"ORG"})) is not None:
                 schools.append(f)
                 continue
