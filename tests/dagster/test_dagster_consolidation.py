@@ -265,7 +265,7 @@ def test_semantic_memory_learns_things_studies_and_habits_said_in_chat_style(sto
 
 
 def test_semantic_memory_selling_a_thing_invalidates_owning_it(stores, memory, instance):
-    later = NOON + timedelta(days=1)
+    later = NOON + timedelta(hours=2)
     _store(
         stores,
         "u1",
