@@ -42,7 +42,7 @@ from memory_runtime.extraction.rules import (
     _prep_objects,
     _span_text,
     _subject,
-    clean_name,
+    age_modifier,
     implied_self,
     lasting,
     polarity,
@@ -292,10 +292,8 @@ class PersonalRules:
     def clause(self, tok: "Token", low: str, who: Speaker) -> None:
         """One asserted or denied clause with its subject resolved."""
         aux = _aux(tok)
-        if (low in ("'m", "am", "is", "'s", "are", "'re", "was") or (low == "been" and lasting(tok))) and tok.dep_ in (
-            "ROOT",
-            "conj",
-        ):
+        copula = low in ("'m", "m", "am", "is", "'s", "are", "'re", "was") or (low == "been" and lasting(tok))
+        if copula and tok.dep_ in ("ROOT", "conj"):
             self.copula(tok, who)
         elif low in ("suffer", "suffers") and not aux - {"do", "does"}:
             self.condition(_prep_objects(tok, ("from",)), who)
@@ -447,6 +445,13 @@ class PersonalRules:
                 self._fact(who, "likes", obj, f"{who.claim} likes {obj}", self.b.ner_in(list(pobj.subtree)))
 
     def _copula_attr(self, verb: "Token", attr: "Token", who: Speaker) -> None:
+        for c in attr.children:  # "I'm a 25-year-old designer from Kenya"
+            if (years := age_modifier(c)) is not None:
+                self._fact(who, "age_is", years, f"{who.claim} is {years} years old")
+        for pobj in _prep_objects(attr, ("from",)) if any(c.lower_ in ("a", "an") for c in attr.children) else []:
+            if (named := _named(self.b.d, pobj, _LOC_LABELS | {"NORP"})) is not None:
+                place = self.b.entity(named[0], "Location", "rule")
+                self._fact(who, "is_from", named[0], f"{who.claim} is from {named[0]}", [place])
         age = self._age(attr)
         if age is not None:
             self._fact(who, "age_is", age, f"{who.claim} is {age} years old")

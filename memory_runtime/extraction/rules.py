@@ -378,15 +378,31 @@ def _called(tok: "Token") -> "Token | None":
     return None
 
 
+def age_modifier(tok: "Token") -> str | None:
+    """The age in '25-year-old' (the amod 'old' with its 'year' and number), else None."""
+    if tok.lower_ != "old" or tok.dep_ != "amod":
+        return None
+    num = next((t for t in tok.subtree if t.like_num and t.text.isdigit()), None)
+    years = any(t.lower_ in ("year", "years") for t in tok.subtree)
+    return num.text if num is not None and years and 0 < int(num.text) < 120 else None
+
+
 def _role_phrase(noun: "Token") -> str | None:
     """'a senior data scientist at X' -> 'senior data scientist' (modifiers left of the noun)."""
-    words = [c for c in noun.children if c.dep_ in ("compound", "amod", "nmod") and c.i < noun.i] + [noun]
+    words = [
+        c
+        for c in noun.children
+        if c.dep_ in ("compound", "amod", "nmod") and c.i < noun.i and not age_modifier(c)  # "a 25-year-old nurse"
+    ] + [noun]
     words.sort(key=lambda t: t.i)
     # keep only the contiguous run ending at the noun
     run = [noun]
     for w in reversed(words[:-1]):
+        hyphenated = list(w.subtree)
         if w.i == run[0].i - 1:
             run.insert(0, w)
+        elif hyphenated[-1].i == run[0].i - 1 and all(t.is_alpha or t.text == "-" for t in hyphenated):
+            return _span_text(hyphenated + run) if len(hyphenated) <= 5 else None  # "a stay-at-home dad"
     if noun.lower_ in _VAGUE_ROLES or not all(w.is_alpha for w in run) or len(run) > 4:
         return None
     if any(w.lower_ in _EVALUATIVE for w in run) or any(c.dep_ in ("relcl", "acl") for c in noun.children):
@@ -563,12 +579,15 @@ class _Builder:
 
     def _first_person(self, tok: "Token") -> None:
         low = tok.lower_
+        if tok.dep_ == "ROOT" and any(c.dep_ == "advmod" and c.lower_ == "here" for c in tok.children):
+            if (ent := self.d.entity(tok, frozenset({"PERSON"}))) is not None or _name_like(tok):
+                self._name_is(clean_name(ent.text) if ent is not None else tok.text)  # "Hello, Marguerite here"
+            return
         if low in ("name", "favorite", "favourite", "fave", "fav"):
             self._my_noun(tok)
             return
         if tok.dep_ not in ("ROOT", "conj"):
             return
-        subj = _subject(tok)
         if low in ("call", "calls") and tok.dep_ == "ROOT" and not _has_negation(tok):
             self._call_me(tok)  # "call me Raj", "friends call me Sunny"
             return
