@@ -656,10 +656,10 @@ class _Builder:
         for role in roles:
             self._is_a(role)
         for boss in _prep_objects(verb, ("under",)):  # "I work under Margaret Lee"
-            if (name := self.d.person_name(boss)) is not None and boss.is_title:
-                person = self.entity(name, "Person", "rule")
-                self.fact(USER_SUBJECT, "has_manager", name, f"User's manager is {name}", CONF_FIRST_PERSON, [person],
-                          relation=True)  # fmt: skip
+            if (boss_name := self.d.person_name(boss)) is not None and boss.is_title:
+                person = self.entity(boss_name, "Person", "rule")
+                claim = f"User's manager is {boss_name}"
+                self.fact(USER_SUBJECT, "has_manager", boss_name, claim, CONF_FIRST_PERSON, [person], relation=True)
         homes = [h for h in _prep_objects(verb, ("from",)) if h.lower_ in ("home", "flat", "house", "apartment")]
         self._lives_at([p for h in homes for p in _prep_objects(h, ("in",))])  # "I work from my flat in Hamburg"
 
