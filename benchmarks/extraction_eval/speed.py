@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/extraction_eval/speed.py --before REV [--turns 10000] [--repeat 3]
 
 The whole-pipeline number (benchmarks/bench_consolidation.py) swings with the load of a shared machine; this
-times only `SpacyExtractor.extract_turns` (spaCy + rules, one process, after a warm-up) for both versions in
-alternation in the same run, so their ratio is what the rules cost. Each version runs in its own subprocess
-with its `memory_runtime/` first on the path (score.py's export of REV).
+times the two parts of extraction (spaCy parsing, then the rules on the parsed Docs) for both versions in
+alternation in the same run, so what the rules cost is seen apart from the parser and the machine's load.
+Each version runs in its own subprocess with its `memory_runtime/` first on the path (score.py's export).
 """
 
 import argparse
@@ -23,11 +23,12 @@ sys.path.insert(1, str(HERE.parent))  # bench_consolidation and its harness
 
 
 def child(turns: int) -> None:
-    """Print the extractor version and turns/s of one timed pass over the synthetic turns."""
+    """Print the extractor version, turns/s of spaCy parsing and turns/s of the rules on those parses."""
     from bench_consolidation import synthetic_turns
 
     from memory_runtime.extraction import EXTRACTOR_VERSION
-    from memory_runtime.extraction.spacy_extractor import SpacyExtractor
+    from memory_runtime.extraction.pipeline import Coreference, extract_turn_doc
+    from memory_runtime.extraction.spacy_extractor import BATCH_SIZE, load_pipeline
     from memory_runtime.extraction.types import TurnInput
 
     inputs = [
@@ -35,11 +36,17 @@ def child(turns: int) -> None:
         for rows in synthetic_turns(turns, 50, 11).values()
         for t in rows
     ]
-    extractor = SpacyExtractor()
-    extractor.extract_turns(inputs[:200])  # load the pipeline
+    nlp = load_pipeline()
+    list(nlp.pipe(t.text for t in inputs[:200]))  # warm up
     start = time.perf_counter()
-    extractor.extract_turns(inputs)
-    print(json.dumps({"version": EXTRACTOR_VERSION, "turns_per_s": len(inputs) / (time.perf_counter() - start)}))
+    docs = list(nlp.pipe((t.text for t in inputs), batch_size=BATCH_SIZE))
+    parsed = time.perf_counter()
+    coref = Coreference()
+    for doc, turn in zip(docs, inputs, strict=True):
+        extract_turn_doc(doc, turn, coref)
+    done = time.perf_counter()
+    n = len(inputs)
+    print(json.dumps({"version": EXTRACTOR_VERSION, "parse": n / (parsed - start), "rules": n / (done - parsed)}))
 
 
 def measure(code: str | None, turns: int) -> dict[str, float | str]:
@@ -61,18 +68,19 @@ def main() -> int:
         return 0
     from score import exported
 
-    runs: dict[str, list[float]] = {}
+    runs: dict[str, dict[str, list[float]]] = {}
     with exported(args.before) if args.before else contextlib.nullcontext(None) as old:
         for _ in range(args.repeat):
             for code in ([old] if old else []) + [None]:
                 found = measure(code, args.turns)
-                runs.setdefault(str(found["version"]), []).append(float(found["turns_per_s"]))
-    print(f"rule extraction only, {args.turns} synthetic turns, best of {args.repeat} alternating runs:")
-    for version, speeds in runs.items():
-        print(f"  {version}: {max(speeds):.0f} turns/s (runs: {', '.join(f'{s:.0f}' for s in speeds)})")
-    if len(runs) == 2:
-        (a, sa), (b, sb) = runs.items()
-        print(f"  ratio {b} / {a}: {max(sb) / max(sa):.2f}")
+                for part in ("parse", "rules"):
+                    runs.setdefault(str(found["version"]), {}).setdefault(part, []).append(float(found[part]))
+    print(f"{args.turns} synthetic turns, best of {args.repeat} alternating runs (turns/s):")
+    print("| extractor | spaCy parse | rules on the parses | extraction (both) |")
+    print("|---|---|---|---|")
+    for version, parts in runs.items():
+        parse, rules = max(parts["parse"]), max(parts["rules"])
+        print(f"| {version} | {parse:.0f} | {rules:.0f} | {1 / (1 / parse + 1 / rules):.0f} |")
     return 0
 
 
