@@ -80,13 +80,20 @@ def test_first_person_statements_become_user_facts(text: str, expected: set[tupl
         "I no longer live in Paris.",
         "I'm not a doctor.",
         "I never liked jazz.",
-        "I don't really like coffee.",
         "My name is not Bob.",
         "I don't live in Paris or work at Acme.",
     ],
 )
 def test_negated_statements_produce_no_fact(text: str) -> None:
     assert facts_of(text) == set()
+
+
+@pytest.mark.parametrize(
+    ("text", "disliked"),
+    [("I don't really like coffee.", "coffee"), ("i'm not a big fan of horror films", "horror films")],
+)
+def test_a_plain_not_liking_is_a_dislike_not_a_change_of_taste(text: str, disliked: str) -> None:
+    assert user_facts_of(text) == {(USER_SUBJECT, "dislikes", disliked)}
 
 
 @pytest.mark.parametrize(
@@ -123,10 +130,15 @@ def test_hedged_past_and_subordinate_statements_produce_no_fact(text: str) -> No
 
 @pytest.mark.parametrize(
     "text",
-    ["I like it.", "I like your suggestion.", "I work at a hospital.", "I'm Happy.", "We live in Boston."],
+    ["I like it.", "I like your suggestion.", "I work at a hospital.", "I'm Happy.", "They live in Boston."],
 )
 def test_vague_objects_and_other_subjects_produce_no_fact(text: str) -> None:
     assert facts_of(text) == set()
+
+
+def test_we_includes_the_user_but_not_an_assistant() -> None:
+    assert facts_of("We live in Boston.") == {(USER_SUBJECT, "lives_in", "Boston")}
+    assert facts_of("We live in Boston.", role="assistant") == set()
 
 
 def test_assistant_first_person_is_not_the_user() -> None:

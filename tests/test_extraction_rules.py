@@ -81,6 +81,102 @@ def test_everyday_statements_become_facts(text: str, expected: set[tuple[str, st
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # possessions: plurals in the singular, named products, "my new X", "we"
+        ("I have three guitars.", {(U, "owns", "guitar")}),
+        ("I drive a Honda Civic.", {(U, "owns", "Honda Civic")}),
+        ("my new car is so comfy", {(U, "owns", "car")}),
+        ("We finally bought a flat!", {(U, "owns", "flat")}),
+        ("My wife and I own a restaurant.", {(U, "owns", "restaurant")}),
+        ("I own two cats and a parrot.", {(U, "has_pet", "cat"), (U, "has_pet", "parrot")}),
+        # education: degrees, majors, years at a school
+        ("I have a master's in psychology.", {(U, "field_of_study", "psychology")}),
+        ("I have a degree from Harvard.", {(U, "studied_at", "Harvard")}),
+        ("I did my masters at LSE.", {(U, "studied_at", "LSE")}),
+        ("I'm doing a degree in nursing at Leeds.", {(U, "field_of_study", "nursing"), (U, "studies_at", "Leeds")}),
+        ("My major is computer science.", {(U, "field_of_study", "computer science")}),
+        ("I'm in my final year at Warwick.", {(U, "studies_at", "Warwick")}),
+        ("I went to university at Durham.", {(U, "studied_at", "Durham")}),
+        # habits: frequency adverbs, counts per week, fronted schedules
+        ("I go climbing twice a week.", {(U, "habit", "go climbing twice a week")}),
+        ("I walk the dog three times a day.", {(U, "habit", "walk the dog three times a day")}),
+        ("I watch the news most mornings.", {(U, "habit", "watch the news most mornings")}),
+        ("I usually take the bus to work.", {(U, "habit", "take the bus to work")}),
+        ("On Sundays I bake bread.", {(U, "habit", "bake bread on Sundays")}),
+        # employment and places in chat style
+        ("i work in finance at a firm called Brookfield", {(U, "works_for", "Brookfield")}),
+        ("I was just hired by Tesco.", {(U, "works_for", "Tesco")}),
+        ("I've been a cashier at Walmart for two years.", {(U, "is_a", "cashier"), (U, "works_for", "Walmart")}),
+        ("I work under Margaret Lee.", {(U, "has_manager", "Margaret Lee")}),
+        ("Just moved to Seattle last month!", {(U, "lives_in", "Seattle")}),
+        ("Born and raised in Glasgow.", {(U, "is_from", "Glasgow")}),
+        ("I'm based out of Dubai.", {(U, "lives_in", "Dubai")}),
+        ("I've lived in Chicago for years.", {(U, "lives_in", "Chicago")}),
+        # health, tastes, plans
+        ("I suffer from insomnia.", {(U, "has_condition", "insomnia")}),
+        ("I'm on a low-carb diet.", {(U, "diet", "low-carb")}),
+        ("I'm really into birdwatching.", {(U, "likes", "birdwatching")}),
+        ("Friends call me Sunny.", {(U, "name_is", "Sunny")}),
+        ("My full name is Amelia Rose Carter.", {(U, "name_is", "Amelia Rose Carter")}),
+    ],
+)
+def test_everyday_phrasings_of_things_studies_habits_and_work_become_facts(text: str, expected: set) -> None:
+    assert facts(text) == expected
+
+
+def test_plans_in_everyday_phrasing_keep_their_dates() -> None:
+    found = {
+        (f.predicate, f.object, f.when)
+        for t in (
+            "I've booked a trip to Vienna for next Thursday.",
+            "Next week I'm visiting my aunt in Bath.",
+            "I'm moving to Lisbon in June.",
+        )
+        for f in extract_turns(said(t))[0].facts
+    }
+    assert found == {
+        ("travels_to", "Vienna", "2025-03-20"),
+        ("travels_to", "Bath", "2025-03-17"),
+        ("plans", "move to Lisbon", "2025-06"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "denied"),
+    [
+        ("I sold my bike.", {(U, "owns", "bike")}),
+        ("I got rid of my TV.", {(U, "owns", "TV")}),
+        ("Jake isn't my boyfriend anymore.", {(U, "has_partner", "Jake")}),
+        ("I'm not at Microsoft anymore.", {(U, "works_for", "Microsoft")}),
+    ],
+)
+def test_selling_leaving_and_breaking_up_are_denials(text: str, denied: set) -> None:
+    (ext,) = extract_turns(said(text))
+    assert triples(ext, negated=True) == denied and triples(ext) == set()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was going to fly to Oslo but it got cancelled.",
+        "I dreamt I owned a castle.",
+        "I'd love to own a horse one day.",
+        "Would you recommend studying in Germany?",
+        "My old laptop finally died.",
+        "I have a question about my degree.",
+    ],
+)
+def test_plans_that_fell_through_wishes_and_questions_give_nothing(text: str) -> None:
+    assert facts(text) == set()
+
+
+def test_we_and_our_are_not_an_assistants() -> None:
+    (ext,) = extract_turns(said("We have a hamster called Nibbles and we live in Porto.", role="assistant"))
+    assert ext.facts == []
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "Do you have a dog?",

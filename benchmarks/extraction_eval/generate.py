@@ -5,7 +5,7 @@
 Each template is a turn (or a few turns) with slots filled from the lexicons below, and the (subject,
 predicate, object[, when]) triples a careful annotator would write down. Negations list the triple they
 deny. Dates are computed here with plain calendar arithmetic from the turn's timestamp (not with the
-extractor's resolver). The hand-written held-out cases are in heldout.jsonl (not generated).
+extractor's resolver). The hand-written cases are in dev.jsonl and holdout.jsonl (not generated; see README.md).
 """
 
 import argparse

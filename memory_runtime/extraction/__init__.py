@@ -28,7 +28,7 @@ from memory_runtime.extraction.types import (
     is_functional,
 )
 
-RULES_VERSION = "rules-2"
+RULES_VERSION = "rules-3"
 
 
 def _version(spacy_model: str, llm_model: str | None) -> str:

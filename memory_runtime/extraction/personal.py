@@ -25,10 +25,10 @@ consolidation uses to invalidate the positive fact. Predicates come from `domain
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from memory_runtime.extraction.dates import resolve_date
-from memory_runtime.extraction.lexicon import PET_NOUNS, RELATION_NOUNS
+from memory_runtime.extraction.lexicon import PET_NOUNS, RELATION_NOUNS, singular
 from memory_runtime.extraction.rules import (
     _ADVERBS,
     _DETERMINERS,
@@ -42,8 +42,11 @@ from memory_runtime.extraction.rules import (
     _prep_objects,
     _span_text,
     _subject,
-    clean_name,
+    age_modifier,
+    implied_self,
+    lasting,
     polarity,
+    speaks_for_self,
 )
 from memory_runtime.extraction.types import USER_SUBJECT, EntityMention
 
@@ -87,11 +90,41 @@ NOT_POSSESSIONS = frozenset(
     time day week month year job question doubt clue point look try go reason need way feeling sense kind sort
     thing something anything nothing everything one few couple lunch breakfast dinner headache cold fever""".split()
 )
+NOT_OWNED = frozenset(  # "my new ..." that nobody owns
+    """job role position boss manager team city town neighbourhood neighborhood school class course year hobby
+    favourite favorite place home project client colleague friend flatmate roommate haircut look""".split()
+)
+FOND_WORDS = {  # "I'm addicted to X": the word and the prepositions that take what the speaker likes
+    "addicted": ("to",),
+    "obsessed": ("with",),
+    "passionate": ("about",),
+    "crazy": ("about",),
+    "mad": ("about",),
+    "keen": ("on",),
+}
+_PRONOUNS_LIKED = frozenset("it that this them you him her everything something anything".split())
+HABIT_ADVERBS = frozenset("usually always normally generally typically regularly often".split())
+_TIME_NOUNS = frozenset(
+    "morning mornings evening evenings night nights afternoon afternoons day days week weekend weekends".split()
+)
 FREQUENCY_ADVERBS = frozenset("usually always often normally generally sometimes typically regularly also".split())
 _SCHEDULE_ADVERBS = frozenset("daily weekly nightly monthly everyday".split())
 _DAY_PLURALS = re.compile(r"^(mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekends|weekdays)$")
-_SCHOOL_WORDS = frozenset("university college school institute academy polytechnic".split())
-_TRAVEL_VERBS = frozenset("travelling traveling flying going heading driving travel fly go head drive off".split())
+_SCHOOL_WORDS = frozenset("university college school institute academy polytechnic uni grad".split())
+DEGREE_WORDS = frozenset(
+    "degree degrees bachelor bachelors master masters phd doctorate mba undergrad diploma bsc msc ba ma".split()
+)
+_DEGREE_VERBS = frozenset(
+    """have has 've got get getting did do doing done finished finishing completed completing earned hold
+    pursuing working studying""".split()
+)
+_DEGREE_UNDERWAY = frozenset("doing getting pursuing working studying finishing completing".split())
+_TRAVEL_VERBS = frozenset(
+    "travelling traveling flying going heading driving travel fly go head drive off taking sailing".split()
+)
+HAVE_VERBS = frozenset("have has 've got own owns bought adopted drive drives".split())
+TRIP_NOUNS = frozenset("trip flight flights vacation holiday ticket tickets train ferry cruise".split())
+_PROGRESSIVE = frozenset({"'m", "am", "m", "is", "'s", "are", "'re"})
 _FUTURE_MODALS = frozenset({"will", "'ll", "ll", "shall"})
 _THIRD_PERSON_VERB = {"have": "has", "go": "goes", "do": "does", "be": "is"}
 
@@ -141,6 +174,11 @@ def _conjuncts(tok: "Token") -> list["Token"]:
     return out
 
 
+def _xcomp(verb: "Token", words: Iterable[str]) -> "Token | None":
+    """The open complement of `verb` if it is one of `words` ("try to avoid caffeine" -> avoid)."""
+    return next((c for c in verb.children if c.dep_ == "xcomp" and c.lower_ in words), None)
+
+
 def _has_future_only_modal(verb: "Token") -> bool:
     modals = {c.lower_ for c in verb.children if c.dep_ == "aux" and c.lower_ not in ("do", "does", "did", "to")}
     modals -= {"am", "'m", "m", "is", "'s", "are", "'re", "be", "been", "have", "'ve", "has"}
@@ -157,14 +195,16 @@ class PersonalRules:
     # ---- who and when ------------------------------------------------------------------------------
     def speaker(self, subj: "Token") -> Speaker | None:
         """The subject of a clause as a Speaker: the speaker's own "I", or a named person."""
-        if subj.lower_ == "i":
-            if not self.b.first_person:
-                return None
-            return Speaker(USER_SUBJECT, "User", None, CONF_FIRST_PERSON)
+        if speaks_for_self(subj):
+            return self.me()
         who = self.b.named_subject(subj)
         if who is None or who[1] != "PERSON":
             return None
         return Speaker(who[0], who[0], self.b.entity(who[0], "Person", "PERSON"), self.b.third_conf)
+
+    def me(self) -> Speaker | None:
+        """The speaker as a Speaker (None in an assistant's turn without a speaker: nobody to remember)."""
+        return Speaker(USER_SUBJECT, "User", None, CONF_FIRST_PERSON) if self.b.first_person else None
 
     def owner(self, noun: "Token") -> Speaker | None:
         """Whose <relation noun> this is: "my" (the speaker), "Anna's", "her" (after one person)."""
@@ -174,9 +214,9 @@ class PersonalRules:
         for c in owners:
             if c.dep_ != "poss":
                 continue
-            if c.lower_ == "my":
-                return Speaker(USER_SUBJECT, "User", None, CONF_FIRST_PERSON) if self.b.first_person else None
-            return self.speaker(c) if c.lower_ not in ("your", "our", "their", "its") else None
+            if c.lower_ in ("my", "our"):
+                return self.me()
+            return self.speaker(c) if c.lower_ not in ("your", "their", "its") else None
         return None
 
     def when(self, verb: "Token") -> str | None:
@@ -214,16 +254,26 @@ class PersonalRules:
     def __call__(self, tok: "Token") -> None:
         """Apply every rule that starts at `tok`."""
         low = tok.lower_
-        if low in RELATION_NOUNS or low in PET_NOUNS:
+        if (
+            low in RELATION_NOUNS
+            or low in PET_NOUNS
+            or (singular(low) in PET_NOUNS and self.b.d.ent_at.get(tok.i) is None)
+        ):
             self.relation_noun(tok)
         elif low in ("company", "employer", "firm") and tok.dep_ == "nsubj":
             self.my_company(tok)
+        elif low == "home" and tok.dep_ == "nsubj":
+            self.home_is(tok)
+        elif low in DEGREE_WORDS or (low == "major" and tok.dep_ == "nsubj"):
+            self.degree(tok)
+        elif any(c.dep_ == "amod" and c.lower_ == "new" for c in tok.children):
+            self.new_thing(tok)
         if tok.dep_ not in ("ROOT", "conj"):
             return
         subj = _subject(tok)
-        if subj is None:
+        if subj is None and not (self.b.first_person and implied_self(tok)):
             return
-        who = self.speaker(subj)
+        who = self.speaker(subj) if subj is not None else self.me()
         if who is None:
             return
         pol = polarity(tok)
@@ -242,16 +292,25 @@ class PersonalRules:
     def clause(self, tok: "Token", low: str, who: Speaker) -> None:
         """One asserted or denied clause with its subject resolved."""
         aux = _aux(tok)
-        if low in ("'m", "am", "is", "'s", "are", "'re", "was") and tok.dep_ in ("ROOT", "conj"):
+        copula = low in ("'m", "m", "am", "is", "'s", "are", "'re", "was") or (low == "been" and lasting(tok))
+        if copula and tok.dep_ in ("ROOT", "conj"):
             self.copula(tok, who)
+        elif low in ("suffer", "suffers") and not aux - {"do", "does"}:
+            self.condition(_prep_objects(tok, ("from",)), who)
+        elif low == "diagnosed" and not self.b.negating:
+            self.condition(_prep_objects(tok, ("with",)), who)
+        elif low in ("try", "tries", "trying") and (xcomp := _xcomp(tok, ("avoid", "eat", "drink"))) is not None:
+            self.food(xcomp, who)
         elif low in ("turned", "turn", "turning"):
             self.age_turned(tok, who)
         elif low in ("started", "start", "starting", "joined", "join", "joining", "got", "landed", "hired"):
             self.job_start(tok, who)
         elif low in ("left", "quit", "resigned", "leaving", "quitting"):
             self.job_end(tok, who)
-        elif low in ("grew", "born"):
+        elif low in ("grew", "born", "raised", "brought"):
             self.origin(tok, who)
+        elif low in ("went", "go", "goes") and self.school_year(tok, who):
+            return
         elif low in ("studied", "study", "studying", "studies", "majored", "majoring", "graduated"):
             self.education(tok, who)
         elif low in ("planning", "plan", "plans", "intend", "intending"):
@@ -263,47 +322,81 @@ class PersonalRules:
         elif low in ("eat", "drink", "eats", "drinks", "avoid", "avoids", "stopped"):
             if not self.habit(tok, who):
                 self.food(tok, who)
-        elif low in ("have", "has", "own", "owns", "bought", "got") or (low == "got" and aux & {"'ve", "have"}):
-            self.have(tok, who)
+        elif low in HAVE_VERBS:
+            if not self.habit(tok, who):
+                self.have(tok, who)
+        elif low in ("booked", "book") and not self.b.negating:
+            for obj in (c for c in tok.children if c.dep_ == "dobj" and c.lower_ in TRIP_NOUNS):
+                self.trip(tok, obj, who)
+        elif low in ("gave", "give", "giving") and any(c.dep_ == "prt" and c.lower_ == "up" for c in tok.children):
+            self.food(tok, who, gave_up=True)  # "I gave up sugar"
+        elif low == "moving" and _aux(tok) & _PROGRESSIVE and not self.b.negating:
+            self.moving(tok, who)
+        elif low in ("sold", "rid") and not self.b.negating:
+            self.disowned(tok, who)
         else:
             self.habit(tok, who)
 
     # ---- people ------------------------------------------------------------------------------------
+    @staticmethod
+    def _named_by(tok: "Token") -> "Token | None":
+        """The name a noun is given: 'a dog named Rex', 'a beagle called Pepper' (the acl's object)."""
+        for c in tok.children:
+            if c.dep_ == "acl" and c.lower_ in ("named", "called"):
+                return next((g for g in c.children if g.dep_ in ("oprd", "xcomp", "attr", "dobj", "npadvmod")), None)
+        return None
+
+    def _had_by(self, noun: "Token") -> "tuple[Speaker, Token] | None":
+        """(who, verb) when `noun` (or the noun it is conjoined to) is the object of have/own/got/adopted."""
+        top = noun
+        while top.dep_ == "conj":
+            top = top.head
+        verb = top.head
+        if top.dep_ != "dobj" or verb.lower_ not in HAVE_VERBS or polarity(verb) is None:
+            return None
+        subj = _subject(verb)
+        who = self.speaker(subj) if subj is not None else None
+        return (who, verb) if who is not None else None
+
     def relation_noun(self, noun: "Token") -> None:
-        """'my manager Tomasz', 'Tomasz is my manager', 'my boss is Maria', 'a dog named Rex'."""
-        low = noun.lower_
+        """'my manager Tomasz', 'Tomasz is my manager', 'Kofi, my flatmate', 'my boss is Maria', 'a dog named
+        Rex', 'I have two cats', "Jake isn't my boyfriend anymore" (a denied relation)."""
+        low = noun.lower_ if noun.lower_ in RELATION_NOUNS or noun.lower_ in PET_NOUNS else singular(noun.lower_)
         predicate = "has_pet" if low in PET_NOUNS else RELATION_NOUNS[low]
         who = self.owner(noun)
         name: str | None = None
         verb = noun.head
-        if who is None and predicate == "has_pet" and noun.dep_ == "dobj" and verb.lower_ in ("have", "has", "got"):
-            subj = _subject(verb)  # "I have a dog named Rex"
-            who = self.speaker(subj) if subj is not None else None
-            if who is None or polarity(verb) is not True:
-                return
+        denied = False
+        had = self._had_by(noun) if predicate == "has_pet" else None
+        if who is None and had is not None:
+            who, verb = had  # "I have a dog named Rex"
+            denied = polarity(verb) is False
         if who is None:
             return
         for c in noun.children:
-            if c.dep_ == "appos" or (c.dep_ == "acl" and c.lower_ in ("named", "called")):
-                target = (
-                    c
-                    if c.dep_ == "appos"
-                    else next((g for g in c.children if g.dep_ in ("oprd", "xcomp", "attr", "dobj", "npadvmod")), None)
-                )
-                if target is not None:
-                    name = self.b.d.person_name(target)
+            if c.dep_ == "appos":
+                name = self.b.d.person_name(c) if c.is_title else None
+                target = self._named_by(c) if name is None else None  # "our dog, a beagle named Pepper"
+                name = self.b.d.person_name(target) if target is not None else name
+            elif (target := self._named_by(noun)) is not None:
+                name = self.b.d.person_name(target)
+        if name is None and noun.dep_ == "appos" and noun.head.is_title:
+            name = self.b.d.person_name(noun.head)  # "Kofi, my flatmate, works at Google"
         if name is None and noun.dep_ == "nsubjpass" and verb.lower_ in ("called", "named"):
             target = next((c for c in verb.children if c.dep_ in ("oprd", "attr", "xcomp")), None)
             name = self.b.d.person_name(target) if target is not None else None  # "my cat is called Bella"
         if name is None and noun.dep_ == "compound" and noun.head.i == noun.i + 1:
             name = self.b.d.person_name(noun.head)  # "my friend Jake" parsed as a compound name
-        if name is None and verb.lower_ in ("is", "'s", "was") and polarity(verb) is True:
+        if name is None and noun.dep_ == "poss" and verb.lower_ == "name" and verb.dep_ == "nsubj":
+            noun, verb = verb, verb.head  # "my girlfriend's name is Mai"
+        if name is None and verb.lower_ in ("is", "'s", "was") and polarity(verb) is not None:
             other = _attr(verb) if noun.dep_ == "nsubj" else (_subject(verb) if noun.dep_ == "attr" else None)
             if other is not None and other.i != noun.i:
                 name = self.b.d.person_name(other)
+                denied = polarity(verb) is False
         if name is None:
-            if predicate == "has_pet" and noun.dep_ == "dobj" and verb.lower_ in ("have", "has", "got"):
-                self._fact(who, "has_pet", low, f"{who.claim} has a {low}")
+            if had is not None:
+                self._denied(denied, who, "has_pet", low, f"{who.claim} has a {low}")
             return
         if ids_equal(name, who.subject):
             return
@@ -311,19 +404,54 @@ class PersonalRules:
         other_entity = self.b.entity(name, type_, "rule")
         word = RELATION_WORDS[predicate] if predicate != "has_pet" else low
         claim = f"{who.claim}'s {word} is {name}"
-        self._fact(who, predicate, name, claim, [other_entity], relation=True)
+        self._denied(denied, who, predicate, name, claim, [other_entity], relation=True)
+
+    def _denied(self, denied: bool, who: Speaker, *args: Any, **kwargs: Any) -> None:
+        """A fact, negated when `denied` (for rules that run outside a clause's polarity)."""
+        before = self.b.negating
+        self.b.negating = before or denied
+        try:
+            self._fact(who, *args, **kwargs)
+        finally:
+            self.b.negating = before
 
     # ---- identity and work ---------------------------------------------------------------------------
     def copula(self, verb: "Token", who: Speaker) -> None:
         """I'm 34 / I'm from X / I'm vegetarian / I'm allergic to X / I'm a student at X / my company is X."""
         attr = _attr(verb)
+        self.school_year(verb, who)
         for pobj in _prep_objects(verb, ("from",)):
             named = _named(self.b.d, pobj, _LOC_LABELS | {"NORP"})
             if named is not None:
                 place = self.b.entity(named[0], "Location", "rule")
                 self._fact(who, "is_from", named[0], f"{who.claim} is from {named[0]}", [place])
-        if attr is None:
-            return
+        self._into(verb, who)
+        if self.b.negating and _prep_objects(verb, ("at",)):
+            for name, org in self._job_orgs(verb):  # "I'm no longer at Oracle"
+                self._fact(who, "works_for", name, f"{who.claim} works at {name}", [org])
+        for pobj in _prep_objects(verb, ("on",)):
+            if pobj.lower_ == "diet" and (kind := _span_text([t for t in pobj.subtree if t.i < pobj.i][1:])):
+                self._fact(who, "diet", kind.lower(), f"{who.claim} is on a {kind} diet")  # "on a keto diet"
+        for item in _conjuncts(attr) if attr is not None else []:
+            self._copula_attr(verb, item, who)
+
+    def _into(self, verb: "Token", who: Speaker) -> None:
+        """ "I'm into climbing", "I'm addicted to crossword puzzles", "I'm passionate about photography"."""
+        attr = _attr(verb)
+        heads = [verb] + ([attr] if attr is not None and attr.lower_ in FOND_WORDS else [])
+        for pobj in (o for h in heads for o in _prep_objects(h, FOND_WORDS.get(h.lower_, ("into",)))):
+            obj = _span_text([t for t in pobj.subtree if not (t.dep_ == "det" and t.i == pobj.left_edge.i)])
+            if obj and pobj.lower_ not in _PRONOUNS_LIKED and pobj.is_alpha:
+                self._fact(who, "likes", obj, f"{who.claim} likes {obj}", self.b.ner_in(list(pobj.subtree)))
+
+    def _copula_attr(self, verb: "Token", attr: "Token", who: Speaker) -> None:
+        for c in attr.children:  # "I'm a 25-year-old designer from Kenya"
+            if (years := age_modifier(c)) is not None:
+                self._fact(who, "age_is", years, f"{who.claim} is {years} years old")
+        for pobj in _prep_objects(attr, ("from",)) if any(c.lower_ in ("a", "an") for c in attr.children) else []:
+            if (named := _named(self.b.d, pobj, _LOC_LABELS | {"NORP"})) is not None:
+                place = self.b.entity(named[0], "Location", "rule")
+                self._fact(who, "is_from", named[0], f"{who.claim} is from {named[0]}", [place])
         age = self._age(attr)
         if age is not None:
             self._fact(who, "age_is", age, f"{who.claim} is {age} years old")
@@ -340,8 +468,8 @@ class PersonalRules:
             cond = CONDITION_WORDS[attr.lower_]
             self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
             return
-        if attr.lower_ == "intolerant" and words & {"lactose", "gluten"}:
-            cond = f"{'lactose' if 'lactose' in words else 'gluten'} intolerance"
+        if attr.lower_ == "intolerant" and (kinds := [w for w in words if w != "intolerant" and w.isalpha()]):
+            cond = f"{kinds[0]} intolerance"
             self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
             return
         if attr.lower_ == "allergic":
@@ -357,6 +485,27 @@ class PersonalRules:
             for pobj in _prep_objects(attr, ("at", "of", "in")):
                 self._school(pobj, who, "studies_at")
             return
+
+    def condition(self, pobjs: list["Token"], who: Speaker) -> None:
+        """'I suffer from migraines', 'I was diagnosed with type 2 diabetes'."""
+        for pobj in pobjs:
+            for item in _conjuncts(pobj):
+                cond = _span_text([t for t in item.subtree if t.dep_ != "det" and not t.is_punct]).lower()
+                if cond and len(cond.split()) <= 4:
+                    self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
+
+    def home_is(self, home: "Token") -> None:
+        """'Home is Lisbon for me', 'Home for me is Vancouver these days'."""
+        verb = home.head
+        if verb.lower_ not in ("is", "'s") or polarity(verb) is not True or (who := self.me()) is None:
+            return
+        if not any(p.lower_ == "me" for p in _prep_objects(verb, ("for",)) + _prep_objects(home, ("for",))):
+            return
+        attr = _attr(verb)
+        named = _named(self.b.d, attr, _LOC_LABELS | {"ORG", "PERSON"}) if attr is not None else None
+        if named is not None:
+            place = self.b.entity(named[0], "Location", "rule")
+            self._fact(who, "lives_in", named[0], f"{who.claim} lives in {named[0]}", [place], relation=True)
 
     def my_company(self, noun: "Token") -> None:
         """'My company is Globex', 'My employer, Initech, ...'."""
@@ -443,7 +592,7 @@ class PersonalRules:
     # ---- places --------------------------------------------------------------------------------------
     def origin(self, verb: "Token", who: Speaker) -> None:
         """'I grew up in Krakow', 'I was born in Lyon'."""
-        if verb.lower_ == "grew" and not any(c.lower_ == "up" for c in verb.children):
+        if verb.lower_ in ("grew", "brought") and not any(c.lower_ == "up" for c in verb.children):
             return
         for pobj in _prep_objects(verb, ("in",)):
             named = _named(self.b.d, pobj, _LOC_LABELS)
@@ -458,8 +607,11 @@ class PersonalRules:
         if not (progressive or _has_future_only_modal(verb) or verb.dep_ == "xcomp"):
             return False
         targets = _prep_objects(verb, ("to",))
-        if low in ("visiting", "visit"):
-            targets += [c for c in verb.children if c.dep_ == "dobj"]
+        objects = [c for c in verb.children if c.dep_ == "dobj"]
+        if low in ("taking", "take"):  # "I'm taking the train to Paris"
+            targets += [p for o in objects if o.lower_ in TRIP_NOUNS for p in _prep_objects(o, ("to",))]
+        if low in ("visiting", "visit"):  # "visiting Rome", "visiting my parents in Leeds"
+            targets += objects + [p for o in objects for p in _prep_objects(o, ("in",))] + _prep_objects(verb, ("in",))
         found = False
         for pobj in targets:
             named = _named(self.b.d, pobj, _LOC_LABELS)
@@ -471,10 +623,19 @@ class PersonalRules:
             found = True
         return found
 
+    def moving(self, verb: "Token", who: Speaker) -> None:
+        """ "I'm moving to Berlin in October": a plan to move (lives_in holds once it happened)."""
+        for pobj in _prep_objects(verb, ("to",)):
+            named = _named(self.b.d, pobj, _LOC_LABELS)
+            if named is not None:
+                place = self.b.entity(named[0], "Location", "rule")
+                phrase = f"move to {named[0]}"
+                self._fact(who, "plans", phrase, f"{who.claim} plans to {phrase}", [place], when=self.when(verb))
+
     def going_to(self, verb: "Token", who: Speaker) -> bool:
         """'I'm going to visit Rome' (travel) or 'I'm going to run a marathon' (a plan)."""
         xcomp = next((c for c in verb.children if c.dep_ == "xcomp"), None)
-        if xcomp is None:
+        if xcomp is None or not _aux(verb) & _PROGRESSIVE:  # "I was going to fly to Oslo" did not happen
             return False
         if xcomp.lower_ in ("visit", "travel", "fly", "go") and self.travel(xcomp, who):
             return True
@@ -496,6 +657,54 @@ class PersonalRules:
         self._fact(
             who, predicate, named[0], f"{who.claim} {verb} at {named[0]}", [school], relation=predicate == "studies_at"
         )
+
+    def degree(self, noun: "Token") -> None:
+        """'I have a degree in X', 'I did my PhD at S', "I'm doing a master's in X at S", 'a degree from S',
+        'my degree is in X', 'my major is X'."""
+        verb = noun.head
+        if noun.dep_ == "pobj" and verb.lower_ in ("on", "for", "towards"):
+            verb = verb.head  # "working on a PhD", "studying for a law degree"
+        elif noun.dep_ == "conj":
+            verb = noun.head.head
+        fields: list[Token] = []
+        if noun.dep_ == "nsubj" and verb.lower_ in ("is", "'s", "was"):  # "my degree is in X", "my major is X"
+            who = self.owner(noun)
+            attr = _attr(verb)
+            fields = _prep_objects(verb, ("in",)) + ([attr] if attr is not None else [])
+            schools: list[Token] = []
+            present = noun.lower_ == "major"
+        else:
+            subj = _subject(verb) if verb.lower_ in _DEGREE_VERBS else None
+            who = self.speaker(subj) if subj is not None else None
+            present = verb.lower_ in _DEGREE_UNDERWAY
+            schools = _prep_objects(noun, ("at", "from")) + _prep_objects(verb, ("at", "from"))
+        if who is None or polarity(verb) is not True:
+            return
+        fields += _prep_objects(noun, ("in", "of")) + (_prep_objects(verb, ("in",)) if verb is not noun.head else [])
+        if verb is noun.head and noun.dep_ == "dobj":
+            fields += _prep_objects(verb, ("in",))
+        for f in fields:
+            schools += _prep_objects(f, ("at", "from"))  # "a master's in psychology from Harvard"
+            if self.b.d.entity(f, _LOC_LABELS | frozenset({"ORG"})) is not None:
+                schools.append(f)
+                continue
+            for item in _conjuncts(f):
+                subject = _noun_phrase(item).lower()
+                if subject and item.is_alpha and subject not in _SCHOOL_WORDS:
+                    self._fact(who, "field_of_study", subject, f"{who.claim} studies {subject}")
+        for pobj in schools:
+            self._school(pobj, who, "studies_at" if present else "studied_at")
+
+    def school_year(self, verb: "Token", who: Speaker) -> bool:
+        """ "I'm in my final year at Warwick", 'I went to college at Duke', 'I go to university in Leeds'."""
+        low = verb.lower_
+        places = [p for p in _prep_objects(verb, ("in", "to")) if p.lower_ in {"year", "semester"} | _SCHOOL_WORDS]
+        if not places:
+            return False
+        present = low not in ("went", "was")
+        for pobj in _prep_objects(verb, ("at",)) + [g for p in places for g in _prep_objects(p, ("at",))]:
+            self._school(pobj, who, "studies_at" if present else "studied_at")
+        return True
 
     def education(self, verb: "Token", who: Speaker) -> None:
         """'I studied physics at MIT', 'I'm studying law', 'I majored in X', 'I graduated from S'."""
@@ -547,12 +756,25 @@ class PersonalRules:
         self._fact(who, "plans", phrase, f"{who.claim} plans to {phrase}", when=when)
 
     # ---- things and health ---------------------------------------------------------------------------
+    def trip(self, verb: "Token", obj: "Token", who: Speaker) -> bool:
+        """'I have a trip to Rome in May', "I've booked a flight to Chicago for next Tuesday"."""
+        for pobj in _prep_objects(obj, ("to",)) + _prep_objects(verb, ("to",)):
+            named = _named(self.b.d, pobj, _LOC_LABELS)
+            if named is not None:
+                place = self.b.entity(named[0], "Location", "rule")
+                claim = f"{who.claim} travels to {named[0]}"
+                self._fact(who, "travels_to", named[0], claim, [place], when=self.when(verb))
+                return True
+        return False
+
     def have(self, verb: "Token", who: Speaker) -> None:
         """'I have a dentist appointment next Friday' (plan), 'I have diabetes', 'I own a Tesla' (owns)."""
         for obj in (c for c in verb.children if c.dep_ == "dobj"):
             low = obj.lower_
-            if low in RELATION_NOUNS or low in PET_NOUNS:
+            if low in RELATION_NOUNS or low in PET_NOUNS or singular(low) in PET_NOUNS:
                 continue  # relation_noun
+            if low in DEGREE_WORDS:
+                continue  # degree
             if low in ("allergy", "allergies"):
                 targets = [_noun_phrase(c) for c in obj.children if c.dep_ == "compound"]
                 targets += [_noun_phrase(i) for p in _prep_objects(obj, ("to",)) for i in _conjuncts(p)]
@@ -560,46 +782,79 @@ class PersonalRules:
                     self._fact(who, "allergic_to", t, f"{who.claim} is allergic to {t}")
                 continue
             phrase = _noun_phrase(obj)
-            if low in CONDITIONS or phrase.lower() in ("celiac disease", "high blood pressure", "type 2 diabetes"):
+            if (
+                low in CONDITIONS
+                or low in ("pain", "disease", "disorder", "syndrome")
+                or phrase.lower() in ("celiac disease", "high blood pressure", "type 2 diabetes")
+            ):
                 cond = phrase.lower()
                 self._fact(who, "has_condition", cond, f"{who.claim} has {cond}")
                 continue
-            if low in ("trip", "flight", "vacation", "holiday"):
-                for pobj in _prep_objects(obj, ("to",)):
-                    named = _named(self.b.d, pobj, _LOC_LABELS)
-                    if named is not None:
-                        place = self.b.entity(named[0], "Location", "rule")
-                        self._fact(
-                            who,
-                            "travels_to",
-                            named[0],
-                            f"{who.claim} travels to {named[0]}",
-                            [place],
-                            when=self.when(verb),
-                        )
-                        return
+            if low in TRIP_NOUNS and self.trip(verb, obj, who):
+                return
             if low in EVENT_NOUNS:
                 when = self.when(verb)
                 if when is not None and not self.b.negating:
                     self._fact(who, "plans", phrase.lower(), f"{who.claim} has a {phrase.lower()}", when=when)
                 continue
-            if low in NOT_POSSESSIONS or not obj.is_alpha or self.b.d.entity(obj, frozenset({"PERSON", "GPE"})):
+            if low in NOT_POSSESSIONS or not obj.is_alpha and not obj.text.isalnum():
                 continue
-            if any(c.dep_ == "nummod" for c in obj.children) or obj.lower_ in _DETERMINERS:
+            if obj.lower_ in _DETERMINERS or obj.lower_ in ("myself", "yourself", "one"):
                 continue
-            ent = self.b.d.entity(obj)
-            thing = clean_name(ent.text) if ent is not None else phrase
-            if thing.lower() in _ADVERBS:
-                continue
-            self._fact(who, "owns", thing if ent is not None else thing.lower(), f"{who.claim} owns {thing}")
+            self._owns(who, obj)
 
-    def food(self, verb: "Token", who: Speaker, avoid_only: bool = False) -> None:
-        """'I eat fish' (eats), "I don't eat meat anymore" (not eats + avoids), 'I avoid sugar' (avoids)."""
+    def _owns(self, who: Speaker, obj: "Token") -> None:
+        """`who` owns the thing `obj` ("a new laptop" -> laptop, "three guitars" -> guitar, "a MacBook Pro")."""
+        ent = self.b.d.entity(obj)
+        article = any(c.dep_ == "det" and c.lower_ in ("a", "an") for c in obj.children)
+        if ent is not None and ent.label_ in ("PERSON", "GPE") and not article:
+            return  # "I have Anna" / "I have Paris" are not possessions
+        thing = _noun_phrase(obj)  # "a Honda Civic", "an electric scooter"
+        if ent is None and (obj.lower_.endswith("s") or any(c.dep_ == "nummod" and c.i < obj.i for c in obj.children)):
+            head, _, _ = thing.rpartition(" ")
+            thing = f"{head} {singular(obj.text)}".strip()  # "three guitars" -> guitar
+        model = [c.text for c in obj.children if c.dep_ == "nummod" and c.i == obj.i + 1]
+        thing = " ".join([thing, *model])  # "an iPhone 15"
+        if not thing or thing.lower() in _ADVERBS or obj.lower_ in NOT_POSSESSIONS:
+            return
+        named = ent is not None or not thing.islower()
+        self._fact(who, "owns", thing if named else thing.lower(), f"{who.claim} owns {thing}")
+
+    def new_thing(self, noun: "Token") -> None:
+        """'my new bike is amazing', 'I love my new car': the speaker owns it."""
+        owner = next((c for c in noun.children if c.dep_ == "poss" and c.lower_ in ("my", "our")), None)
+        low = noun.lower_
+        if owner is None or not noun.is_alpha or low in NOT_POSSESSIONS or low in RELATION_NOUNS or low in PET_NOUNS:
+            return
+        if low in NOT_OWNED or self.b.d.entity(noun, frozenset({"PERSON", "GPE", "ORG"})) is not None:
+            return
+        if (who := self.me()) is not None:
+            self._owns(who, noun)
+
+    def disowned(self, verb: "Token", who: Speaker) -> None:
+        """'I sold my bike', 'I got rid of my TV': no longer owned (a negated owns)."""
+        objs = [c for c in verb.children if c.dep_ == "dobj"] + _prep_objects(
+            verb, ("of",) if verb.lower_ == "rid" else ()
+        )
+        self.b.negating = True
+        try:
+            for obj in objs:
+                if obj.lower_ not in NOT_POSSESSIONS and obj.lower_ not in RELATION_NOUNS and obj.is_alpha:
+                    self._owns(who, obj)
+        finally:
+            self.b.negating = False
+
+    def food(self, verb: "Token", who: Speaker, avoid_only: bool = False, gave_up: bool = False) -> None:
+        """'I eat fish' (eats), "I don't eat meat anymore" (not eats + avoids), 'I avoid sugar' (avoids), 'I eat
+        lots of vegetables', 'I gave up sugar' (not eats + avoids)."""
         low = verb.lower_
         objs = [i for c in verb.children if c.dep_ in ("dobj", "xcomp") for i in _conjuncts(c)]
-        if low == "stopped":  # "I stopped eating meat"
+        objs = [q for o in objs for q in (_prep_objects(o, ("of",)) if o.lower_ in ("lot", "lots", "plenty") else [o])]
+        if low == "stopped" or gave_up:  # "I stopped eating meat", "I gave up meat"
             inner = [o for o in objs if o.lower_ in ("eating", "drinking")]
-            objs = [i for o in inner for c in o.children if c.dep_ == "dobj" for i in _conjuncts(c)]
+            objs = [i for o in inner for c in o.children if c.dep_ == "dobj" for i in _conjuncts(c)] or (
+                objs if gave_up else []
+            )
             avoid_only = False
             if self.b.negating or not objs:
                 return
@@ -620,21 +875,27 @@ class PersonalRules:
                     self._fact(who, "avoids", food, f"{who.claim} avoids {food}")
                 finally:
                     self.b.negating = denied
-        if low == "stopped":
+        if low == "stopped" or gave_up:
             self.b.negating = False
 
     # ---- habits --------------------------------------------------------------------------------------
     def _schedule(self, verb: "Token") -> list["Token"]:
-        """The modifiers of `verb` that say how often or when: every morning, on Sundays, daily, at 6am."""
+        """The modifiers of `verb` that say how often or when: every morning, on Sundays, daily, at 6am, three
+        times a week, most evenings (on the verb, its object, or the object of its preposition)."""
         heads = [verb] + [c for c in verb.children if c.dep_ in ("xcomp", "dobj")]
+        heads += [
+            g for h in list(heads) for c in h.children if c.dep_ == "prep" for g in c.children if g.dep_ == "pobj"
+        ]
         return [c for h in heads for c in h.children if self._is_schedule(c)]
 
     def _is_schedule(self, c: "Token") -> bool:
-        if c.dep_ in ("npadvmod", "advmod", "obl"):
+        if c.dep_ in ("npadvmod", "advmod", "obl", "dobj"):
             if any(g.lower_ in ("every", "each") for g in c.children) or c.lower_ in _SCHEDULE_ADVERBS:
+                return c.dep_ != "dobj" or c.lower_ in _TIME_NOUNS or _DAY_PLURALS.match(c.lower_) is not None
+            if c.lower_ in ("twice", "once") or (c.lower_ == "times" and any(g.like_num for g in c.children)):
                 return True
-            if c.lower_ in ("twice", "once"):
-                return True
+            if c.lower_ in _TIME_NOUNS and any(g.lower_ in ("most", "some", "many") for g in c.children):
+                return True  # "most evenings"
             return c.lower_ in ("week", "month", "day") and any(
                 g.lower_ in ("twice", "once", "times") or g.like_num for g in c.subtree
             )
@@ -645,18 +906,24 @@ class PersonalRules:
             return False
         return bool(
             (c.lower_ == "on" and _DAY_PLURALS.match(pobj.lower_))
-            or (c.lower_ == "in" and pobj.lower_ in ("mornings", "evenings", "afternoons"))
+            or (
+                c.lower_ == "in"
+                and pobj.lower_ in ("mornings", "evenings", "afternoons", "morning", "evening", "afternoon")
+            )
             or (c.lower_ == "at" and pobj.ent_type_ == "TIME")
         )
 
     def habit(self, verb: "Token", who: Speaker) -> bool:
-        """'I go running every morning', 'I play tennis on Sundays', 'I meditate daily'."""
+        """'I go running every morning', 'I play tennis on Sundays', 'I meditate daily', 'I usually walk to work',
+        'Every Sunday I call my parents' (the phrase keeps the sentence's order; a fronted schedule goes last)."""
         if _aux(verb) - {"do", "does"} or verb.lower_.endswith(("ed", "ing")) or self.b.negating:
             return False
         schedule = self._schedule(verb)
-        if not schedule:
+        usual = any(c.dep_ == "advmod" and c.lower_ in HABIT_ADVERBS for c in verb.children)
+        if not schedule and not usual:
             return False
-        skip = {t.i for s in schedule for t in s.subtree}
+        fronted = [t for t in schedule if t.i < verb.i]
+        skip = {t.i for s in fronted for t in s.subtree}
         subj = _subject(verb)
         if subj is not None:
             skip |= {t.i for t in subj.subtree}
@@ -666,17 +933,19 @@ class PersonalRules:
             if t.i not in skip
             and not t.is_punct
             and t.lower_ not in FREQUENCY_ADVERBS
-            and t.dep_ not in ("cc",)
+            and t.dep_ not in ("cc", "neg")
+            and not (t.dep_ == "aux" and (t.i < verb.i or t.lower_ != "to"))
             and not (t.dep_ == "conj" and t.head.i == verb.i)
             and not (t.i > verb.i and t.head.dep_ == "conj" and t.head.head.i == verb.i)
+            and not (t.i < verb.i and t.dep_ in ("advmod", "intj"))
         ]
-        words = [t for t in words if t.dep_ != "aux"]
-        if not words or len(words) > 8:
+        if not words or len(words) > 10 or (not schedule and len(words) < 2):
             return False
-        rhythm = " ".join(_span_text(list(s.subtree)) for s in sorted(schedule, key=lambda t: t.i))
-        phrase = f"{_span_text(words)} {rhythm}"
-        said = phrase if who.subject == USER_SUBJECT else phrase
-        first, _, rest = said.partition(" ")
+        rhythm = " ".join(_span_text(list(s.subtree)) for s in sorted(fronted, key=lambda t: t.i))
+        if fronted and rhythm[:1].isupper() and rhythm.split()[0].lower() in ("on", "every", "each", "most", "in"):
+            rhythm = rhythm[0].lower() + rhythm[1:]  # "On Sundays I bake" -> "bake bread on Sundays"
+        phrase = f"{_span_text(words)} {rhythm}".strip()
+        first, _, rest = phrase.partition(" ")
         claim = f"{who.claim} {_third_person(first.lower())}{' ' + rest if rest else ''}"
         self._fact(who, "habit", phrase, claim)
         return True

@@ -108,6 +108,7 @@ _USE_VERBS = {"use": "uses", "using": "uses"}
 _PREFER_CUT = frozenset({"over", "than", "instead", "rather"})
 _NAMED_LABELS = frozenset(LABEL_TYPES)
 _LOC_LABELS = frozenset({"GPE", "LOC", "FAC"})
+_PLACE_LABELS = _LOC_LABELS | {"ORG", "NORP"}  # after "I live in", the small model's ORG is a borough or town
 _ORG_LIKE_LABELS = frozenset({"ORG", "PRODUCT", "FAC", "NORP", "WORK_OF_ART", "GPE", "EVENT"})
 
 
@@ -228,6 +229,36 @@ def _subject(verb: "Token") -> "Token | None":
     return _subject(verb.head) if verb.dep_ == "conj" and verb.head is not verb else None
 
 
+_IMPLIED_SELF_VERBS = frozenset("born grew got bought moved relocated started joined left quit sold raised".split())
+
+
+def speaks_for_self(subj: "Token") -> bool:
+    """Whether a clause subject includes the speaker: "I", "we", "my wife and I", "me and my sister"."""
+    if subj.lower_ in ("i", "we"):
+        return True
+    conj = [c.lower_ for c in subj.children if c.dep_ == "conj"]
+    return "i" in conj or "me" in conj or (subj.lower_ == "me" and bool(conj))
+
+
+def implied_self(verb: "Token") -> bool:
+    """A chat-style clause with the "I" left out: "Just moved to Seattle!", "Born and raised in Texas"."""
+    while verb.dep_ == "conj" and _subject(verb) is None:
+        verb = verb.head  # "Born and raised in Texas"
+    if verb.dep_ != "ROOT" or _subject(verb) is not None:
+        return False
+    low = verb.lower_
+    if low not in _IMPLIED_SELF_VERBS and not (low.endswith("ed") and len(low) > 4):
+        return False
+    before = verb.doc[verb.sent.start : verb.i]
+    return all(t.dep_ in ("advmod", "intj", "punct") for t in before) and not _is_question(verb.sent)
+
+
+def self_subject(verb: "Token") -> bool:
+    """Whether the speaker is the subject of `verb`: a subject that includes them, or an implied "I"."""
+    subj = _subject(verb)
+    return speaks_for_self(subj) if subj is not None else implied_self(verb)
+
+
 def _own_subject(verb: "Token") -> bool:
     return any(c.dep_ in ("nsubj", "nsubjpass") for c in verb.children)
 
@@ -289,8 +320,35 @@ def _present(verb: "Token", base: frozenset[str] | set[str], ing: str | None = N
 def _prep_objects(head: "Token", preps: Iterable[str]) -> list["Token"]:
     wanted = set(preps)
     return [
-        gc for c in head.children if c.dep_ == "prep" and c.lower_ in wanted for gc in c.children if gc.dep_ == "pobj"
+        gc
+        for c in head.children
+        if c.dep_ in ("prep", "agent") and c.lower_ in wanted
+        for gc in c.children
+        if gc.dep_ == "pobj"
     ]
+
+
+def _place_objects(verb: "Token", preps: Iterable[str]) -> list["Token"]:
+    """The objects of `preps`, looking through 'based out of X', 'moved into a flat in X', 'a town near X'."""
+    out = []
+    for pobj in _prep_objects(verb, preps):
+        out.append(pobj)
+        out += _prep_objects(pobj, ("in",))
+    for prep in (c for c in verb.children if c.dep_ == "prep" and c.lower_ == "out"):
+        out += _prep_objects(prep, ("of",))
+    return out
+
+
+def _no_longer(verb: "Token") -> bool:
+    """Whether a denial is a change ("anymore", "no longer"), not a plain no."""
+    return any(t.lower_ in ("anymore", "longer") for t in verb.subtree)
+
+
+def lasting(verb: "Token") -> bool:
+    """A present perfect that still holds: "I've been a nurse since 2010", "I've lived here for years"."""
+    attr = _attr(verb)
+    spans = _prep_objects(verb, ("for", "since")) + (_prep_objects(attr, ("for", "since")) if attr is not None else [])
+    return bool(_aux(verb) & _PERFECT_AUX) and bool(spans)
 
 
 def _attr(verb: "Token") -> "Token | None":
@@ -306,18 +364,45 @@ def _named(d: _Doc, tok: "Token", labels: frozenset[str] = _NAMED_LABELS) -> tup
     if d.ent_at.get(tok.i) is not None:  # an entity with a label we were told not to accept
         return None
     phrase = d.proper_phrase(tok)
-    return (clean_name(phrase), None) if phrase else None
+    if phrase:
+        return clean_name(phrase), None
+    called = _called(tok)  # "a small startup called Brightloop"
+    return _named(d, called, labels | {"PERSON", "ORG"}) if called is not None else None
+
+
+def _called(tok: "Token") -> "Token | None":
+    """The name a common noun is given: 'a firm called Brookfield', 'a dog named Rex'."""
+    for c in tok.children:
+        if c.dep_ == "acl" and c.lower_ in ("named", "called"):
+            return next((g for g in c.children if g.dep_ in ("oprd", "xcomp", "attr", "dobj", "npadvmod")), None)
+    return None
+
+
+def age_modifier(tok: "Token") -> str | None:
+    """The age in '25-year-old' (the amod 'old' with its 'year' and number), else None."""
+    if tok.lower_ != "old" or tok.dep_ != "amod":
+        return None
+    num = next((t for t in tok.subtree if t.like_num and t.text.isdigit()), None)
+    years = any(t.lower_ in ("year", "years") for t in tok.subtree)
+    return num.text if num is not None and years and 0 < int(num.text) < 120 else None
 
 
 def _role_phrase(noun: "Token") -> str | None:
     """'a senior data scientist at X' -> 'senior data scientist' (modifiers left of the noun)."""
-    words = [c for c in noun.children if c.dep_ in ("compound", "amod", "nmod") and c.i < noun.i] + [noun]
+    words = [
+        c
+        for c in noun.children
+        if c.dep_ in ("compound", "amod", "nmod") and c.i < noun.i and not age_modifier(c)  # "a 25-year-old nurse"
+    ] + [noun]
     words.sort(key=lambda t: t.i)
     # keep only the contiguous run ending at the noun
     run = [noun]
     for w in reversed(words[:-1]):
+        hyphenated = list(w.subtree)
         if w.i == run[0].i - 1:
             run.insert(0, w)
+        elif hyphenated[-1].i == run[0].i - 1 and all(t.is_alpha or t.text == "-" for t in hyphenated):
+            return _span_text(hyphenated + run) if len(hyphenated) <= 5 else None  # "a stay-at-home dad"
     if noun.lower_ in _VAGUE_ROLES or not all(w.is_alpha for w in run) or len(run) > 4:
         return None
     if any(w.lower_ in _EVALUATIVE for w in run) or any(c.dep_ in ("relcl", "acl") for c in noun.children):
@@ -494,17 +579,19 @@ class _Builder:
 
     def _first_person(self, tok: "Token") -> None:
         low = tok.lower_
+        if tok.dep_ == "ROOT" and any(c.dep_ == "advmod" and c.lower_ == "here" for c in tok.children):
+            if (ent := self.d.entity(tok, frozenset({"PERSON"}))) is not None or _name_like(tok):
+                self._name_is(clean_name(ent.text) if ent is not None else tok.text)  # "Hello, Marguerite here"
+            return
         if low in ("name", "favorite", "favourite", "fave", "fav"):
             self._my_noun(tok)
             return
         if tok.dep_ not in ("ROOT", "conj"):
             return
-        subj = _subject(tok)
-        if subj is None:
-            if low == "call" and tok.dep_ == "ROOT" and not _has_negation(tok):
-                self._call_me(tok)
+        if low in ("call", "calls") and tok.dep_ == "ROOT" and not _has_negation(tok):
+            self._call_me(tok)  # "call me Raj", "friends call me Sunny"
             return
-        if subj.lower_ != "i":
+        if not self_subject(tok):
             return
         if self._can_not_stand(tok) and _main_clause(tok):
             self._preference(tok, "dislikes")
@@ -523,24 +610,35 @@ class _Builder:
             self._works(tok)
         elif low in ("live", "living", "reside", "residing") and _present(tok, {"live", "reside"}, "living"):
             self._lives(tok, ("in",))
+        elif low == "lived" and lasting(tok):
+            self._lives(tok, ("in",))  # "I've lived in Chicago for years"
         elif low in ("moved", "relocated"):
-            self._lives(tok, ("to",))
-        elif low == "based" and _aux(tok) & _COPULA_PRESENT_1:
-            self._lives(tok, ("in",))
+            self._lives(tok, ("to", "into"))
+        elif low == "based" and _aux(tok) & (_COPULA_PRESENT_1 | {"are", "'re"}):
+            self._lives(tok, ("in", "out"))
         elif low in _LIKE_VERBS and _present(tok, set(_LIKE_VERBS)):
+            if self.negating and not _no_longer(tok):  # "I don't (really) like X": a dislike, not a change
+                self.negating = False
+                self._preference(tok, "dislikes")
+                return
             self._preference(tok, "likes", _PREFER_CUT if low == "prefer" else frozenset())
         elif low in _DISLIKE_VERBS and _present(tok, set(_DISLIKE_VERBS)):
             self._preference(tok, "dislikes")
         elif low in ("use", "using") and _present(tok, {"use"}, "using"):
             self._preference(tok, "uses")
-        elif low in _COPULA_PRESENT_1:
+        elif low == "employed" and _aux(tok) & (_COPULA_PRESENT_1 | {"are", "'re"}):
+            self._works(tok, ("at", "for", "by", "with"))  # "I'm employed at/by X"
+        elif low in ("teach", "teaching") and _present(tok, {"teach"}, "teaching"):
+            self._works(tok, ("at",))
+        elif low in _COPULA_PRESENT_1 or (low == "been" and lasting(tok)):
             self._i_am(tok)
 
     def _can_not_stand(self, tok: "Token") -> bool:
         return tok.lower_ == "stand" and _has_negation(tok) and bool(_aux(tok) & {"ca", "can", "could"})
 
-    def _works(self, verb: "Token") -> None:
-        for pobj in _prep_objects(verb, ("at", "for")):
+    def _works(self, verb: "Token", preps: tuple[str, ...] = ("at", "for")) -> None:
+        roles = [p for p in _prep_objects(verb, ("as",)) if any(c.lower_ in ("a", "an") for c in p.children)]
+        for pobj in _prep_objects(verb, preps) + [o for r in roles for o in _prep_objects(r, ("at", "for", "with"))]:
             named = _named(self.d, pobj)
             if named is None:
                 continue
@@ -555,9 +653,15 @@ class _Builder:
             )
             if type_ == "Organization" and not self.negating:
                 self._org_place(verb, name, org)
-        for pobj in _prep_objects(verb, ("as",)):
-            if any(c.lower_ in ("a", "an") for c in pobj.children):
-                self._is_a(pobj)
+        for role in roles:
+            self._is_a(role)
+        for boss in _prep_objects(verb, ("under",)):  # "I work under Margaret Lee"
+            if (boss_name := self.d.person_name(boss)) is not None and boss.is_title:
+                person = self.entity(boss_name, "Person", "rule")
+                claim = f"User's manager is {boss_name}"
+                self.fact(USER_SUBJECT, "has_manager", boss_name, claim, CONF_FIRST_PERSON, [person], relation=True)
+        homes = [h for h in _prep_objects(verb, ("from",)) if h.lower_ in ("home", "flat", "house", "apartment")]
+        self._lives_at([p for h in homes for p in _prep_objects(h, ("in",))])  # "I work from my flat in Hamburg"
 
     def _org_place(self, verb: "Token", org_name: str, org: EntityMention | None) -> None:
         """'I work at Acme in Berlin': the organisation is located in Berlin."""
@@ -570,8 +674,11 @@ class _Builder:
                 self.relation(org, place, "LOCATED_IN")
 
     def _lives(self, verb: "Token", preps: tuple[str, ...]) -> None:
-        for pobj in _prep_objects(verb, preps):
-            named = _named(self.d, pobj, _LOC_LABELS)
+        self._lives_at(_place_objects(verb, preps))
+
+    def _lives_at(self, pobjs: list["Token"]) -> None:
+        for pobj in pobjs:
+            named = _named(self.d, pobj, _PLACE_LABELS)
             if named is None:
                 continue
             place = self.entity(named[0], "Location", "rule")
@@ -614,11 +721,16 @@ class _Builder:
                 return
         det = {c.lower_ for c in attr.children if c.dep_ == "det"}
         if attr.lower_ == "fan" and det & {"a", "an", "the"}:
+            # "I'm not a (big) fan of X" is a dislike; "... anymore" a change of taste
+            predicate = "dislikes" if self.negating and not _no_longer(verb) else "likes"
+            was, self.negating = self.negating, self.negating and predicate == "likes"
             for pobj in _prep_objects(attr, ("of",)):
                 obj = _span_text([t for t in pobj.subtree if not (t.dep_ == "det" and t.i == pobj.left_edge.i)])
                 if obj and pobj.lower_ not in _PRONOUNS:
                     toks = list(pobj.subtree)
-                    self.fact(USER_SUBJECT, "likes", obj, f"User likes {obj}", CONF_FIRST_PERSON, self.ner_in(toks))
+                    claim = f"User {predicate} {obj}"
+                    self.fact(USER_SUBJECT, predicate, obj, claim, CONF_FIRST_PERSON, self.ner_in(toks))
+            self.negating = was
             return
         if attr.lower_ in _NOT_ROLES:  # diets and studies have their own rules (personal.py)
             return
@@ -626,7 +738,7 @@ class _Builder:
             self._is_a(attr)
         if attr.lower_ in _STUDENT_ROLES:
             return
-        for pobj in _prep_objects(attr, ("at", "for") if det & {"a", "an"} else ("at", "for", "of")):
+        for pobj in _prep_objects(attr, ("at", "for", "with") if det & {"a", "an"} else ("at", "for", "of")):
             named = _named(self.d, pobj, _ORG_LIKE_LABELS)
             if named is not None:
                 org = self.entity(named[0], "Organization", "rule")
@@ -651,18 +763,24 @@ class _Builder:
         self.fact(USER_SUBJECT, "name_is", name, f"User's name is {name}", CONF_FIRST_PERSON, [person])
 
     def _call_me(self, verb: "Token") -> None:
-        if not any(c.dep_ == "dobj" and c.lower_ == "me" for c in verb.children):
+        if not any(c.dep_ in ("dobj", "dative") and c.lower_ == "me" for c in verb.children):
             return
         for c in verb.children:
-            if c.dep_ in ("oprd", "xcomp", "attr", "npadvmod") and (person := self.d.entity(c, frozenset({"PERSON"}))):
-                self._name_is(clean_name(person.text))
+            if c.dep_ in ("oprd", "xcomp", "attr", "npadvmod", "dobj", "ccomp") and c.lower_ != "me":
+                person = self.d.entity(c, frozenset({"PERSON"}))
+                name = clean_name(person.text) if person is not None else self.d.person_name(c)
+                if name and c.is_title:
+                    self._name_is(name)
 
     def _my_noun(self, tok: "Token") -> None:
         """'my name is X', "my name's X", 'my favorite X is Y', 'Y is my favorite X'."""
         noun = tok if tok.lower_ == "name" else tok.head
         if tok.lower_ != "name" and tok.dep_ != "amod":
             return
-        if not any(c.dep_ == "poss" and c.lower_ == "my" for c in noun.children):
+        owners = [c.lower_ for c in noun.children if c.dep_ == "poss"]
+        # "Name's Gregor", "The name's Dominik": nobody else's name
+        bare_name = tok.lower_ == "name" and not owners and noun.i - noun.sent.start <= 1
+        if "my" not in owners and not bare_name:
             return
         verb = noun.head
         value: Token | None = None
@@ -675,6 +793,9 @@ class _Builder:
         if value is None or value.lower_ in _PRONOUNS or not _asserted(verb):
             return
         ent = self.d.entity(value)
+        run = [c for c in value.children if c.dep_ == "compound" and c.is_title] + [value]
+        if noun.lower_ == "name" and value.is_title and len(run) > 1:
+            ent = None  # "Amelia Rose Carter": the whole name, whatever the small model split off
         tokens = (
             list(ent)
             if ent is not None

@@ -245,6 +245,41 @@ def test_semantic_memory_learns_employer_manager_and_homes_from_everyday_sentenc
     assert manager["predicate"] == "has_manager" and 0 < manager["confidence"] <= 1
 
 
+def test_semantic_memory_learns_things_studies_and_habits_said_in_chat_style(stores, memory, instance):
+    _store(stores, "u1", "c1", [
+        ("user", "I have three guitars.", None, NOON),
+        ("user", "I have a master's in psychology from Harvard.", None, NOON + timedelta(minutes=1)),
+        ("user", "i go climbing twice a week", None, NOON + timedelta(minutes=2)),
+        ("user", "We just moved to Lisbon!", None, NOON + timedelta(minutes=3)),
+    ])  # fmt: skip
+
+    materialize([semantic_memory], memory, instance)
+
+    assert _current_claims(stores) == {
+        "User owns guitar",
+        "User studies psychology",
+        "User studied at Harvard",
+        "User goes climbing twice a week",
+        "User lives in Lisbon",
+    }
+
+
+def test_semantic_memory_selling_a_thing_invalidates_owning_it(stores, memory, instance):
+    later = NOON + timedelta(hours=2)
+    _store(
+        stores,
+        "u1",
+        "c1",
+        [("user", "I just bought a new bike.", None, NOON), ("user", "I sold my bike.", None, later)],
+    )
+
+    materialize([semantic_memory], memory, instance)
+
+    facts = {f["claim"]: f for f in SemanticMemory(stores, "u1").list_facts(include_invalid=True, limit=50)}
+    assert facts["User owns bike"]["invalid_at"] == later
+    assert _current_claims(stores) == set()
+
+
 def test_semantic_memory_a_denial_invalidates_the_earlier_fact_at_the_denial_time(stores, memory, instance):
     later = NOON + timedelta(hours=3)
     _store(stores, "u1", "c1", [
