@@ -300,9 +300,8 @@ def main() -> int:
         + graph_flag(args.graph)
         + "`"
     )
-    body = "".join(
-        (f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else "") + tables(rows) + "\n\n" for graph, rows in runs.items()
-    )
+    heading = {graph: f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else "" for graph in runs}
+    body = "".join(heading[graph] + tables(rows) + "\n\n" for graph, rows in runs.items())
     print(body)
     out = results_path(RESULTS, args.graph)
     out.parent.mkdir(parents=True, exist_ok=True)
