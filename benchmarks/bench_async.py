@@ -17,7 +17,7 @@ CPU time per call in that round (the stores run in their own processes). Each --
 the measurement with every store connection through a latency-injecting TCP proxy (benchmarks/latency_proxy.py,
 its own process) that adds that round-trip time, for both sides alike. Last, the event loop's lag while c=16
 remember()s run, as seen by a 1 ms probe task, for the three ways asyncio code can call remember().
-Writes benchmarks/results/async.md (FalkorDB), async_neo4j.md or async_graphs.md (both).
+Writes benchmarks/results/async.md (with --graph both, a section per graph).
 """
 
 import argparse
@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE))
 
 import latency_proxy  # noqa: E402
 from bench_remember import USER, learn, store_until, turn_stream  # noqa: E402
-from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, pct, results_path  # noqa: E402
+from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, pct  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -303,7 +303,7 @@ def main() -> int:
     heading = {graph: f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else "" for graph in runs}
     body = "".join(heading[graph] + tables(rows) + "\n\n" for graph, rows in runs.items())
     print(body)
-    out = results_path(RESULTS, args.graph)
+    out = RESULTS  # one file: a --graph both run has a section per graph
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
         "# remember() throughput and client CPU: async API against the sync API on threads\n\n"
