@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_async.py [--turns 2000] [--facts 200] [--entities 100]
         [--concurrency 1 16 64] [--queries-per-worker 4] [--rounds 2] [--latency-ms 0 5]
-        [--graph falkordb|neo4j|both]
+        [--postgres-pool-max 8] [--graph-pool-max 16] [--graph falkordb|neo4j|both]
 
 One user on a private embedded stack (hashing embedder, 384 dimensions), seeded once per graph with --turns
 LoCoMo-style turns (benchmarks/bench_remember.py's generator) plus --facts facts and --entities entities. At
@@ -224,7 +224,8 @@ def loop_lags(memory: AgentMemory, side: AsyncSide, questions: list[str]) -> dic
 def run(graph: str, args: argparse.Namespace, questions: list[str]) -> Rows:
     """Seed one graph's stack, then measure it directly and through the latency proxy."""
     rows = Rows()
-    with embedded_stores("bench-async-", graph) as stores, AgentMemory(USER, stores=stores) as memory:
+    pools = {"postgres_pool_max": args.postgres_pool_max, "graph_pool_max": args.graph_pool_max}
+    with embedded_stores("bench-async-", graph, **pools) as stores, AgentMemory(USER, stores=stores) as memory:
         print(f"[{graph}] seeding {args.turns} turns ...", file=sys.stderr)
         store_until(memory, turn_stream(args.seed), 0, args.turns)
         learn(memory, args.facts, args.entities, random.Random(args.seed))
@@ -286,6 +287,8 @@ def main() -> int:
     parser.add_argument("--queries-per-worker", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--latency-ms", type=float, nargs="+", default=[0, 5], help="added round-trip times")
+    parser.add_argument("--postgres-pool-max", type=int, default=8, help="MEMORY_POSTGRES_POOL_MAX of both sides")
+    parser.add_argument("--graph-pool-max", type=int, default=16, help="MEMORY_GRAPH_POOL_MAX of both sides")
     parser.add_argument("--seed", type=int, default=7)
     add_graph_argument(parser)
     args = parser.parse_args()
@@ -297,6 +300,7 @@ def main() -> int:
         f"`.venv/bin/python benchmarks/bench_async.py --turns {args.turns} --facts {args.facts} --entities "
         f"{args.entities} --concurrency {' '.join(map(str, args.concurrency))} --queries-per-worker "
         f"{args.queries_per_worker} --rounds {args.rounds} --latency-ms {' '.join(f'{d:g}' for d in args.latency_ms)}"
+        f" --postgres-pool-max {args.postgres_pool_max} --graph-pool-max {args.graph_pool_max}"
         + graph_flag(args.graph)
         + "`"
     )
@@ -313,7 +317,8 @@ def main() -> int:
         f"seeded once. At each concurrency c, c × {args.queries_per_worker} varied questions answered by "
         "remember(top_k=10): by one AgentMemory shared by a ThreadPoolExecutor of c threads, and by one "
         "AsyncAgentMemory driven by c coroutines on one asyncio (or uvloop) event loop, with the same settings (pool "
-        f"sizes) and data; the sides alternate, {args.rounds} rounds each, and each side's best round is shown with "
+        f"sizes: {args.postgres_pool_max} PostgreSQL, {args.graph_pool_max} graph, 32 Redis connections) and data; "
+        f"the sides alternate, {args.rounds} rounds each, and each side's best round is shown with "
         "the client process's CPU time per call in that round (the stores are other processes). The proxy rows "
         "send every store connection through benchmarks/latency_proxy.py (its own process), which adds the stated "
         "round-trip time, for both sides alike. The machine has 2 cores shared with other work while this ran, so "
