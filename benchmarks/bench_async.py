@@ -252,7 +252,7 @@ def tables(rows: Rows) -> str:
     out = []
     for delay, measured in rows.throughput.items():
         sides = list(measured[0][1])
-        title = "no added latency (unix sockets)" if delay == 0 else f"{delay:g} ms added per round trip (proxy)"
+        title = "no added latency (direct connections)" if delay == 0 else f"{delay:g} ms added per round trip (proxy)"
         head = ["concurrency", "sync: AgentMemory on c threads", "async: asyncio loop"]
         head += ["async: uvloop"] if "uvloop" in sides else []
         head += ["async / sync"] + (["uvloop / sync"] if "uvloop" in sides else [])
