@@ -38,7 +38,7 @@ _S_co = TypeVar("_S_co", covariant=True)
 
 
 class _Runs(Protocol[_S_co]):
-    async def _run(self, fn: Callable[[_S_co], _R]) -> _R: ...
+    async def run(self, fn: Callable[[_S_co], _R]) -> _R: ...
 
 
 def coroutine_of(
@@ -48,7 +48,7 @@ def coroutine_of(
 
     @functools.wraps(method)
     async def call(self: "_Runs[_S]", /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
-        return await self._run(lambda target: method(target, *args, **kwargs))
+        return await self.run(lambda target: method(target, *args, **kwargs))
 
     return call
 
@@ -60,8 +60,9 @@ class AsyncView(Generic[_S]):
         self._owner = owner
         self._target = target
 
-    async def _run(self, fn: Callable[[_S], _R]) -> _R:
-        return await self._owner._run(lambda memory: fn(self._target(memory)))
+    async def run(self, fn: Callable[[_S], _R]) -> _R:
+        """`fn(sub_memory)` on the sync sub-memory, as one call of the owner (see `AsyncAgentMemory.run`)."""
+        return await self._owner.run(lambda memory: fn(self._target(memory)))
 
 
 class AsyncWorkingMemory(AsyncView[WorkingMemory]):
@@ -203,8 +204,16 @@ class AsyncAgentMemory:
                 self.stores = stores
             return self._memory, self.stores
 
-    async def _run(self, fn: Callable[[AgentMemory], _R]) -> _R:
-        """Run `fn` on the sync façade over the asyncio stores; its concurrent jobs are cancelled with it."""
+    async def run(self, fn: Callable[[AgentMemory], _R]) -> _R:
+        """`fn(memory)`, a function written against the sync `AgentMemory`, run as one call of this object.
+
+        The extension point for code that composes several calls, or uses parts of the runtime beyond the
+        façade (the integrations do): `fn` gets the `AgentMemory` over this object's asyncio stores, so its
+        store I/O is awaited on the event loop (it must not block otherwise: no `time.sleep`, no sync HTTP
+        client of its own), and its concurrent jobs are cancelled with it. Returns what `fn` returns.
+
+            both = await memory.run(lambda m: (m.remember("Cython"), m.get_active_goals()))
+        """
         memory, stores = await self._open()
         async with bridge.task_scope(stores.executor):
             return await bridge.run(fn, memory)
@@ -250,7 +259,7 @@ class AsyncAgentMemory:
 
     async def reflect(self, outcome: str | Reflection, success: bool | None = None, **details: Any) -> str:
         """Queue a reflection on an outcome for the `reflections` asset; returns the job id."""
-        return await self._run(lambda memory: memory.reflect(outcome, success, **details))
+        return await self.run(lambda memory: memory.reflect(outcome, success, **details))
 
 
 __all__ = ["AsyncAgentMemory", "coroutine_of"]

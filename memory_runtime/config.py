@@ -48,6 +48,9 @@ class Settings(BaseSettings):
         description="Graph server of the embedded stack (`agent-memory up`, `demo`) when MEMORY_GRAPH_URI is unset.",
     )
     graph_name: str = Field("agent_memory", description="FalkorDB graph key holding the memory graph.")
+    graph_pool_max: int = Field(
+        16, ge=1, description="Maximum pooled graph connections (FalkorDB or Neo4j) per process, sync and async alike."
+    )
     neo4j_database: str | None = Field(None, description="Neo4j database; unset = the server default.")
     neo4j_user: str | None = Field(None, description="Neo4j user (required for a Neo4j URI).")
     neo4j_password: SecretStr | None = Field(None, description="Neo4j password (required for Neo4j).")

@@ -101,6 +101,21 @@ def test_sub_memories_are_async_views_of_this_user(backend_stores) -> None:
     _run(main)
 
 
+def test_run_calls_a_function_of_the_sync_api_on_the_asyncio_stores(backend_stores) -> None:
+    async def main() -> None:
+        async with AsyncAgentMemory("u1", "c1", settings=backend_stores.settings) as memory:
+            stored, bundle = await memory.run(
+                lambda m: (m.store_turn(_turn("c1", 0, "we profiled the Cython parser")), m.remember("Cython parser"))
+            )
+            assert stored.inserted == 1
+            assert [t.content for t in bundle.relevant_turns] == ["we profiled the Cython parser"]
+            assert [t["content"] for t in await memory.working.run(lambda w: w.recent_turns())] == [
+                "we profiled the Cython parser"
+            ]
+
+    _run(main)
+
+
 # ---- concurrency -----------------------------------------------------------------------------------------
 
 

@@ -1,21 +1,27 @@
 """Embedders: the hashing default, OpenAI at its HTTP boundary (httpx.MockTransport), sentence-transformers extra."""
 
+import asyncio
 import json
 import math
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from memory_runtime import AsyncAgentMemory, Turn
 from memory_runtime.config import load_settings
 from memory_runtime.domain.errors import ConfigurationError, InvalidEmbedding, StoreUnavailableError
 from memory_runtime.embeddings import make_embedder
 from memory_runtime.embeddings.base import check_dimensions
 from memory_runtime.embeddings.hashing import HashingEmbedder
 from memory_runtime.embeddings.openai import OpenAIEmbedder
+from memory_runtime.stores.async_bundle import AsyncStores
+from memory_runtime.stores.bridge import run as in_bridge
 from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
+from tests.loop_lag import p95, probed
 
 FIXTURES = Path(__file__).parent / "fixtures" / "openai"
 DIMS = 64
@@ -63,6 +69,15 @@ class EmbeddingsServer:
 
     def client(self) -> httpx.Client:
         return httpx.Client(transport=httpx.MockTransport(self))
+
+    def async_client(self, latency_s: float = 0.0) -> httpx.AsyncClient:
+        """An asyncio client on this server, each answer `latency_s` late (the loop runs on meanwhile)."""
+
+        async def answer(request: httpx.Request) -> httpx.Response:
+            await asyncio.sleep(latency_s)
+            return self(request)
+
+        return httpx.AsyncClient(transport=httpx.MockTransport(answer))
 
 
 def openai_embedder(server, model: str = "text-embedding-3-small", dims: int = DIMS, **kwargs) -> OpenAIEmbedder:
@@ -283,3 +298,77 @@ def test_hashing_vectors_are_computed_not_cached(stores):
     assert embedder.embed(["a turn about kayaks"]) == first[:1]
     assert embedder.hits == embedder.misses == 0
     assert not list(stores.redis.client.scan_iter(match=stores.redis.key("emb", "*")))
+
+
+# ---- openai under AsyncAgentMemory: the request is awaited, the event loop keeps running -------------------
+class _Blocking(httpx.BaseTransport):
+    """A sync transport that would block the loop for `seconds` before failing: the sync client must not be used."""
+
+    def __init__(self, seconds: float = 0.1) -> None:
+        self.seconds = seconds
+        self.used = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.used += 1
+        time.sleep(self.seconds)
+        return httpx.Response(500, json=fixture("rate_limit_error.json"))
+
+
+def test_openai_aembed_sends_the_request_embed_sends():
+    sync_server, async_server = EmbeddingsServer(), EmbeddingsServer()
+    texts = ["Ada Lovelace", "", "Cython"]
+    embedder = OpenAIEmbedder(
+        "text-embedding-3-small", DIMS, api_key="sk-test", http_client=sync_server.client(),
+        async_http_client=async_server.async_client(),
+    )  # fmt: skip
+
+    assert asyncio.run(embedder.aembed(texts)) == embedder.embed(texts)
+    assert (
+        async_server.requests == sync_server.requests and async_server.headers[0]["authorization"] == "Bearer sk-test"
+    )
+
+
+def test_openai_aembed_reports_errors_as_embed_does():
+    server = EmbeddingsServer(failures=[401])
+    embedder = OpenAIEmbedder("text-embedding-3-small", DIMS, api_key="sk-x", async_http_client=server.async_client())
+
+    with pytest.raises(ConfigurationError, match="MEMORY_OPENAI_API_KEY"):
+        asyncio.run(embedder.aembed(["hello"]))
+
+
+def test_openai_embedder_under_async_agent_memory_does_not_block_the_event_loop(backend_stores):
+    """remember() and store_turn() embed through the asyncio client: while the (50 ms late) endpoint answers,
+    the loop keeps waking a 1 ms probe; the sync client, which would block it for 100 ms, is never used."""
+    server, blocking = EmbeddingsServer(), _Blocking()
+    embedder = OpenAIEmbedder(
+        "text-embedding-3-small", DIMS, api_key="sk-test", max_retries=0,
+        http_client=httpx.Client(transport=blocking), async_http_client=server.async_client(latency_s=0.05),
+    )  # fmt: skip
+    lags: list[float] = []
+
+    async def main() -> None:
+        stores = await AsyncStores.aopen(backend_stores.settings)
+        stores.embedder = CachedEmbedder(embedder, stores.redis, ttl_s=0)
+        try:
+            async with AsyncAgentMemory("u1", "c1", stores=stores) as memory:
+                turn = Turn(conversation_id="c1", index=0, role="user", content="We compiled the parser with Cython")
+                await probed(memory.store_turn(turn), lags)
+                bundle = await probed(memory.remember("what did we compile with Cython?"), lags)
+                assert [t.content for t in bundle.relevant_turns] == [turn.content]
+        finally:
+            await stores.aclose()
+
+    asyncio.run(main())
+    assert blocking.used == 0 and len(server.requests) >= 2  # the turn, the query
+    assert len(lags) >= 40, "the loop did not run the probe while the endpoint answered"
+    assert p95(lags) < 0.020
+
+
+def test_the_bridge_awaits_aembed_without_the_cache(backend_stores):
+    server = EmbeddingsServer()
+    embedder = OpenAIEmbedder("text-embedding-3-small", DIMS, api_key="sk-t", async_http_client=server.async_client())
+    cached = CachedEmbedder(embedder, None, ttl_s=0)
+
+    [vec] = asyncio.run(in_bridge(cached.embed, ["hello"]))
+
+    assert vec == pytest.approx(HashingEmbedder(DIMS).embed(["hello"])[0]) and len(server.requests) == 1

@@ -1,11 +1,14 @@
 """Extraction: spaCy rules on real sentences, entity resolution, the LLM extractor at its HTTP boundary, and
 consolidation of a window on the real embedded stores."""
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from pydantic import SecretStr
 
 from memory_runtime.batch.consolidate import consolidate_window
 from memory_runtime.extraction import (
@@ -18,6 +21,8 @@ from memory_runtime.extraction import (
 from memory_runtime.extraction.llm import RESPONSE_SCHEMA, LLMExtractionError, LLMExtractor
 from memory_runtime.extraction.resolution import KnownEntity
 from memory_runtime.extraction.spacy_extractor import extract
+from memory_runtime.stores import bridge
+from tests.loop_lag import p95, probed
 
 
 def facts_of(text: str, role: str = "user") -> set[tuple[str, str, str]]:
@@ -377,6 +382,44 @@ def test_llm_http_errors_are_typed() -> None:
 
     with pytest.raises(LLMExtractionError, match="failed"):
         _llm(handler).extract(["I live in Paris."])
+
+
+def test_llm_extractor_in_the_asyncio_bridge_awaits_its_request_without_blocking_the_loop(settings) -> None:
+    """Under AsyncAgentMemory (`memory.run`, the bridge) the request goes out on the asyncio client: a 1 ms probe
+    keeps running while the model takes 100 ms, and the sync client (which would block the loop) is unused."""
+    answer = {"turns": [{"index": 0, "entities": [{"name": "Acme Corp", "type": "Organization"}],
+                         "facts": [_fact("user", "works_for", "Acme Corp", "User works at Acme Corp", 0.9)],
+                         "relations": []}]}  # fmt: skip
+    sync_calls: list[httpx.Request] = []
+
+    def blocking(request: httpx.Request) -> httpx.Response:
+        sync_calls.append(request)
+        time.sleep(0.2)
+        return httpx.Response(500)
+
+    async def model(request: httpx.Request) -> httpx.Response:
+        assert request.url.path == "/v1/chat/completions"
+        await asyncio.sleep(0.1)
+        return httpx.Response(200, json=_chat_completion(answer))
+
+    configured = settings.model_copy(
+        update={"llm_model": "gpt-4o-mini", "openai_api_key": SecretStr("sk-test"),
+                "openai_base_url": "https://llm.example.test/v1"}
+    )  # fmt: skip
+    extractor = LLMExtractor.from_settings(
+        configured,
+        http_client=httpx.Client(transport=httpx.MockTransport(blocking)),
+        async_http_client=httpx.AsyncClient(transport=httpx.MockTransport(model)),
+    )
+    lags: list[float] = []
+
+    async def main() -> list:
+        return await probed(bridge.run(extractor.extract, ["I work at Acme Corp."]), lags)
+
+    [out] = asyncio.run(main())
+    assert [(f.subject, f.predicate, f.object) for f in out.facts] == [("user", "works_for", "Acme Corp")]
+    assert sync_calls == [] and len(lags) >= 30
+    assert p95(lags) < 0.020
 
 
 def test_extractor_version_names_rules_model_and_llm(settings) -> None:

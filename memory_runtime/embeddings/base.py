@@ -23,6 +23,15 @@ class Embedder(Protocol):
 
 
 @runtime_checkable
+class AsyncEmbedder(Protocol):
+    """An embedder that also has an asyncio path (its I/O awaited, not blocking the event loop)."""
+
+    async def aembed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One vector per text, in order, as `embed` returns them."""
+        ...
+
+
+@runtime_checkable
 class TermWeightedEmbedder(Protocol):
     """An embedder that can scale a query's features by a weight per term (the hashing embedder's idf queries)."""
 

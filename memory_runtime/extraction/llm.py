@@ -6,12 +6,16 @@ same whitelists as the rule extractor (predicates: `vocabulary.FACT_PREDICATES`)
 `Extraction` type, negations and resolved dates included. Anything outside the whitelists is dropped,
 first-person (`user`) facts are kept only for the user's own turns, and a refusal or malformed answer raises
 LLMExtractionError (never a silent empty result).
+
+Run under `AsyncAgentMemory` (in the asyncio bridge, e.g. `await memory.run(...)` around consolidation), the
+request goes out on the `openai.AsyncOpenAI` client and is awaited on the event loop, which keeps serving
+other tasks while the model answers.
 """
 
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from memory_runtime.domain.errors import AgentMemoryError
@@ -118,21 +122,28 @@ class LLMExtractionError(AgentMemoryError):
 class LLMExtractor:
     """Extracts with a chat model through the OpenAI client; see the module docstring."""
 
-    def __init__(self, model: str, client: Any, batch_size: int = BATCH_SIZE) -> None:
+    def __init__(
+        self, model: str, client: Any, batch_size: int = BATCH_SIZE, *, async_client: Callable[[], Any] | None = None
+    ) -> None:
         self.model = model
         self.client = client
         self.batch_size = batch_size
+        self.async_client = async_client  # the asyncio client of the running loop (used in the asyncio bridge)
 
     @classmethod
-    def from_settings(cls, settings: Any, http_client: Any = None) -> "LLMExtractor":
-        """An extractor for settings.llm_model with the configured key and base URL."""
-        from openai import OpenAI
+    def from_settings(cls, settings: Any, http_client: Any = None, async_http_client: Any = None) -> "LLMExtractor":
+        """An extractor for settings.llm_model with the configured key and base URL (sync and asyncio clients)."""
+        from openai import AsyncOpenAI, OpenAI
+
+        from memory_runtime.embeddings.openai import PerLoop
 
         if not settings.llm_model:
             raise ValueError("MEMORY_LLM_MODEL is not set")
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
-        client = OpenAI(api_key=key, base_url=settings.openai_base_url, http_client=http_client, max_retries=2)
-        return cls(settings.llm_model, client)
+        options = {"api_key": key, "base_url": settings.openai_base_url, "max_retries": 2}
+        client = OpenAI(**options, http_client=http_client)
+        clients = PerLoop(lambda: AsyncOpenAI(**options, http_client=async_http_client))
+        return cls(settings.llm_model, client, async_client=clients.get)
 
     @property
     def version(self) -> str:
@@ -161,20 +172,33 @@ class LLMExtractor:
     def _ask(self, turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         from openai import OpenAIError
 
+        from memory_runtime.stores import bridge
+
+        request = self._request(turns)
         try:
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": json.dumps({"turns": turns}, ensure_ascii=False)},
-                ],
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": "memory_extraction", "strict": True, "schema": RESPONSE_SCHEMA},
-                },
-            )
+            if self.async_client is not None and bridge.in_bridge():  # the loop serves other tasks meanwhile
+                response = bridge.await_io(self.async_client().chat.completions.create(**request))
+            else:
+                response = self.client.chat.completions.create(**request)
         except OpenAIError as exc:
             raise LLMExtractionError(f"LLM extraction request to {self.model!r} failed: {exc}") from exc
+        return self._records(response)
+
+    def _request(self, turns: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": json.dumps({"turns": turns}, ensure_ascii=False)},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": "memory_extraction", "strict": True, "schema": RESPONSE_SCHEMA},
+            },
+        }
+
+    def _records(self, response: Any) -> list[dict[str, Any]]:
+        """The turn records of a chat completion, or LLMExtractionError for a refusal or malformed output."""
         if not response.choices:
             raise LLMExtractionError(f"{self.model!r} returned no choices")
         message = response.choices[0].message

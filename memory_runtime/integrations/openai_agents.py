@@ -129,7 +129,7 @@ def _decode(text: str) -> Any:
 async def _call(memory: Memory, fn: Callable[[AgentMemory], _R]) -> _R:
     """Run `fn` on the sync façade: on the asyncio drivers for an AsyncAgentMemory, else on a worker thread."""
     if isinstance(memory, AsyncAgentMemory):
-        return await memory._run(fn)
+        return await memory.run(fn)
     return await asyncio.to_thread(fn, memory)
 
 

@@ -113,7 +113,13 @@ class Bridged:
         attr = getattr(self.target, name)
         if not callable(attr):
             return attr
-        return lambda *args, **kwargs: _settle(attr(*args, **kwargs))
+        return functools.partial(self._call, attr)
+
+    def _call(self, attr: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        value = attr(*args, **kwargs)
+        if value is self.target:  # a chained call (redis.asyncio's pipeline queues a command and returns itself):
+            return self  # nothing to await, though the pipeline is awaitable
+        return _settle(value)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in Bridged.__slots__:

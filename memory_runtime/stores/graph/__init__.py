@@ -23,14 +23,18 @@ def open_graph(settings: Settings, *, asynchronous: bool = False) -> GraphStore:
             password,
             settings.neo4j_database,
             connect_timeout_s=settings.connect_timeout_s,
+            max_connections=settings.graph_pool_max,
         )
     from memory_runtime.stores.graph.falkordb import FalkorGraphStore
 
+    falkor = FalkorGraphStore
     if asynchronous:
         from memory_runtime.stores.graph.async_falkordb import AsyncFalkorGraphStore
 
-        return AsyncFalkorGraphStore(uri, settings.graph_name, connect_timeout_s=settings.connect_timeout_s)
-    return FalkorGraphStore(uri, settings.graph_name, connect_timeout_s=settings.connect_timeout_s)
+        falkor = AsyncFalkorGraphStore
+    return falkor(
+        uri, settings.graph_name, connect_timeout_s=settings.connect_timeout_s, max_connections=settings.graph_pool_max
+    )
 
 
 __all__ = ["GraphStore", "Row", "SchemaReport", "open_graph"]

@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from memory_runtime.stores.bridge import Bridged, await_io
 from memory_runtime.stores.postgres import traced
-from memory_runtime.stores.postgres.pool import PostgresStore, unreachable
+from memory_runtime.stores.postgres.pool import PostgresStore, needs_check, unreachable
 
 AsyncPool = AsyncConnectionPool[psycopg.AsyncConnection[DictRow]]
 
@@ -63,7 +63,10 @@ class AsyncPostgresStore(PostgresStore):
         await conn.commit()
 
     async def _acheck(self, conn: psycopg.AsyncConnection[DictRow]) -> None:
-        """Checkout check, as the sync store's: a dropped connection is replaced and its idle siblings checked."""
+        """Checkout check, as the sync store's: a dropped connection is replaced and its idle siblings checked;
+        a healthy idle one is passed without a round trip (that round trip was half of a query's cost here)."""
+        if not needs_check(conn):
+            return
         try:
             await AsyncConnectionPool.check_connection(conn)
         except psycopg.Error:

@@ -32,6 +32,18 @@ def unreachable(exc: psycopg.Error) -> AgentMemoryError:
     return StoreUnavailableError("PostgreSQL", _SETTING, msg)
 
 
+def needs_check(conn: psycopg.Connection[DictRow] | psycopg.AsyncConnection[DictRow]) -> bool:
+    """Whether a checked-out connection needs a round trip to prove it alive: not when it is idle with nothing
+    to read (a connection the server closed has its goodbye or EOF waiting on the socket)."""
+    if conn.closed or conn.pgconn.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+        return True
+    try:
+        readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
+    except (OSError, ValueError, psycopg.OperationalError):
+        return True
+    return bool(readable)
+
+
 class PostgresStore:
     """Connections to the system-of-record database, scoped to one schema via search_path."""
 
@@ -79,13 +91,8 @@ class PostgresStore:
         to read, while one the server closed (restart, `pg_terminate_backend`, failover) has its goodbye or EOF
         waiting. A healthy connection is thus checked without a round trip on every checkout of the read path.
         """
-        if not conn.closed and conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
-            try:
-                readable, _, _ = select.select([conn.pgconn.socket], [], [], 0)
-            except (OSError, ValueError, psycopg.OperationalError):
-                readable = [True]
-            if not readable:
-                return
+        if not needs_check(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except psycopg.Error:

@@ -3,6 +3,9 @@
 Embedders that compute a vector faster than a Redis round trip (the hashing embedder: ~50 us) set
 `worth_caching = False` and bypass it: caching them cost two round trips per call and ~1.5 KB of Redis
 memory per stored turn.
+
+Under `AsyncAgentMemory` (in the asyncio bridge) an embedder with an asyncio path (`AsyncEmbedder`: the
+OpenAI one) is awaited on the event loop, so an HTTP request never blocks the loop.
 """
 
 import logging
@@ -14,7 +17,8 @@ import redis
 
 from memory_runtime import metrics, tracing
 from memory_runtime.domain.ids import content_hash
-from memory_runtime.embeddings.base import Embedder, check_dimensions
+from memory_runtime.embeddings.base import AsyncEmbedder, Embedder, check_dimensions
+from memory_runtime.stores import bridge
 from memory_runtime.stores.redis import RedisStore
 
 log = logging.getLogger(__name__)
@@ -31,6 +35,7 @@ class CachedEmbedder:
         self._ttl = ttl_s
         self.hits = 0
         self.misses = 0
+        self._asynchronous = isinstance(inner, AsyncEmbedder)
 
     def _key(self, text: str) -> str:
         assert self._store is not None
@@ -43,7 +48,7 @@ class CachedEmbedder:
         if not texts:
             return []
         if not getattr(self.inner, "worth_caching", True):  # cheaper to compute than one Redis round trip
-            return [check_dimensions(v, self.dimensions, f"{self.model_id} embedding") for v in self.inner.embed(texts)]
+            return [check_dimensions(v, self.dimensions, f"{self.model_id} embedding") for v in self._compute(texts)]
         cached: list[bytes | None] = [None] * len(texts)
         if self._store is not None and self._ttl > 0:
             try:
@@ -61,11 +66,17 @@ class CachedEmbedder:
         self.misses += len(missing)
         metrics.cache_result(len(texts) - len(missing), len(missing))
         if missing:
-            fresh = self.inner.embed([texts[i] for i in missing])
+            fresh = self._compute([texts[i] for i in missing])
             for i, vec in zip(missing, fresh, strict=True):
                 out[i] = check_dimensions(vec, self.dimensions, f"{self.model_id} embedding")
             self._store_vectors({texts[i]: v for i in missing if (v := out[i]) is not None})
         return cast(list[list[float]], out)  # every slot is filled now: from the cache, or computed above
+
+    def _compute(self, texts: list[str]) -> list[list[float]]:
+        """The inner embedder's vectors: awaited on the event loop in the asyncio bridge when it can be."""
+        if self._asynchronous and bridge.in_bridge():
+            return bridge.await_io(cast(AsyncEmbedder, self.inner).aembed(texts))
+        return self.inner.embed(texts)
 
     def _store_vectors(self, vectors: dict[str, list[float]]) -> None:
         if self._store is None or self._ttl <= 0:
