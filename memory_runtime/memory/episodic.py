@@ -137,7 +137,19 @@ class EpisodicMemory:
             )
 
     def _insert(self, rows: list[_Row]) -> tuple[set[str], set[str]]:
-        """Insert new turns in one transaction; returns (inserted ids, duplicate ids)."""
+        """Insert new turns in one transaction; returns (inserted ids, duplicate ids).
+
+        Turns new to one conversation (a `store_turn`) take one statement; any other batch, or one that
+        statement refuses (a retry, another user's conversation, a caller id in use), the general transaction.
+        """
+        if len({r.turn.conversation_id for r in rows}) == 1 and pg_turns.insert_conversation_turns(
+            self.stores.pg,
+            self.user_id,
+            [_new_row(self.user_id, r) for r in rows],
+            [r.turn.client_id for r in rows],
+            [r.turn.token_count for r in rows],
+        ):
+            return {r.id for r in rows}, set()
         with self.stores.pg.connection() as conn:
             self._claim_conversations(conn, rows)
             inserted = pg_turns.insert_turns(conn, [_new_row(self.user_id, r) for r in rows])
@@ -288,7 +300,8 @@ def _graph_row(user_id: str, r: "_Row") -> dict[str, Any]:
 
 
 def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int:
-    """Project turn rows (see `_graph_row`) into the graph: conversations, turns, links. Idempotent."""
+    """Project turn rows (see `_graph_row`) into the graph: conversations, turns, links; one statement per
+    `batch` rows. Idempotent."""
     graph = stores.graph
     done = 0
     for start in range(0, len(rows), batch):
@@ -307,12 +320,10 @@ def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int
             )
             c["started_at"] = min(c["started_at"], r["timestamp"])
             c["last_turn_at"] = max(c["last_turn_at"], r["timestamp"])
-        stamp = to_ms(now())
-        graph.write(q.project_conversations(graph.dialect), {"rows": list(convs.values()), "now": stamp})
-        for r in chunk:
             r["prev_id"] = ids.turn_id(r["conversation_id"], r["index"] - 1) if r["index"] > 0 else ""
             r["next_id"] = ids.turn_id(r["conversation_id"], r["index"] + 1)
-        graph.write(q.project_turns(graph.dialect), {"rows": chunk, "now": stamp})
+        params = {"conversations": list(convs.values()), "rows": chunk, "now": to_ms(now())}
+        graph.write(q.project(graph.dialect), params)
         done += len(chunk)
     return done
 
