@@ -7,7 +7,8 @@ also records which embedder wrote the stored vectors (`embedding_model`); a diff
 not refused, it is warned about (`agent-memory reembed` recomputes the vectors, same dimension only).
 
 Graph data steps follow the graph schema: `backfill_graph` gives nodes written by an older version the
-properties the current statements look them up by (today: the facts' `claim_key` / `slot_key`).
+properties and nodes the current statements look them up by (the facts' `claim_key` / `slot_key`, the
+entities' `EntityAlias` nodes).
 """
 
 import hashlib
@@ -152,12 +153,14 @@ def migrate(pg: PostgresStore, graph: GraphStore, dims: int, embedder: Embedder 
 
 
 def backfill_graph(graph: GraphStore, batch: int = BACKFILL_BATCH) -> int:
-    """Set the lookup keys of facts written before they existed, in batches; returns the number of nodes set."""
-    statement = semantic_q.backfill_fact_keys(graph.dialect)
+    """Give nodes written by an older version what the current statements look them up by, in batches: the
+    facts' lookup keys, the entities' alias nodes. Returns the number of nodes updated."""
     total = 0
-    while True:
-        rows = graph.write(statement, {"batch": batch})
-        updated = int(rows[0]["updated"]) if rows else 0
-        total += updated
-        if updated < batch:
-            return total
+    for statement in (semantic_q.backfill_fact_keys(graph.dialect), semantic_q.backfill_entity_aliases(graph.dialect)):
+        while True:
+            rows = graph.write(statement, {"batch": batch})
+            updated = int(rows[0]["updated"]) if rows else 0
+            total += updated
+            if updated < batch:
+                break
+    return total
