@@ -11,7 +11,8 @@ Per file, in this order:
    not sent again (so a re-import neither writes nor re-embeds anything).
 3. **Write** the new turns as `EpisodicMemory.store_turns` does, in batches of `batch_size` (one Postgres
    transaction with binary COPY each, then the graph projection, which a worker thread runs while the next
-   batch is embedded and committed). Whole conversations are packed into a batch where they fit. The store's own idempotency on (conversation_id, index) + content hash backs
+   batch is embedded and committed). Whole conversations are packed into a batch where they fit. The store's
+   own idempotency on (conversation_id, index) + content hash backs
    the duplicate check against concurrent writers.
 
 A store failure in step 3 (server gone) leaves the batches already committed in place; re-running the

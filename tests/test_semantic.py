@@ -125,7 +125,11 @@ def aliases_of(mem: SemanticMemory, eid: str) -> list[str]:
 def test_upsert_entity_links_one_alias_node_per_normalised_alias(mem: SemanticMemory) -> None:
     eid = ada(mem, aliases=["Ada L.", "ada l", "Countess of Lovelace"])
     mem.upsert_entity(Entity(name="Ada Lovelace", type="Person", aliases=["Augusta Ada King"]))
-    assert aliases_of(mem, eid) == [f"{USER}|ada l", f"{USER}|augusta ada king", f"{USER}|countess of lovelace"]
+    assert aliases_of(mem, eid) == [
+        ids.alias_id(USER, "ada l"),
+        ids.alias_id(USER, "augusta ada king"),
+        ids.alias_id(USER, "countess of lovelace"),
+    ]
 
 
 def test_alias_resolution_is_scoped_to_the_user(mem: SemanticMemory, other: SemanticMemory) -> None:
@@ -157,7 +161,7 @@ def test_forget_user_removes_the_users_alias_nodes_only(mem: SemanticMemory, oth
     theirs = other.upsert_entity(Entity(name="Augusta King", type="Person", aliases=["The Countess"])).id
     forget_user(mem.stores, USER)
     assert count(mem, "MATCH (a:EntityAlias) WHERE a.user_id = $u RETURN count(a) AS n", u=USER) == 0
-    assert aliases_of(other, theirs) == [f"{OTHER}|the countess"]
+    assert aliases_of(other, theirs) == [ids.alias_id(OTHER, "the countess")]
 
 
 def test_archival_deletes_the_alias_nodes_of_the_orphan_entities_it_deletes(mem: SemanticMemory) -> None:
@@ -167,7 +171,7 @@ def test_archival_deletes_the_alias_nodes_of_the_orphan_entities_it_deletes(mem:
     kept = mem.upsert_entity(Entity(name="Charles Babbage", type="Person", aliases=["Babbage"], salience=0.9)).id
     archive(mem.stores, datetime.now(UTC), retention_days=3650, min_salience=0.1)
     assert count(mem, "MATCH (a:EntityAlias) RETURN count(a) AS n") == 1
-    assert aliases_of(mem, kept) == [f"{USER}|babbage"]
+    assert aliases_of(mem, kept) == [ids.alias_id(USER, "babbage")]
 
 
 def test_upsert_entity_keeps_the_description_when_none_is_given(mem: SemanticMemory) -> None:

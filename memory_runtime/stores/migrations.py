@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from memory_runtime.domain import ids
 from memory_runtime.domain.errors import EmbeddingDimensionMismatch, SchemaError
 from memory_runtime.embeddings.base import Embedder
 from memory_runtime.stores import embedder_record as embedding_model
@@ -156,11 +157,28 @@ def backfill_graph(graph: GraphStore, batch: int = BACKFILL_BATCH) -> int:
     """Give nodes written by an older version what the current statements look them up by, in batches: the
     facts' lookup keys, the entities' alias nodes. Returns the number of nodes updated."""
     total = 0
-    for statement in (semantic_q.backfill_fact_keys(graph.dialect), semantic_q.backfill_entity_aliases(graph.dialect)):
-        while True:
-            rows = graph.write(statement, {"batch": batch})
-            updated = int(rows[0]["updated"]) if rows else 0
-            total += updated
-            if updated < batch:
-                break
+    statement = semantic_q.backfill_fact_keys(graph.dialect)
+    while True:
+        rows = graph.write(statement, {"batch": batch})
+        updated = int(rows[0]["updated"]) if rows else 0
+        total += updated
+        if updated < batch:
+            break
+    return total + _backfill_entity_aliases(graph, batch)
+
+
+def _backfill_entity_aliases(graph: GraphStore, batch: int) -> int:
+    """Link the alias nodes every entity's `norm_aliases` should have (entities from before alias nodes)."""
+    total, after = 0, ""
+    while page := graph.read(semantic_q.entity_alias_page(graph.dialect), {"after": after, "batch": batch}):
+        after = page[-1]["id"]
+        todo = []
+        for row in page:
+            keys = {ids.alias_id(row["user_id"], norm) for norm in row["norm_aliases"]} - set(row["linked"])
+            if keys:
+                todo.append({"id": row["id"], "keys": [{"key": k} for k in sorted(keys)]})
+        if todo:
+            total += int(graph.write(semantic_q.link_entity_aliases(graph.dialect), {"rows": todo})[0]["updated"])
+        if len(page) < batch:
+            break
     return total

@@ -49,19 +49,11 @@ def slot_key(user_id: str, norm_subject: str, norm_predicate: str) -> str:
     return f"{user_id} + '|' + left({norm_subject}, {n}) + '|' + left({norm_predicate}, {n})"
 
 
-def alias_key(user_id: str, norm_alias: str) -> str:
-    """Cypher expression of the id of the EntityAlias node of (user_id, normalised alias) expressions.
-
-    Like the fact keys a narrowing key, not an identity (aliases sharing a long prefix share a node): every
-    lookup through it still checks the exact normalised alias on the entity.
-    """
-    return f"{user_id} + '|' + left({norm_alias}, {KEY_PREFIX_CHARS})"
-
-
-def _link_aliases(entity: str) -> str:
-    """MERGE an (:EntityAlias {id, user_id})-[:ALIAS_OF]->(entity) for each of the entity's `norm_aliases`."""
-    return f"""FOREACH (n IN coalesce({entity}.norm_aliases, []) |
-  MERGE (a:EntityAlias {{id: {alias_key(f"{entity}.user_id", "n")}}}) ON CREATE SET a.user_id = {entity}.user_id
+def _link_aliases(entity: str, aliases: str) -> str:
+    """MERGE an (:EntityAlias {id, user_id})-[:ALIAS_OF]->(entity) for each {key, ...} map of the list `aliases`
+    (the key is `ids.alias_id`)."""
+    return f"""FOREACH (x IN {aliases} |
+  MERGE (a:EntityAlias {{id: x.key}}) ON CREATE SET a.user_id = {entity}.user_id
   MERGE (a)-[:ALIAS_OF]->({entity}))
 """
 
@@ -69,9 +61,9 @@ def _link_aliases(entity: str) -> str:
 # The entity an upsert lands on: the exact (user, type, normalised name) id, else an entity of the same
 # type that already has the normalised name as an alias (oldest first). Both lookups go through a unique
 # index (`Entity.id`, `EntityAlias.id`), on both backends: the cost does not grow with the user's entities.
-_RESOLVE = f"""
-OPTIONAL MATCH (x:Entity {{id: $id}}) WHERE x.user_id = $user_id AND x.type = $type
-OPTIONAL MATCH (:EntityAlias {{id: {alias_key("$user_id", "$norm_name")}}})-[:ALIAS_OF]->(a:Entity)
+_RESOLVE = """
+OPTIONAL MATCH (x:Entity {id: $id}) WHERE x.user_id = $user_id AND x.type = $type
+OPTIONAL MATCH (:EntityAlias {id: $alias_key})-[:ALIAS_OF]->(a:Entity)
  WHERE a.user_id = $user_id AND a.type = $type AND $norm_name IN a.norm_aliases
 WITH x, a ORDER BY a.created_at LIMIT 1
 WITH coalesce(x, a) AS c
@@ -144,7 +136,7 @@ MERGE (e:Entity {{id: target}})
                e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN $aliases
                    WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.norm]
 SET e.embedding = {vector}
-{_link_aliases("e")}RETURN {ENTITY_FIELDS}
+{_link_aliases("e", "[a IN $aliases WHERE a.norm <> e.norm_name]")}RETURN {ENTITY_FIELDS}
 """
     )
 
@@ -162,7 +154,7 @@ def find_entities(d: Dialect) -> str:
     return f"""
 OPTIONAL MATCH (n:Entity {{norm_name: $norm_name}}) WHERE n.user_id = $user_id
 WITH collect(n) AS named
-OPTIONAL MATCH (:EntityAlias {{id: {alias_key("$user_id", "$norm_name")}}})-[:ALIAS_OF]->(a:Entity)
+OPTIONAL MATCH (:EntityAlias {{id: $alias_key}})-[:ALIAS_OF]->(a:Entity)
  WHERE a.user_id = $user_id AND $norm_name IN a.norm_aliases
 WITH named, collect(a) AS aliased
 UNWIND named + aliased AS e
@@ -344,17 +336,25 @@ RETURN count(f) AS updated
 """
 
 
-@cypher("semantic.backfill_entity_aliases")
-def backfill_entity_aliases(d: Dialect) -> str:
-    """Give up to $batch entities written before alias nodes existed the alias nodes of their `norm_aliases`;
-    returns how many entities were linked (run by `agent-memory migrate` until it returns less than $batch)."""
+@cypher("semantic.entity_alias_page")
+def entity_alias_page(d: Dialect) -> str:
+    """Up to $batch entities with aliases and an id after $after, in id order: id, user_id, norm_aliases and the
+    ids of the alias nodes linked to them (`migrations.backfill_graph` links the missing ones)."""
+    return """
+MATCH (e:Entity) WHERE e.id > $after AND e.user_id IS NOT NULL AND size(coalesce(e.norm_aliases, [])) > 0
+RETURN e.id AS id, e.user_id AS user_id, e.norm_aliases AS norm_aliases,
+       [(h:EntityAlias)-[:ALIAS_OF]->(e) | h.id] AS linked
+ORDER BY e.id LIMIT $batch
+"""
+
+
+@cypher("semantic.link_entity_aliases")
+def link_entity_aliases(d: Dialect) -> str:
+    """Link the alias nodes of $rows ({id, keys: [{key}]}) to their entities; returns how many entities."""
     return f"""
-MATCH (e:Entity) WHERE e.user_id IS NOT NULL AND size(coalesce(e.norm_aliases, [])) > 0
-WITH e, [(h:EntityAlias)-[:ALIAS_OF]->(e) | h.id] AS have
-WITH e, [n IN e.norm_aliases WHERE NOT (({alias_key("e.user_id", "n")}) IN have)] AS missing
-WHERE size(missing) > 0
-WITH e LIMIT $batch
-{_link_aliases("e")}RETURN count(e) AS updated
+UNWIND $rows AS r
+MATCH (e:Entity {{id: r.id}})
+{_link_aliases("e", "r.keys")}RETURN count(e) AS updated
 """
 
 
