@@ -176,7 +176,7 @@ def _backfill_entity_aliases(graph: GraphStore, batch: int) -> int:
         for row in page:
             keys = {ids.alias_id(row["user_id"], norm) for norm in row["norm_aliases"]} - set(row["linked"])
             if keys:
-                todo.append({"id": row["id"], "keys": [{"key": k} for k in sorted(keys)]})
+                todo.append({"id": row["id"], "keys": sorted(keys)})
         if todo:
             total += int(graph.write(semantic_q.link_entity_aliases(graph.dialect), {"rows": todo})[0]["updated"])
         if len(page) < batch:

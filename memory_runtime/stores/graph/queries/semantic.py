@@ -49,11 +49,11 @@ def slot_key(user_id: str, norm_subject: str, norm_predicate: str) -> str:
     return f"{user_id} + '|' + left({norm_subject}, {n}) + '|' + left({norm_predicate}, {n})"
 
 
-def _link_aliases(entity: str, aliases: str) -> str:
-    """MERGE an (:EntityAlias {id, user_id})-[:ALIAS_OF]->(entity) for each {key, ...} map of the list `aliases`
-    (the key is `ids.alias_id`)."""
-    return f"""FOREACH (x IN {aliases} |
-  MERGE (a:EntityAlias {{id: x.key}}) ON CREATE SET a.user_id = {entity}.user_id
+def _link_aliases(entity: str, keys: str) -> str:
+    """MERGE an (:EntityAlias {id, user_id})-[:ALIAS_OF]->(entity) for each alias id of the list expression `keys`
+    (`ids.alias_id`)."""
+    return f"""FOREACH (k IN {keys} |
+  MERGE (a:EntityAlias {{id: k}}) ON CREATE SET a.user_id = {entity}.user_id
   MERGE (a)-[:ALIAS_OF]->({entity}))
 """
 
@@ -136,7 +136,7 @@ MERGE (e:Entity {{id: target}})
                e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN $aliases
                    WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.norm]
 SET e.embedding = {vector}
-{_link_aliases("e", "[a IN $aliases WHERE a.norm <> e.norm_name]")}RETURN {ENTITY_FIELDS}
+{_link_aliases("e", "[a IN $aliases WHERE a.norm <> e.norm_name | a.key]")}RETURN {ENTITY_FIELDS}
 """
     )
 
@@ -350,7 +350,7 @@ ORDER BY e.id LIMIT $batch
 
 @cypher("semantic.link_entity_aliases")
 def link_entity_aliases(d: Dialect) -> str:
-    """Link the alias nodes of $rows ({id, keys: [{key}]}) to their entities; returns how many entities."""
+    """Link the alias nodes of $rows ({id, keys: [alias id]}) to their entities; returns how many entities."""
     return f"""
 UNWIND $rows AS r
 MATCH (e:Entity {{id: r.id}})
