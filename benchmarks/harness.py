@@ -105,6 +105,17 @@ def side_by_side(title: str, tables: dict[str, list[tuple[str, str]]]) -> str:
     return "\n".join(lines)
 
 
+def results_table(runs: dict[str, list[tuple[str, str]]]) -> str:
+    """The markdown table of a run over one graph (measure | value) or several (`side_by_side`)."""
+    if len(runs) > 1:
+        return side_by_side("measure", runs)
+    [rows] = runs.values()
+    width = max(len(r[0]) for r in rows)
+    return f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n" + "\n".join(
+        f"| {name:<{width}} | {value} |" for name, value in rows
+    )
+
+
 class Timer:
     """Accumulates the time spent inside the callables it wraps (a wrapped function binds as a method)."""
 

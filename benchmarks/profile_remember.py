@@ -7,14 +7,16 @@ Builds the data of bench_remember (one user, generated chat turns, facts and ent
 stack, or reuses it from --data-dir (built there on the first run, kept running), then profiles 300
 remember(top_k=10) calls twice: as they run (the strategies on the store pool; the main thread's view), and
 with the pool replaced by in-line calls, so every strategy's own cost shows in one tree. Then 5,000 turns
-stored by store_turns in batches of 500. Writes remember_<graph>.txt, remember_<graph>_inline.txt and
-store_turns_<graph>.txt (with --html DIR, the interactive pages too, kept out of the repository: 10-40 MB each).
+stored by store_turns in batches of 500, and an `agent-memory import` of a generated 10,000-turn JSONL history
+(--import-turns). Writes remember_<graph>.txt, remember_<graph>_inline.txt, store_turns_<graph>.txt and
+import_<graph>.txt (with --html DIR, the interactive pages too, kept out of the repository: 10-40 MB each).
 """
 
 import argparse
 import json
 import random
 import sys
+import tempfile
 from concurrent.futures import Future
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -23,10 +25,12 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
+import bench_import  # noqa: E402
 import bench_remember as br  # noqa: E402
 from harness import embedded_stores  # noqa: E402
 from pyinstrument import Profiler  # noqa: E402
 
+from memory_ops.importer import Importer  # noqa: E402
 from memory_ops.stack.embedded import EmbeddedStack  # noqa: E402
 from memory_ops.stack.neo4j import EmbeddedNeo4j  # noqa: E402
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -81,6 +85,7 @@ def main() -> int:
     parser.add_argument("--entities", type=int, default=5_000)
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--data-dir", type=Path)
+    parser.add_argument("--import-turns", type=int, default=10_000, help="turns of the profiled import")
     parser.add_argument("--html", type=Path, help="also write the interactive HTML profiles into this directory")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
@@ -124,7 +129,26 @@ def main() -> int:
             memory.store_turns(batch)
         profiler.stop()
         save(profiler, f"store_turns_{args.graph}", args.html)
+        profile_import(stores, args.import_turns, f"import_{args.graph}", args.html)
     return 0
+
+
+def profile_import(stores: Stores, turns: int, name: str, html: Path | None) -> None:
+    """Profile `agent-memory import` (memory_ops.importer.Importer) of a generated `turns`-turn JSONL history
+    (bench_import's generator, conversations of 50 turns) for a user of its own."""
+    with tempfile.TemporaryDirectory(prefix="profile-import-") as tmp:
+        data = Path(tmp) / "history.jsonl"
+        bench_import.generate(data, turns, 50, seed=random.randrange(10**9))
+        user = f"import-{random.randrange(10**9)}"  # conversation ids repeat between runs: a user of its own
+        importer = Importer(stores, user, batch_size=1000, progress=False, users_from_records=False)
+        text = data.read_text().replace('"conversation_id": "bench-', f'"conversation_id": "{user}-')
+        data.write_text(text)
+        profiler = Profiler(interval=0.001)
+        profiler.start()
+        summary = importer.run([data])
+        profiler.stop()
+        assert summary.ok and summary.inserted == turns, (summary.errors, summary.inserted)
+        save(profiler, name, html)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ Per file, in this order:
    (`ConversationOwnershipError`) or an existing turn index holding other content (`TurnConflictError`)
    also rejects the whole file. Turns already stored with the same content are counted as duplicates and
    not sent again (so a re-import neither writes nor re-embeds anything).
-3. **Write** the new turns with `EpisodicMemory.store_turns` in batches of `batch_size` (one Postgres
-   transaction with binary COPY each, then the graph projection). Whole conversations are packed into a
-   batch where they fit. The store's own idempotency on (conversation_id, index) + content hash backs
+3. **Write** the new turns as `EpisodicMemory.store_turns` does, in batches of `batch_size` (one Postgres
+   transaction with binary COPY each, then the graph projection, which a worker thread runs while the next
+   batch is embedded and committed). Whole conversations are packed into a batch where they fit. The store's
+   own idempotency on (conversation_id, index) + content hash backs
    the duplicate check against concurrent writers.
 
 A store failure in step 3 (server gone) leaves the batches already committed in place; re-running the
@@ -35,6 +36,7 @@ import dataclasses
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -53,7 +55,7 @@ from memory_runtime.domain.errors import (
     ValidationError,
 )
 from memory_runtime.domain.models import Turn
-from memory_runtime.memory.episodic import EpisodicMemory
+from memory_runtime.memory.episodic import EpisodicMemory, WriteResult
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.postgres import turns as pg_turns
 from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
@@ -303,28 +305,49 @@ class Importer:
 
     # ---- phase 3: write --------------------------------------------------------------------------------
     def _write(self, plan: _Plan, summary: ImportSummary, bar: ProgressBar, units: float) -> None:
-        """Store the plan's new turns in batches; `units` of the progress bar stand for the whole file."""
+        """Store the plan's new turns in batches; `units` of the progress bar stand for the whole file.
+
+        Each batch is committed to Postgres here and projected into the graph by one worker thread while the
+        next batch is embedded and committed: projections run one at a time in batch order (a conversation
+        split over two batches is linked), and at most one batch waits for its projection (memory bounded).
+        """
         assert self._write_stores is not None
         per_turn = units / max(1, plan.parsed.turn_count)
         bar.advance(per_turn * plan.duplicates, plan.duplicates)
         written = 0
-        for user, conversations in plan.new.items():
-            episodic = EpisodicMemory(self._write_stores, user, None)
-            for batch in self._batches(conversations):
-                try:
-                    result = episodic.store_turns(batch)
-                    summary.inserted += result.inserted
-                    summary.duplicates += result.duplicates
-                    summary.warnings.extend(result.warnings)
-                except ProjectionError as exc:  # committed in Postgres; the graph catches up later
-                    summary.inserted += len(batch)
-                    summary.warnings.append(
-                        f"{plan.parsed.path}: {exc} Run `agent-memory reproject` or a backfill to project them."
-                    )
-                except AgentMemoryError as exc:
-                    raise _PartialWrite(written, plan.new_turns, exc) from exc
-                written += len(batch)
-                bar.advance(per_turn * len(batch), len(batch))
+        with ThreadPoolExecutor(1, thread_name_prefix="agent-memory-import-projection") as projector:
+            pending: tuple[Future[WriteResult], int] | None = None
+            try:
+                for user, conversations in plan.new.items():
+                    episodic = EpisodicMemory(self._write_stores, user, None)
+                    for batch in self._batches(conversations):
+                        try:
+                            committed = episodic.commit(batch)
+                        except AgentMemoryError as exc:
+                            raise _PartialWrite(written, plan.new_turns, exc) from exc
+                        written += len(batch)
+                        if pending is not None:
+                            self._projected(plan, summary, *pending)
+                        pending = projector.submit(committed.project), len(batch)
+                        bar.advance(per_turn * len(batch), len(batch))
+            finally:
+                if pending is not None:
+                    self._projected(plan, summary, *pending)
+
+    def _projected(self, plan: _Plan, summary: ImportSummary, projection: "Future[WriteResult]", size: int) -> None:
+        """Count a committed batch once its projection is done; a graph failure is a warning (the turns are
+        durable: the graph catches up later)."""
+        try:
+            result = projection.result()
+        except ProjectionError as exc:
+            summary.inserted += size
+            summary.warnings.append(
+                f"{plan.parsed.path}: {exc} Run `agent-memory reproject` or a backfill to project them."
+            )
+            return
+        summary.inserted += result.inserted
+        summary.duplicates += result.duplicates
+        summary.warnings.extend(result.warnings)
 
     def _check_schema(self) -> None:
         from memory_runtime.stores.migrations import check_schema

@@ -113,6 +113,64 @@ def test_upsert_entity_alias_resolution_respects_the_type(mem: SemanticMemory) -
     assert count(mem, "MATCH (e:Entity) RETURN count(e) AS n") == 2
 
 
+def aliases_of(mem: SemanticMemory, eid: str) -> list[str]:
+    """The ids of the alias nodes linked to an entity, sorted."""
+    rows = mem.stores.graph.read(
+        "MATCH (a:EntityAlias)-[:ALIAS_OF]->(e:Entity {id: $id}) RETURN a.id AS id, a.user_id AS user_id", {"id": eid}
+    )
+    assert all(r["user_id"] == mem.user_id for r in rows)
+    return sorted(r["id"] for r in rows)
+
+
+def test_upsert_entity_links_one_alias_node_per_normalised_alias(mem: SemanticMemory) -> None:
+    eid = ada(mem, aliases=["Ada L.", "ada l", "Countess of Lovelace"])
+    mem.upsert_entity(Entity(name="Ada Lovelace", type="Person", aliases=["Augusta Ada King"]))
+    expected = sorted(ids.alias_id(USER, a) for a in ("ada l", "augusta ada king", "countess of lovelace"))
+    assert aliases_of(mem, eid) == expected
+
+
+def test_alias_resolution_is_scoped_to_the_user(mem: SemanticMemory, other: SemanticMemory) -> None:
+    mine = ada(mem, aliases=["The Countess"])
+    theirs = other.upsert_entity(Entity(name="Augusta King", type="Person", aliases=["The Countess"])).id
+    assert mem.upsert_entity(Entity(name="the countess", type="Person")).id == mine
+    assert other.upsert_entity(Entity(name="THE COUNTESS", type="Person")).id == theirs
+    assert [e["id"] for e in mem.find_entities("The Countess")] == [mine]
+    assert [e["id"] for e in other.find_entities("The Countess")] == [theirs]
+    assert count(mem, "MATCH (e:Entity) RETURN count(e) AS n") == 2
+
+
+def test_entities_from_before_alias_nodes_resolve_by_alias_after_migrate(mem: SemanticMemory) -> None:
+    from memory_runtime.stores.migrations import backfill_graph
+
+    eid = ada(mem, aliases=["Countess of Lovelace"])
+    mem.stores.graph.write("MATCH (a:EntityAlias) DETACH DELETE a")  # a graph written by an older version
+    assert mem.find_entities("Countess of Lovelace") == []
+    assert backfill_graph(mem.stores.graph) == 1
+    assert backfill_graph(mem.stores.graph) == 0  # idempotent
+    assert [e["id"] for e in mem.find_entities("Countess of Lovelace")] == [eid]
+    assert mem.upsert_entity(Entity(name="countess of lovelace", type="Person")).id == eid
+
+
+def test_forget_user_removes_the_users_alias_nodes_only(mem: SemanticMemory, other: SemanticMemory) -> None:
+    from memory_runtime.memory.erasure import forget_user
+
+    ada(mem, aliases=["The Countess"])
+    theirs = other.upsert_entity(Entity(name="Augusta King", type="Person", aliases=["The Countess"])).id
+    forget_user(mem.stores, USER)
+    assert count(mem, "MATCH (a:EntityAlias) WHERE a.user_id = $u RETURN count(a) AS n", u=USER) == 0
+    assert aliases_of(other, theirs) == [ids.alias_id(OTHER, "the countess")]
+
+
+def test_archival_deletes_the_alias_nodes_of_the_orphan_entities_it_deletes(mem: SemanticMemory) -> None:
+    from memory_runtime.batch.archive import archive
+
+    ada(mem, aliases=["The Countess"], salience=0.01)
+    kept = mem.upsert_entity(Entity(name="Charles Babbage", type="Person", aliases=["Babbage"], salience=0.9)).id
+    archive(mem.stores, datetime.now(UTC), retention_days=3650, min_salience=0.1)
+    assert count(mem, "MATCH (a:EntityAlias) RETURN count(a) AS n") == 1
+    assert aliases_of(mem, kept) == [ids.alias_id(USER, "babbage")]
+
+
 def test_upsert_entity_keeps_the_description_when_none_is_given(mem: SemanticMemory) -> None:
     eid = ada(mem, description="Mathematician")
     ada(mem)

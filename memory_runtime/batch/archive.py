@@ -79,6 +79,7 @@ def archive(
     entities_deleted = _drain(
         graph, q.delete_orphan_entity_batch(graph.dialect), "deleted", {"min_salience": float(min_salience)}, batch
     )
+    _drain(graph, q.delete_orphan_alias_batch(graph.dialect), "deleted", {}, batch)  # the aliases of those entities
     # Decay and archival updated (and deleted) vector-indexed nodes, which on FalkorDB leaves orphan vectors
     # crowding live ones out of nearest-neighbour results: rebuild the indexes that lost too many.
     indexes = repair_vector_indexes(stores, progress=progress)

@@ -45,6 +45,12 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def alias_id(user_id: str, norm_alias: str) -> str:
+    """Id of the EntityAlias node of a user's normalised alias: the user id and a digest of the alias (an alias
+    may hold any character; an id with control characters crashed FalkorDB's unique index)."""
+    return f"{user_id}|{content_hash(norm_alias)[:32]}"
+
+
 def new_id() -> str:
     """A random id for things that have no natural key (goals, strategies, reflections)."""
     return str(uuid.uuid4())

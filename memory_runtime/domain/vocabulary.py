@@ -8,6 +8,7 @@ NODE_LABELS: tuple[str, ...] = (
     "Conversation",
     "Turn",
     "Entity",
+    "EntityAlias",  # one per (user, normalised alias): resolution by alias through a unique index
     "Fact",
     "Tool",
     "Strategy",
@@ -48,6 +49,7 @@ STRUCTURAL_RELATIONSHIPS: tuple[str, ...] = (
     "INTERESTED_IN",
     "REFLECTS_ON",
     "OWNS",
+    "ALIAS_OF",
 )
 
 # Relationship types callers may create between entities with `relate()`.

@@ -137,7 +137,19 @@ class EpisodicMemory:
             )
 
     def _insert(self, rows: list[_Row]) -> tuple[set[str], set[str]]:
-        """Insert new turns in one transaction; returns (inserted ids, duplicate ids)."""
+        """Insert new turns in one transaction; returns (inserted ids, duplicate ids).
+
+        Turns new to one conversation (a `store_turn`) take one statement; any other batch, or one that
+        statement refuses (a retry, another user's conversation, a caller id in use), the general transaction.
+        """
+        if len({r.turn.conversation_id for r in rows}) == 1 and pg_turns.insert_conversation_turns(
+            self.stores.pg,
+            self.user_id,
+            [_new_row(self.user_id, r) for r in rows],
+            [r.turn.client_id for r in rows],
+            [r.turn.token_count for r in rows],
+        ):
+            return {r.id for r in rows}, set()
         with self.stores.pg.connection() as conn:
             self._claim_conversations(conn, rows)
             inserted = pg_turns.insert_turns(conn, [_new_row(self.user_id, r) for r in rows])
@@ -176,31 +188,20 @@ class EpisodicMemory:
     # ---- public ----------------------------------------------------------------------------------
     def store_turns(self, turns: Iterable[Turn]) -> WriteResult:
         """Store a batch atomically in Postgres, then project it; see the module docstring."""
+        return self.commit(turns).project()
+
+    def commit(self, turns: Iterable[Turn]) -> "CommittedBatch":
+        """The first half of `store_turns`: validate, embed and commit the batch to Postgres (durable when this
+        returns). Its `project()` is the second half (graph and working memory), which a bulk writer may run
+        while it commits the next batch."""
         turns = list(turns)
         if not turns:
-            return WriteResult([], 0, 0)
+            return CommittedBatch(self, WriteResult([], 0, 0), [], [])
         rows = self._prepare(turns)
         inserted, duplicates = self._insert(rows)
         result = WriteResult([t.id for t in turns], len(inserted), len(duplicates))
         new_rows = [r for r in rows if r.id in inserted]
-        graph_rows = [_graph_row(self.user_id, r) for r in new_rows]
-        graph_error: AgentMemoryError | None = None
-        try:
-            if duplicates:  # a retry after a failed projection heals the graph
-                missing = {
-                    x["id"]
-                    for x in self.stores.graph.read(
-                        q.missing_turns(self.stores.graph.dialect), {"ids": sorted(duplicates)}
-                    )
-                }
-                graph_rows += [_graph_row(self.user_id, r) for r in rows if r.id in missing]
-            project(self.stores, graph_rows)
-        except AgentMemoryError as exc:
-            graph_error = exc
-        self._push(new_rows, result)
-        if graph_error is not None:
-            raise ProjectionError("graph", [r["id"] for r in graph_rows], str(graph_error)) from graph_error
-        return result
+        return CommittedBatch(self, result, new_rows, [r for r in rows if r.id in duplicates])
 
     def get_recent_turns(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
         """The latest `limit` stored turns, oldest first: of `conversation_id` (default: the current
@@ -253,6 +254,35 @@ class EpisodicMemory:
                 result.warnings.append(msg)
 
 
+@dataclass
+class CommittedBatch:
+    """A batch committed to Postgres whose graph projection and working-memory push are still to come."""
+
+    memory: EpisodicMemory
+    result: WriteResult
+    new_rows: list[_Row]
+    duplicate_rows: list[_Row]
+
+    def project(self) -> WriteResult:
+        """Project the batch into the graph and push it to working memory; ProjectionError if the graph failed
+        (the turns stay durable in Postgres)."""
+        memory, stores = self.memory, self.memory.stores
+        graph_rows = [_graph_row(memory.user_id, r) for r in self.new_rows]
+        graph_error: AgentMemoryError | None = None
+        try:
+            if self.duplicate_rows:  # a retry after a failed projection heals the graph
+                ids_ = sorted(r.id for r in self.duplicate_rows)
+                missing = {x["id"] for x in stores.graph.read(q.missing_turns(stores.graph.dialect), {"ids": ids_})}
+                graph_rows += [_graph_row(memory.user_id, r) for r in self.duplicate_rows if r.id in missing]
+            project(stores, graph_rows)
+        except AgentMemoryError as exc:
+            graph_error = exc
+        memory._push(self.new_rows, self.result)
+        if graph_error is not None:
+            raise ProjectionError("graph", [r["id"] for r in graph_rows], str(graph_error)) from graph_error
+        return self.result
+
+
 def _token_count(given: int | None, content: str) -> int:
     return estimate_tokens(content) if given is None else given
 
@@ -288,7 +318,8 @@ def _graph_row(user_id: str, r: "_Row") -> dict[str, Any]:
 
 
 def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int:
-    """Project turn rows (see `_graph_row`) into the graph: conversations, turns, links. Idempotent."""
+    """Project turn rows (see `_graph_row`) into the graph: conversations, turns, links; one statement per
+    `batch` rows. Idempotent."""
     graph = stores.graph
     done = 0
     for start in range(0, len(rows), batch):
@@ -307,12 +338,10 @@ def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int
             )
             c["started_at"] = min(c["started_at"], r["timestamp"])
             c["last_turn_at"] = max(c["last_turn_at"], r["timestamp"])
-        stamp = to_ms(now())
-        graph.write(q.project_conversations(graph.dialect), {"rows": list(convs.values()), "now": stamp})
-        for r in chunk:
             r["prev_id"] = ids.turn_id(r["conversation_id"], r["index"] - 1) if r["index"] > 0 else ""
             r["next_id"] = ids.turn_id(r["conversation_id"], r["index"] + 1)
-        graph.write(q.project_turns(graph.dialect), {"rows": chunk, "now": stamp})
+        params = {"conversations": list(convs.values()), "rows": chunk, "now": to_ms(now())}
+        graph.write(q.project(graph.dialect), params)
         done += len(chunk)
     return done
 

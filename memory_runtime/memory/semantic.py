@@ -228,7 +228,11 @@ class SemanticMemory:
         self._check_text(description, "entity description")
         turn_ids = _ids([*entity.source_turn_ids, *(source_turn_ids or [])], "source_turn_ids")
         extractor_version = extractor_version or entity.extractor_version
-        aliases = [{"name": a, "norm": n} for a in entity.aliases if (n := ids.normalize_name(a)) and n != norm_name]
+        aliases = [
+            {"name": a, "norm": n, "key": ids.alias_id(self.user_id, n)}
+            for a in entity.aliases
+            if (n := ids.normalize_name(a)) and n != norm_name
+        ]
         try:
             new_attrs = json.loads(json.dumps(entity.attributes, allow_nan=False, ensure_ascii=False))
         except (TypeError, ValueError, RecursionError) as exc:
@@ -237,6 +241,7 @@ class SemanticMemory:
             "id": ids.entity_id(self.user_id, entity.type, entity.name),
             "type": entity.type,
             "norm_name": norm_name,
+            "alias_key": ids.alias_id(self.user_id, norm_name),
         }
         # Read what the upsert will merge into, so the embedding and attributes describe the result.
         current = next(iter(self._read(q.resolve_entity(self._dialect), **params)), None)
@@ -286,6 +291,7 @@ class SemanticMemory:
         rows = self._read(
             q.find_entities(self._dialect),
             norm_name=norm,
+            alias_key=ids.alias_id(self.user_id, norm),
             type=canonical_entity_type(entity_type) if entity_type is not None else None,
             limit=_limit(limit),
         )

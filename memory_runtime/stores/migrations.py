@@ -7,7 +7,8 @@ also records which embedder wrote the stored vectors (`embedding_model`); a diff
 not refused, it is warned about (`agent-memory reembed` recomputes the vectors, same dimension only).
 
 Graph data steps follow the graph schema: `backfill_graph` gives nodes written by an older version the
-properties the current statements look them up by (today: the facts' `claim_key` / `slot_key`).
+properties and nodes the current statements look them up by (the facts' `claim_key` / `slot_key`, the
+entities' `EntityAlias` nodes).
 """
 
 import hashlib
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from memory_runtime.domain import ids
 from memory_runtime.domain.errors import EmbeddingDimensionMismatch, SchemaError
 from memory_runtime.embeddings.base import Embedder
 from memory_runtime.stores import embedder_record as embedding_model
@@ -152,12 +154,31 @@ def migrate(pg: PostgresStore, graph: GraphStore, dims: int, embedder: Embedder 
 
 
 def backfill_graph(graph: GraphStore, batch: int = BACKFILL_BATCH) -> int:
-    """Set the lookup keys of facts written before they existed, in batches; returns the number of nodes set."""
-    statement = semantic_q.backfill_fact_keys(graph.dialect)
+    """Give nodes written by an older version what the current statements look them up by, in batches: the
+    facts' lookup keys, the entities' alias nodes. Returns the number of nodes updated."""
     total = 0
+    statement = semantic_q.backfill_fact_keys(graph.dialect)
     while True:
         rows = graph.write(statement, {"batch": batch})
         updated = int(rows[0]["updated"]) if rows else 0
         total += updated
         if updated < batch:
-            return total
+            break
+    return total + _backfill_entity_aliases(graph, batch)
+
+
+def _backfill_entity_aliases(graph: GraphStore, batch: int) -> int:
+    """Link the alias nodes every entity's `norm_aliases` should have (entities from before alias nodes)."""
+    total, after = 0, ""
+    while page := graph.read(semantic_q.entity_alias_page(graph.dialect), {"after": after, "batch": batch}):
+        after = page[-1]["id"]
+        todo = []
+        for row in page:
+            keys = {ids.alias_id(row["user_id"], norm) for norm in row["norm_aliases"]} - set(row["linked"])
+            if keys:
+                todo.append({"id": row["id"], "keys": sorted(keys)})
+        if todo:
+            total += int(graph.write(semantic_q.link_entity_aliases(graph.dialect), {"rows": todo})[0]["updated"])
+        if len(page) < batch:
+            break
+    return total

@@ -6,6 +6,7 @@ CREATE INDEX FOR (n:`User`) ON (n.id);
 CREATE INDEX FOR (n:`Conversation`) ON (n.id);
 CREATE INDEX FOR (n:`Turn`) ON (n.id);
 CREATE INDEX FOR (n:`Entity`) ON (n.id);
+CREATE INDEX FOR (n:`EntityAlias`) ON (n.id);
 CREATE INDEX FOR (n:`Fact`) ON (n.id);
 CREATE INDEX FOR (n:`Tool`) ON (n.id);
 CREATE INDEX FOR (n:`Strategy`) ON (n.id);
@@ -18,6 +19,7 @@ CREATE INDEX FOR (n:`User`) ON (n.`user_id`);
 CREATE INDEX FOR (n:`Conversation`) ON (n.`user_id`);
 CREATE INDEX FOR (n:`Turn`) ON (n.`user_id`);
 CREATE INDEX FOR (n:`Entity`) ON (n.`user_id`);
+CREATE INDEX FOR (n:`EntityAlias`) ON (n.`user_id`);
 CREATE INDEX FOR (n:`Fact`) ON (n.`user_id`);
 CREATE INDEX FOR (n:`Tool`) ON (n.`user_id`);
 CREATE INDEX FOR (n:`Strategy`) ON (n.`user_id`);
@@ -39,6 +41,7 @@ CREATE INDEX FOR (n:`Entity`) ON (n.`norm_aliases`);
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Conversation PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Turn PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Entity PROPERTIES 1 id
+// GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE EntityAlias PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Fact PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Tool PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Strategy PROPERTIES 1 id

@@ -5,6 +5,7 @@ CREATE CONSTRAINT `user_id_unique` IF NOT EXISTS FOR (n:`User`) REQUIRE n.id IS 
 CREATE CONSTRAINT `conversation_id_unique` IF NOT EXISTS FOR (n:`Conversation`) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT `turn_id_unique` IF NOT EXISTS FOR (n:`Turn`) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT `entity_id_unique` IF NOT EXISTS FOR (n:`Entity`) REQUIRE n.id IS UNIQUE;
+CREATE CONSTRAINT `entityalias_id_unique` IF NOT EXISTS FOR (n:`EntityAlias`) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT `fact_id_unique` IF NOT EXISTS FOR (n:`Fact`) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT `tool_id_unique` IF NOT EXISTS FOR (n:`Tool`) REQUIRE n.id IS UNIQUE;
 CREATE CONSTRAINT `strategy_id_unique` IF NOT EXISTS FOR (n:`Strategy`) REQUIRE n.id IS UNIQUE;
@@ -17,6 +18,7 @@ CREATE INDEX `user_user_id` IF NOT EXISTS FOR (n:`User`) ON (n.`user_id`);
 CREATE INDEX `conversation_user_id` IF NOT EXISTS FOR (n:`Conversation`) ON (n.`user_id`);
 CREATE INDEX `turn_user_id` IF NOT EXISTS FOR (n:`Turn`) ON (n.`user_id`);
 CREATE INDEX `entity_user_id` IF NOT EXISTS FOR (n:`Entity`) ON (n.`user_id`);
+CREATE INDEX `entityalias_user_id` IF NOT EXISTS FOR (n:`EntityAlias`) ON (n.`user_id`);
 CREATE INDEX `fact_user_id` IF NOT EXISTS FOR (n:`Fact`) ON (n.`user_id`);
 CREATE INDEX `tool_user_id` IF NOT EXISTS FOR (n:`Tool`) ON (n.`user_id`);
 CREATE INDEX `strategy_user_id` IF NOT EXISTS FOR (n:`Strategy`) ON (n.`user_id`);

@@ -115,6 +115,72 @@ def insert_turns(conn: psycopg.Connection[DictRow], rows: Sequence[NewTurnRow]) 
     }
 
 
+_INSERT_CONVERSATION_TURNS = """
+WITH claim AS (
+    INSERT INTO conversations (id, user_id, started_at, last_turn_at) VALUES (%(conv)s, %(user)s, %(lo)s, %(hi)s)
+    ON CONFLICT (id) DO UPDATE
+       SET started_at = LEAST(conversations.started_at, EXCLUDED.started_at),
+           last_turn_at = GREATEST(conversations.last_turn_at, EXCLUDED.last_turn_at)
+     WHERE conversations.user_id = EXCLUDED.user_id
+    RETURNING id
+), turns AS (
+    INSERT INTO conversation_logs (id, user_id, conversation_id, turn_index, role, content, content_hash, embedding,
+                                   metadata, salience, created_at, client_id, token_count)
+    SELECT x.id, %(user)s, %(conv)s, x.turn_index, x.role, x.content, x.content_hash, x.embedding, x.metadata,
+           x.salience, x.created_at, x.client_id, x.token_count
+      FROM unnest(%(ids)s::uuid[], %(idx)s::int4[], %(roles)s::text[], %(contents)s::text[], %(hashes)s::text[],
+                  %(vectors)s::vector[], %(metas)s::jsonb[], %(saliences)s::real[], %(times)s::timestamptz[],
+                  %(client_ids)s::text[], %(token_counts)s::int4[])
+           AS x(id, turn_index, role, content, content_hash, embedding, metadata, salience, created_at, client_id,
+                token_count)
+     WHERE EXISTS (SELECT FROM claim)
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM claim) AS claimed, (SELECT count(*) FROM turns) AS inserted
+"""
+
+
+def insert_conversation_turns(
+    pg: PostgresStore,
+    user_id: str,
+    rows: Sequence[NewTurnRow],
+    client_ids: Sequence[str | None],
+    token_counts: Sequence[int | None],
+) -> bool:
+    """Claim the one conversation of `rows` and insert them all, in one statement (one round trip, atomic).
+
+    The write path's fast path, for turns new to a conversation of this user (what `store_turn` meets). It
+    returns False having written nothing when the conversation is another user's, a turn is stored already at
+    one of the (conversation, index) positions or by its id, or a caller id is another turn's: the caller then
+    runs the general transaction (`claim_conversations`, `insert_turns`), which tells these cases apart.
+    """
+    conv = rows[0].conversation_id
+    if any(r.conversation_id != conv or r.user_id != user_id for r in rows):
+        raise ValueError("insert_conversation_turns takes the turns of one conversation of one user")
+    params = {
+        "conv": conv,
+        "user": user_id,
+        "lo": min(r.created_at for r in rows),
+        "hi": max(r.created_at for r in rows),
+        "ids": [r.id for r in rows],
+        "idx": [r.turn_index for r in rows],
+        "roles": [r.role for r in rows],
+        "contents": [r.content for r in rows],
+        "hashes": [r.content_hash for r in rows],
+        "vectors": [np.asarray(r.embedding, dtype=np.float32) for r in rows],
+        "metas": [Jsonb(r.metadata) for r in rows],
+        "saliences": [r.salience for r in rows],
+        "times": [r.created_at for r in rows],
+        "client_ids": list(client_ids),
+        "token_counts": list(token_counts),
+    }
+    try:
+        [result] = pg.fetch(_INSERT_CONVERSATION_TURNS, params)
+    except psycopg.errors.UniqueViolation:  # a turn stored before, or a caller id taken: nothing was written
+        return False
+    return bool(result["claimed"]) and int(result["inserted"]) == len(rows)
+
+
 def content_hashes(conn: psycopg.Connection[DictRow], turn_ids: Sequence[str]) -> dict[str, str]:
     """The stored content hash of each of `turn_ids` that exists."""
     rows = conn.execute(

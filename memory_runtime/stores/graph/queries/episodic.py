@@ -3,12 +3,9 @@
 from memory_runtime.stores.graph.dialect import Dialect
 from memory_runtime.stores.graph.registry import cypher
 
-
-@cypher("episodic.project_conversations")
-def project_conversations(d: Dialect) -> str:
-    """MERGE the conversations of a batch ($rows: id, user_id, user_node_id, started_at, last_turn_at)."""
-    return """
-UNWIND $rows AS r
+# $conversations: id, user_id, user_node_id, started_at, last_turn_at
+_MERGE_CONVERSATIONS = """
+UNWIND $conversations AS r
 MERGE (u:User {id: r.user_node_id})
   ON CREATE SET u.user_id = r.user_id, u.created_at = $now
 MERGE (c:Conversation {id: r.id})
@@ -17,17 +14,11 @@ MERGE (c:Conversation {id: r.id})
 SET c.started_at = CASE WHEN r.started_at < c.started_at THEN r.started_at ELSE c.started_at END,
     c.last_turn_at = CASE WHEN r.last_turn_at > c.last_turn_at THEN r.last_turn_at ELSE c.last_turn_at END
 MERGE (u)-[:OWNS]->(c)
-RETURN count(c) AS conversations
 """
 
 
-@cypher("episodic.project_turns")
-def project_turns(d: Dialect) -> str:
-    """MERGE a batch of turns with HAS_TURN and FOLLOWED_BY links to their neighbours.
-
-    $rows: id, user_id, conversation_id, index, role, content, timestamp (ms), salience, embedding,
-    prev_id, next_id (ids of turns index-1 / index+1, linked if present).
-    """
+def _merge_turns(d: Dialect) -> str:
+    """MERGE the turns of $rows into their (existing) conversations, linked to their neighbours."""
     return f"""
 UNWIND $rows AS r
 MATCH (c:Conversation {{id: r.conversation_id}})
@@ -43,7 +34,19 @@ FOREACH (_ IN CASE WHEN p IS NULL THEN [] ELSE [1] END | MERGE (p)-[:FOLLOWED_BY
 WITH t, r
 OPTIONAL MATCH (n:Turn {{id: r.next_id}})
 FOREACH (_ IN CASE WHEN n IS NULL THEN [] ELSE [1] END | MERGE (t)-[:FOLLOWED_BY]->(n))
-RETURN count(DISTINCT t) AS turns
+"""
+
+
+@cypher("episodic.project")
+def project(d: Dialect) -> str:
+    """MERGE a batch of turns and their conversations in one statement (one transaction, one round trip).
+
+    $conversations: id, user_id, user_node_id, started_at, last_turn_at (ms; a stored span is only widened).
+    $rows: id, user_id, conversation_id, index, role, content, timestamp (ms), salience, embedding,
+    prev_id, next_id (ids of turns index-1 / index+1, linked if present).
+    """
+    return f"""{_MERGE_CONVERSATIONS}WITH count(*) AS conversations
+{_merge_turns(d)}RETURN count(DISTINCT t) AS turns
 """
 
 

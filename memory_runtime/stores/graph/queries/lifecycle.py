@@ -57,3 +57,15 @@ WITH e LIMIT $batch
 DETACH DELETE e
 RETURN count(*) AS deleted
 """
+
+
+@cypher("lifecycle.delete_orphan_alias_batch")
+def delete_orphan_alias_batch(d: Dialect) -> str:
+    """Delete up to $batch alias nodes that name no entity any more (their entities were deleted)."""
+    return """
+MATCH (a:EntityAlias)
+WHERE NOT (a)-[:ALIAS_OF]->()
+WITH a LIMIT $batch
+DELETE a
+RETURN count(*) AS deleted
+"""

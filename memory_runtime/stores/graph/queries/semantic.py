@@ -49,14 +49,24 @@ def slot_key(user_id: str, norm_subject: str, norm_predicate: str) -> str:
     return f"{user_id} + '|' + left({norm_subject}, {n}) + '|' + left({norm_predicate}, {n})"
 
 
+def _link_aliases(entity: str, keys: str) -> str:
+    """MERGE an (:EntityAlias {id, user_id})-[:ALIAS_OF]->(entity) for each alias id of the list expression `keys`
+    (`ids.alias_id`)."""
+    return f"""FOREACH (k IN {keys} |
+  MERGE (a:EntityAlias {{id: k}}) ON CREATE SET a.user_id = {entity}.user_id
+  MERGE (a)-[:ALIAS_OF]->({entity}))
+"""
+
+
 # The entity an upsert lands on: the exact (user, type, normalised name) id, else an entity of the same
-# type that already has the normalised name as an alias (oldest first). Both lookups are index-backed
-# (`id`, and the element index on `norm_aliases` on FalkorDB), so the user_id filter never has to scan the
-# user's entities (Neo4j cannot index list elements: there the alias half still filters the user's entities).
+# type that already has the normalised name as an alias (oldest first). Both lookups go through a unique
+# index (`Entity.id`, `EntityAlias.id`), on both backends: the cost does not grow with the user's entities.
 _RESOLVE = """
-OPTIONAL MATCH (c:Entity)
- WHERE c.user_id = $user_id AND c.type = $type AND (c.id = $id OR $norm_name IN c.norm_aliases)
-WITH c ORDER BY CASE WHEN c.id = $id THEN 0 ELSE 1 END, c.created_at LIMIT 1
+OPTIONAL MATCH (x:Entity {id: $id}) WHERE x.user_id = $user_id AND x.type = $type
+OPTIONAL MATCH (:EntityAlias {id: $alias_key})-[:ALIAS_OF]->(a:Entity)
+ WHERE a.user_id = $user_id AND a.type = $type AND $norm_name IN a.norm_aliases
+WITH x, a ORDER BY a.created_at LIMIT 1
+WITH coalesce(x, a) AS c
 """
 
 
@@ -126,7 +136,7 @@ MERGE (e:Entity {{id: target}})
                e.norm_aliases = coalesce(e.norm_aliases, []) + [a IN $aliases
                    WHERE a.norm <> e.norm_name AND NOT a.norm IN coalesce(e.norm_aliases, []) | a.norm]
 SET e.embedding = {vector}
-RETURN {ENTITY_FIELDS}
+{_link_aliases("e", "[a IN $aliases WHERE a.norm <> e.norm_name | a.key]")}RETURN {ENTITY_FIELDS}
 """
     )
 
@@ -139,10 +149,16 @@ def get_entity(d: Dialect) -> str:
 
 @cypher("semantic.find_entities")
 def find_entities(d: Dialect) -> str:
-    """Entities of $user_id whose normalised name or alias is $norm_name ($type null = any type)."""
+    """Entities of $user_id whose normalised name or alias is $norm_name ($type null = any type), through the
+    `norm_name` index and the alias nodes."""
     return f"""
-MATCH (e:Entity) WHERE e.user_id = $user_id AND (e.norm_name = $norm_name OR $norm_name IN e.norm_aliases)
-  AND ($type IS NULL OR e.type = $type)
+OPTIONAL MATCH (n:Entity {{norm_name: $norm_name}}) WHERE n.user_id = $user_id
+WITH collect(n) AS named
+OPTIONAL MATCH (:EntityAlias {{id: $alias_key}})-[:ALIAS_OF]->(a:Entity)
+ WHERE a.user_id = $user_id AND $norm_name IN a.norm_aliases
+WITH named, collect(a) AS aliased
+UNWIND named + aliased AS e
+WITH DISTINCT e WHERE $type IS NULL OR e.type = $type
 RETURN {ENTITY_FIELDS}
 ORDER BY CASE WHEN e.norm_name = $norm_name THEN 0 ELSE 1 END, e.mention_count DESC, e.id
 LIMIT $limit
@@ -317,6 +333,28 @@ WITH f LIMIT $batch
 SET f.claim_key = {claim_key("f.user_id", "f.norm_claim")},
     f.slot_key = {slot_key("f.user_id", "f.norm_subject", "f.norm_predicate")}
 RETURN count(f) AS updated
+"""
+
+
+@cypher("semantic.entity_alias_page")
+def entity_alias_page(d: Dialect) -> str:
+    """Up to $batch entities with aliases and an id after $after, in id order: id, user_id, norm_aliases and the
+    ids of the alias nodes linked to them (`migrations.backfill_graph` links the missing ones)."""
+    return """
+MATCH (e:Entity) WHERE e.id > $after AND e.user_id IS NOT NULL AND size(coalesce(e.norm_aliases, [])) > 0
+RETURN e.id AS id, e.user_id AS user_id, e.norm_aliases AS norm_aliases,
+       [(h:EntityAlias)-[:ALIAS_OF]->(e) | h.id] AS linked
+ORDER BY e.id LIMIT $batch
+"""
+
+
+@cypher("semantic.link_entity_aliases")
+def link_entity_aliases(d: Dialect) -> str:
+    """Link the alias nodes of $rows ({id, keys: [alias id]}) to their entities; returns how many entities."""
+    return f"""
+UNWIND $rows AS r
+MATCH (e:Entity {{id: r.id}})
+{_link_aliases("e", "r.keys")}RETURN count(e) AS updated
 """
 
 
