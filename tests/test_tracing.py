@@ -117,7 +117,7 @@ def test_store_turn_spans_cover_postgres_the_graph_projection_and_working_memory
     below = tree.below(tree.root)
     inserts = [s for s in store_calls(below, "postgresql") if s.attributes["db.operation.name"] == "INSERT"]
     assert inserts and all(s.attributes["db.namespace"] for s in inserts)
-    assert any(s.attributes.get("db.collection.name") == "conversation_logs" for s in inserts)
+    assert any("conversation_logs" in str(s.attributes["db.query.summary"]) for s in inserts)
     projections = [
         s for s in store_calls(below, settings.graph_backend) if s.attributes["db.operation.name"] == "write"
     ]
@@ -326,3 +326,16 @@ def test_tracing_on_without_opentelemetry_is_a_configuration_error_naming_the_ex
     assert done.returncode == 0, done.stderr
     assert "MEMORY_TRACING=otlp needs OpenTelemetry" in done.stdout
     assert "pip install 'agent-memory[tracing]'" in done.stdout
+
+
+def test_a_statement_is_summarised_by_what_it_writes() -> None:
+    from memory_runtime.stores.postgres.traced import summary
+
+    assert summary("SELECT id FROM conversation_logs WHERE user_id = %s") == ("SELECT", "conversation_logs")
+    assert summary("WITH x AS (SELECT 1) DELETE FROM facts WHERE id = %s") == ("DELETE", "facts")
+    claim_and_insert = (
+        "WITH claim AS (INSERT INTO conversations (id) VALUES (%s) RETURNING id),"
+        " turns AS (INSERT INTO conversation_logs (id) SELECT %s WHERE EXISTS (SELECT FROM claim) RETURNING id)"
+        " SELECT (SELECT count(*) FROM claim)"
+    )
+    assert summary(claim_and_insert) == ("INSERT", "conversations, conversation_logs")

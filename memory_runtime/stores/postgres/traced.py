@@ -35,19 +35,28 @@ _TARGET = re.compile(
     re.IGNORECASE,
 )
 _MAIN = re.compile(r"\)\s*(SELECT|INSERT|UPDATE|DELETE)\b", re.IGNORECASE)  # the statement after a WITH
+_WRITING_CTE = re.compile(r"\bAS\s*(?:NOT\s+)?(?:MATERIALIZED\s+)?\(\s*(INSERT|UPDATE|DELETE)\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=2048)
 def summary(text: str) -> tuple[str, str]:
-    """(operation, table) of a statement: ('SELECT', 'conversation_logs'); the table may be ''."""
+    """(operation, table) of a statement: ('SELECT', 'conversation_logs'). The table may be '' (none found);
+    a WITH whose CTEs write is that write, naming every table written in order ('conversations,
+    conversation_logs')."""
     verb = _VERB.match(text)
     operation = verb.group(1).upper() if verb else "SQL"
+    if operation == "WITH" and (writes := list(_WRITING_CTE.finditer(text))):
+        tables = dict.fromkeys(_table(text, w.start(1)) for w in writes)
+        return writes[0].group(1).upper(), ", ".join(t for t in tables if t)
     start = 0
     if operation == "WITH" and (main := _MAIN.search(text)):
         operation, start = main.group(1).upper(), main.start(1)
+    return operation, _table(text, start)
+
+
+def _table(text: str, start: int) -> str:
     target = _TARGET.search(text, start)
-    table = target.group(1) if target and target.group(1).upper() not in {"SELECT", "STDIN", "STDOUT"} else ""
-    return operation, table
+    return target.group(1) if target and target.group(1).upper() not in {"SELECT", "STDIN", "STDOUT"} else ""
 
 
 def _text(query: Any, conn: Any) -> str:
@@ -71,7 +80,7 @@ def _attributes(conn: Any, query: Any) -> tuple[str, dict[str, tracing.Attribute
         "db.query.summary": name,
         "code.function.name": tracing.caller(_PLUMBING),
     }
-    if table:
+    if table and "," not in table:  # the semantic conventions name a collection only when there is one
         attributes["db.collection.name"] = table
     return name, attributes
 
