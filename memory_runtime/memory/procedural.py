@@ -302,9 +302,12 @@ class ProceduralMemory:
             raise NotFoundError(f"no strategy with id {strategy_id!r} for this user")
         return StrategyMatch(**_strategy_row(rows[0]))
 
-    def what_worked_for(self, task: str, top_k: int = 5) -> list[StrategyMatch]:
+    def what_worked_for(
+        self, task: str, top_k: int = 5, *, query_vector: list[float] | None = None
+    ) -> list[StrategyMatch]:
         """This user's strategies for `task`, best first: id, description, task_type, tool_sequence,
-        success_rate, score (plus success/failure counts and the raw cosine `similarity`)."""
+        success_rate, score (plus success/failure counts and the raw cosine `similarity`); `query_vector`:
+        the embedding of `task` when the caller has it already (remember() shares its own)."""
         if not isinstance(task, str) or not task.strip():
             raise ValidationError("task must be a non-empty string")
         try:
@@ -313,7 +316,7 @@ class ProceduralMemory:
             raise ValidationError("task is not valid Unicode text (it contains lone surrogates)") from None
         if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
             raise ValidationError(f"top_k must be an integer from 1 to {MAX_TOP_K}")
-        [qvec] = self.stores.embedder.embed([task])
+        [qvec] = [query_vector] if query_vector is not None else self.stores.embedder.embed([task])
         graph = self.stores.graph
         k = min(max(top_k * _OVERFETCH, _MIN_CANDIDATES), _MAX_CANDIDATES)
         candidates: dict[str, dict[str, Any]] = {}

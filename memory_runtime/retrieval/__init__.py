@@ -56,6 +56,14 @@ def _ms(since: float) -> float:
 
 
 Mode = str  # "hybrid" | "vector" | "fulltext"
+# A query embedding, or the pending job computing it (remember() starts it on the pool: see `_embedding`).
+QueryVector = list[float] | Future[list[float]]
+
+
+def _resolved(vec: QueryVector) -> list[float]:
+    return vec.result() if isinstance(vec, Future) else vec
+
+
 MODES = ("hybrid", "vector", "fulltext")
 
 
@@ -209,7 +217,7 @@ class Retriever:
     @tracing.traced("remember.episodic.vector", result=lambda rows: {"memory.rows": len(rows)})
     def _vector_turns(
         self,
-        vec: list[float],
+        vec: QueryVector,
         k: int,
         since: datetime | None,
         until: datetime | None,
@@ -217,6 +225,7 @@ class Retriever:
         timings: dict[str, float],
         stats: lexical.CorpusStats | None = None,
     ) -> list[dict[str, Any]]:
+        vec = _resolved(vec)
         began = time.perf_counter()
         search = (episodic.vector, episodic.vector_exact_pg)
         rows, warning = episodic.with_fallback(*search, self.stores, self.user_id, vec, k, since, until, stats=stats)
@@ -256,12 +265,14 @@ class Retriever:
         mode: Mode,
         warnings: list[str],
         timings: dict[str, float],
-        vector: list[float] | None = None,
+        vector: QueryVector | None = None,
     ) -> list[TurnHit]:
         """Full-text (BM25) and vector search, score fusion, conversational context, recency, diversity.
 
         The weighted query vector needs the term weights the full-text postings give, so the vector search
         starts on the pool once they are in, and runs while the full-text candidates are fetched and scored.
+        A `vector` still being computed (a model's embedding, see `_embedding`) is awaited by the vector search
+        job, so full-text search runs meanwhile.
         """
         t = self.tuning
         k = max(top_k * t.candidate_factor, t.min_candidates)
@@ -285,7 +296,7 @@ class Retriever:
                 lists["fulltext"] = lex.turns
             timings["fulltext"] = _ms(started)
         start_vector(None)  # not started yet: an unweighted query (or a non-hashing embedder)
-        vec: list[float] | None = search.get("vec")  # the neighbours are scored against it too
+        vec = _resolved(search["vec"]) if search else None  # the neighbours are scored against it too
         if search:
             lists["vector"] = search["rows"].result()
         began = time.perf_counter()
@@ -423,12 +434,13 @@ class Retriever:
     # ---- facts and entities ----------------------------------------------------------------------
     @tracing.traced("remember.semantic")
     def _semantic(
-        self, text: str, vec: list[float], top_k: int, as_of_ms: int | None, timings: dict[str, float] | None = None
+        self, text: str, vec: QueryVector, top_k: int, as_of_ms: int | None, timings: dict[str, float] | None = None
     ) -> dict[str, list[dict[str, Any]]]:
         """Facts and entities by vector and full-text (one statement), then the graph around the best entities:
         entities within two hops and the facts about all of them. Runs on the pool beside the turn search."""
         timings = {} if timings is None else timings
         k = top_k * 2
+        vec = _resolved(vec)
         began = time.perf_counter()
         res = semantic.search(self.stores, self.user_id, text, vec, k, as_of_ms)
         timings["semantic_search"] = _ms(began)
@@ -493,20 +505,24 @@ class Retriever:
         started = time.perf_counter()
         text = self._clean_query(query)
         since, until = self._window(time_window_hours, as_of)
-        vec = self.stores.embedder.embed([text])[0]
         as_of_ms = to_ms(utc(as_of)) if as_of else None
         pool = self.stores.executor
         warnings: list[str] = []
         timings: dict[str, float] = {}
+        vec = self._embedding(text, timings)  # the one query embedding every strategy shares
         semantic_job = pool.submit(self._semantic, text, vec, top_k, as_of_ms, timings) if include_semantic else None
         version = pool.submit(context_cache.version, self.stores, self.user_id)  # of goals, profile, strategies
         goals_job = pool.submit(self._goals, version, timings)
         profile_job = pool.submit(self._profile, version, timings)
-        procedural_job = pool.submit(self._procedural, text, top_k, version, timings) if include_procedural else None
+        procedural_job = None
+        if include_procedural:
+            procedural_job = pool.submit(self._procedural, text, vec, top_k, version, timings)
         bundle = MemoryBundle(query=text)
         if include_episodic:
             began = time.perf_counter()
-            bundle.relevant_turns = self._turns(text, top_k, since, until, "hybrid", warnings, timings)
+            # the hashing embedder's turn search weighs its own query vector by the user's idf
+            turn_vec = None if self._weighted_query() else vec
+            bundle.relevant_turns = self._turns(text, top_k, since, until, "hybrid", warnings, timings, turn_vec)
             timings["episodic"] = _ms(began)
         if semantic_job is not None:
             try:
@@ -534,9 +550,32 @@ class Retriever:
         self._touch_later(bundle)
         return bundle
 
+    def _embedding(self, text: str, timings: dict[str, float]) -> Future[list[float]]:
+        """The query's embedding: computed at once by an embedder cheaper than a cache read (hashing), else
+        started on the pool, so that the full-text strategies, which need no vector, run meanwhile (ONNX
+        Runtime and the embedding cache's Redis read release the GIL)."""
+
+        def embed() -> list[float]:
+            began = time.perf_counter()
+            vec = self.stores.embedder.embed([text])[0]
+            timings["embed"] = _ms(began)
+            return vec
+
+        embedder = getattr(self.stores.embedder, "inner", self.stores.embedder)
+        if getattr(embedder, "worth_caching", True):
+            return self.stores.executor.submit(embed)
+        done: Future[list[float]] = Future()
+        done.set_result(embed())
+        return done
+
     @tracing.traced("remember.procedural", result=lambda found: {"memory.strategies": len(found)})
     def _procedural(
-        self, text: str, top_k: int, version: Future[context_cache.Version], timings: dict[str, float]
+        self,
+        text: str,
+        vec: Future[list[float]],
+        top_k: int,
+        version: Future[context_cache.Version],
+        timings: dict[str, float],
     ) -> list[StrategyMatch]:
         from memory_runtime.memory.procedural import ProceduralMemory
 
@@ -544,7 +583,7 @@ class Retriever:
         memory = ProceduralMemory(self.stores, self.user_id)
         found: list[StrategyMatch] = []
         if context_cache.get(self.stores, self.user_id, version.result(), "has_strategies", memory.has_strategies):
-            found = memory.what_worked_for(text, top_k=min(top_k, 5))
+            found = memory.what_worked_for(text, top_k=min(top_k, 5), query_vector=vec.result())
         timings["procedural"] = _ms(began)
         return found
 

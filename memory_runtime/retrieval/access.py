@@ -35,6 +35,20 @@ def _keys(stores: Stores, user_id: str) -> tuple[str, str]:
     return k("access", "last", user_id), k("access", "count", user_id)
 
 
+# KEYS: the user's last-access and access-count hashes; ARGV: the TTL, the access time, then the items. One
+# command instead of a pipeline of one HINCRBY per item: packing ~30 commands cost ~2 ms of the process's CPU
+# per remember(), on the same cores as the next read.
+_RECORD = """
+for i = 3, #ARGV do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[2])
+  redis.call('HINCRBY', KEYS[2], ARGV[i], 1)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return #ARGV - 2
+"""
+
+
 def record(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
     """Note an access to each item (label → ids) in the user's Redis buffer. Never raises."""
     items = [f"{label}:{i}" for label, ids in batches.items() for i in ids]
@@ -43,13 +57,10 @@ def record(stores: Stores, user_id: str, batches: dict[str, list[str]]) -> None:
     last, count = _keys(stores, user_id)
     stamp = to_ms(now())
     try:
-        pipe = stores.redis.client.pipeline(transaction=False)
-        pipe.hset(last, mapping=dict.fromkeys(items, stamp))
-        for item in items:
-            pipe.hincrby(count, item, 1)
-        pipe.expire(last, PENDING_TTL_S)
-        pipe.expire(count, PENDING_TTL_S)
-        pipe.execute()
+        script = stores.memo.get("access_record_script")
+        if script is None:  # EVALSHA, loading the script on the first call (and after a server restart)
+            script = stores.memo["access_record_script"] = stores.redis.client.register_script(_RECORD)
+        script(keys=[last, count], args=[PENDING_TTL_S, stamp, *items])
     except redis.RedisError as exc:
         log.debug("access buffer unavailable, writing to the graph: %s", exc)
         _submit(stores, lambda: _write(stores, user_id, {i: (stamp, 1) for i in items}))

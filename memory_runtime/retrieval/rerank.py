@@ -32,7 +32,7 @@ from typing import Literal
 
 import numpy as np
 
-from memory_runtime.domain.text import STOPWORDS, content_terms
+from memory_runtime.domain.text import STOPWORDS, cached_content_terms, content_terms
 from memory_runtime.retrieval.fusion import Candidate, recency_boost
 from memory_runtime.retrieval.sessions import coverage
 
@@ -89,7 +89,7 @@ def features(query: Query, cands: list[Candidate], reference: datetime) -> np.nd
     if not cands:
         return np.zeros((0, len(FEATURES)))
     mass = sum(query.weights.values())
-    terms = [set(content_terms(c.item.get("content") or "")) for c in cands]
+    terms = [set(cached_content_terms(c.item.get("content") or "")) for c in cands]  # met by BM25 already
     at = {(c.item["conversation_id"], c.item["index"]): i for i, c in enumerate(cands)}
     sessions = coverage(cands, query.weights)
     best_fused = max(c.score for c in cands) or 1.0
