@@ -330,7 +330,9 @@ def test_openai_aembed_sends_the_request_embed_sends():
 
 def test_openai_aembed_reports_errors_as_embed_does():
     server = EmbeddingsServer(failures=[401])
-    embedder = OpenAIEmbedder("text-embedding-3-small", DIMS, api_key="sk-x", async_http_client=server.async_client())
+    embedder = OpenAIEmbedder(
+        "text-embedding-3-small", DIMS, api_key="sk-test", async_http_client=server.async_client()
+    )
 
     with pytest.raises(ConfigurationError, match="MEMORY_OPENAI_API_KEY"):
         asyncio.run(embedder.aembed(["hello"]))
@@ -366,7 +368,9 @@ def test_openai_embedder_under_async_agent_memory_does_not_block_the_event_loop(
 
 def test_the_bridge_awaits_aembed_without_the_cache(backend_stores):
     server = EmbeddingsServer()
-    embedder = OpenAIEmbedder("text-embedding-3-small", DIMS, api_key="sk-t", async_http_client=server.async_client())
+    embedder = OpenAIEmbedder(
+        "text-embedding-3-small", DIMS, api_key="sk-test", async_http_client=server.async_client()
+    )
     cached = CachedEmbedder(embedder, None, ttl_s=0)
 
     [vec] = asyncio.run(in_bridge(cached.embed, ["hello"]))
