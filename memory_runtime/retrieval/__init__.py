@@ -561,8 +561,7 @@ class Retriever:
             timings["embed"] = _ms(began)
             return vec
 
-        embedder = getattr(self.stores.embedder, "inner", self.stores.embedder)
-        if getattr(embedder, "worth_caching", True):
+        if getattr(self.stores.embedder, "worth_caching", True):
             return self.stores.executor.submit(embed)
         done: Future[list[float]] = Future()
         done.set_result(embed())

@@ -36,6 +36,8 @@ class CachedEmbedder:
         self.hits = 0
         self.misses = 0
         self._asynchronous = isinstance(inner, AsyncEmbedder)
+        # as costly as the embedder it wraps: callers that skip work for cheap embedders ask this one
+        self.worth_caching: bool = getattr(inner, "worth_caching", True)
 
     def _key(self, text: str) -> str:
         assert self._store is not None
@@ -47,7 +49,7 @@ class CachedEmbedder:
         texts = list(texts)
         if not texts:
             return []
-        if not getattr(self.inner, "worth_caching", True):  # cheaper to compute than one Redis round trip
+        if not self.worth_caching:  # cheaper to compute than one Redis round trip
             return [check_dimensions(v, self.dimensions, f"{self.model_id} embedding") for v in self._compute(texts)]
         cached: list[bytes | None] = [None] * len(texts)
         if self._store is not None and self._ttl > 0:
