@@ -242,10 +242,12 @@ def test_a_timed_out_remember_cancels_all_its_strategies_together(backend_stores
         async with AsyncAgentMemory("u1", "c1", settings=backend_stores.settings) as memory:
             await memory.remember("warm up")
             timed_out = 0
-            for delay in (0.0005, 0.001, 0.002, 0.004, 0.008):
+            for delay in (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.004, 0.008) * 3:
                 try:
-                    async with asyncio.timeout(delay):
+                    async with asyncio.timeout(delay) as deadline:
                         await memory.remember("Cython parser")
+                    # a timeout that fired must end the call (no driver may swallow the cancellation)
+                    assert not deadline.expired(), f"remember() returned after its {delay * 1000} ms timeout fired"
                 except TimeoutError:
                     timed_out += 1
                     # the cancelled jobs were awaited before the TimeoutError came out (a call that completed

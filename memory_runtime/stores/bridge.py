@@ -61,7 +61,9 @@ async def run(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
     worker.gr_context = contextvars.copy_context()  # a greenlet otherwise starts with an empty context
     step: Any = worker.switch()
     cancelled: asyncio.CancelledError | None = None
+    task = asyncio.current_task()
     while not worker.dead:
+        requested = task.cancelling() if task is not None else 0
         try:
             value = await step
         except BaseException as exc:  # noqa: BLE001 — every exception (cancellation too) goes back in
@@ -69,7 +71,14 @@ async def run(fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
                 cancelled = exc
             step = worker.throw(exc)
         else:
-            step = worker.switch(value)
+            if task is not None and task.cancelling() > requested:
+                # A cancellation was requested while the driver's coroutine ran and it returned anyway: Python
+                # 3.11's `asyncio.wait_for` (redis-py's socket_timeout write path) swallows one that lands as
+                # its inner future completes. The call was cancelled all the same, so it stops here.
+                cancelled = asyncio.CancelledError()
+                step = worker.throw(cancelled)
+            else:
+                step = worker.switch(value)
     if cancelled is not None:
         # The shared code may have taken the cancellation for a store failure (a driver can turn it into its
         # own error) and carried on degraded; a cancelled call must still end cancelled.
