@@ -11,7 +11,7 @@ label and relationship is counted. The source stack is stopped, a new stack star
 `restore_backup` (what `agent-memory restore` runs: checks, PostgreSQL in one transaction, graph nodes and
 relationships, re-projection of turns the export lacked, Redis) rebuilds it, and the same questions and counts
 are compared: ids, found_by and scores of every section must be identical. Writes
-benchmarks/results/backup.md (backup_neo4j.md, backup_graphs.md).
+benchmarks/results/backup.md (backup_neo4j.md, backup_graphs.md; backup_20k.md for --turns 20000).
 """
 
 import argparse
@@ -283,7 +283,9 @@ def main() -> int:
         + "\n"
     )
     print(text)
-    out = results_path(RESULTS, args.graph)
+    # the 100k-turn run is backup.md; another size goes beside it (backup_20k.md)
+    name = RESULTS if args.turns == 100_000 else RESULTS.with_name(f"backup_{args.turns // 1000}k.md")
+    out = results_path(name, args.graph)
     out.write_text(text)
     print(f"wrote {out}", file=sys.stderr)
     failed = any(r["count mismatches"] or r["recall mismatches"] for r in results.values())

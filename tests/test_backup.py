@@ -20,7 +20,6 @@ from memory_runtime.batch.backup import backups_in, prune, scheduled_backup, wri
 from memory_runtime.batch.restore import restore_backup, target_contents
 from memory_runtime.config import Settings
 from memory_runtime.domain import ids
-from memory_runtime.retrieval import episodic
 from memory_runtime.domain.errors import (
     BackupCorruptError,
     BackupError,
@@ -28,6 +27,7 @@ from memory_runtime.domain.errors import (
     EmbeddingDimensionMismatch,
     RestoreTargetNotEmpty,
 )
+from memory_runtime.retrieval import episodic
 from memory_runtime.stores.graph.queries import backup as q
 from memory_runtime.stores.postgres import backup as pg_backup
 from tests.conftest import drop_namespace, make_settings, open_migrated, reset_neo4j

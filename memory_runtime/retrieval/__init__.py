@@ -442,7 +442,9 @@ class Retriever:
         k = top_k * 2
         vec = _resolved(vec)
         began = time.perf_counter()
-        res = semantic.search(self.stores, self.user_id, text, vec, k, as_of_ms)
+        res = semantic.search(
+            self.stores, self.user_id, text, vec, k, as_of_ms, exact=semantic.exact_for(self.stores, self.user_id)
+        )
         timings["semantic_search"] = _ms(began)
         began = time.perf_counter()
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
@@ -486,7 +488,8 @@ class Retriever:
         _check_top_k(top_k)
         text = self._clean_query(query)
         vec = self.stores.embedder.embed([text])[0]
-        return semantic.search(self.stores, self.user_id, text, vec, top_k, None, fulltext=False)
+        exact = semantic.exact_for(self.stores, self.user_id)
+        return semantic.search(self.stores, self.user_id, text, vec, top_k, None, fulltext=False, exact=exact)
 
     # ---- the bundle ------------------------------------------------------------------------------
     def remember(

@@ -105,7 +105,14 @@ RETURN {TURN} ORDER BY score DESC, turn.id LIMIT $limit
 ITEM_FACT = FACT.replace(" AS fact, score", " AS item, score")
 
 
-def _fact_vector(d: Dialect) -> str:
+def _fact_vector(d: Dialect, exact: bool) -> str:
+    prop = _VECTOR["Fact"].prop
+    if exact:
+        return f"""
+MATCH (node:Fact) WHERE node.user_id = $user_id AND node.{prop} IS NOT NULL AND {FACT_VALID}
+WITH node, {d.similarity("node." + prop)} AS score
+RETURN 'fact_vector' AS strategy, {ITEM_FACT} ORDER BY score DESC, item.id LIMIT $limit
+"""
     return f"""
 {d.vector_search(_VECTOR["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
@@ -121,7 +128,14 @@ RETURN 'fact_fulltext' AS strategy, {ITEM_FACT} ORDER BY score DESC, item.id LIM
 """
 
 
-def _entity_vector(d: Dialect) -> str:
+def _entity_vector(d: Dialect, exact: bool) -> str:
+    prop = _VECTOR["Entity"].prop
+    if exact:
+        return f"""
+MATCH (node:Entity) WHERE node.user_id = $user_id AND node.{prop} IS NOT NULL
+WITH node, {d.similarity("node." + prop)} AS score
+RETURN 'entity_vector' AS strategy, {ENTITY} ORDER BY score DESC, item.id LIMIT $limit
+"""
     return f"""
 {d.vector_search(_VECTOR["Entity"])}
 WHERE node.user_id = $user_id
@@ -137,12 +151,17 @@ RETURN 'entity_fulltext' AS strategy, {ENTITY} ORDER BY score DESC, item.id LIMI
 """
 
 
-@cypher("retrieval.semantic_search", variants=[{"fulltext": True}, {"fulltext": False}])
-def semantic_search(d: Dialect, fulltext: bool) -> str:
+@cypher(
+    "retrieval.semantic_search",
+    variants=[{"fulltext": f, "exact": e} for f in (True, False) for e in (True, False)],
+)
+def semantic_search(d: Dialect, fulltext: bool, exact: bool = False) -> str:
     """The user's valid facts and entities nearest to $vec and (with `fulltext`) matching $q: up to $limit
     rows per strategy, each tagged with it — one statement instead of four round trips. Facts are valid now,
-    or at $as_of; the vector searches over-fetch $k before the user filter."""
-    parts = [_fact_vector(d), _entity_vector(d)]
+    or at $as_of. The vector searches over-fetch $k from the HNSW index before the user filter, or, `exact`,
+    scan the user's facts and entities by exact similarity (a user with few: faster, and independent of how
+    the index was built)."""
+    parts = [_fact_vector(d, exact), _entity_vector(d, exact)]
     if fulltext:
         parts += [_fact_fulltext(d), _entity_fulltext(d)]
     return "UNION ALL".join(parts)
