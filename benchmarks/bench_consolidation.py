@@ -183,7 +183,7 @@ def main() -> int:
         extractor.extract(["warm-up: I live in Paris."])  # load the spaCy pipeline outside the timing
         timers = {k: Timer() for k in ("extract", "graph_read", "graph_write", "pg", "embed")}
         for name, obj, attr in (
-            ("extract", extractor, "extract"),
+            ("extract", extractor, "extract_turns"),  # what consolidate_window calls
             ("graph_read", stores.graph, "read"),
             ("graph_write", stores.graph, "write"),
             ("pg", stores.pg, "fetch"),

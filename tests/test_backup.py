@@ -27,6 +27,7 @@ from memory_runtime.domain.errors import (
     EmbeddingDimensionMismatch,
     RestoreTargetNotEmpty,
 )
+from memory_runtime.retrieval import episodic
 from memory_runtime.stores.graph.queries import backup as q
 from memory_runtime.stores.postgres import backup as pg_backup
 from tests.conftest import drop_namespace, make_settings, open_migrated, reset_neo4j
@@ -158,12 +159,63 @@ def test_restore_into_an_empty_namespace_recalls_the_same(backend_settings, targ
         assert target_contents(target) == {}
         report = restore_backup(target, tmp_path / "b")
         assert report.reprojected == 0  # every turn of the snapshot was in the graph export
+        # FalkorDB's append-only file was rewritten, so a restart loads a snapshot instead of replaying the load
+        assert report.compacted == (backend_settings.graph_backend == "falkordb")
         assert _counts(target) == counts
         assert _recall(target) == before
         with target.pg.connection() as conn:  # the sequences continue after the restored rows
             assert pg_backup.sequences(conn, target.pg.schema) == manifest.postgres.sequences
         with AgentMemory("u1", "u1-c1", stores=target) as m:  # the restored store takes new writes
             assert m.store_turn(Turn(conversation_id="u1-c1", index=4, role="user", content="Back again."))
+    finally:
+        target.close()
+
+
+TIED_QUERIES = ("red bike", "the bike I bought", "Bike 7", "owns a red bike")
+
+
+def _populate_ties(stores) -> None:
+    """Per user, 120 turns that differ only in a number (equal BM25 scores and, with the hashing embedder, equal
+    cosines for a query without the number), 30 such entities and 30 such facts: far more equally scored hits
+    than remember() returns, so the cut falls inside a tie."""
+    for user in ("u1", "u2"):
+        with AgentMemory(user, f"{user}-bikes", stores=stores) as m:
+            m.store_turns(
+                [
+                    Turn(conversation_id=f"{user}-bikes-{i % 12}", index=i // 12, role="user",
+                         content=f"I bought a red bike, number {i}.", timestamp=T0)
+                    for i in range(120)
+                ]
+            )  # fmt: skip
+            for i in range(30):
+                bike = m.upsert_entity(Entity(name=f"Bike {i}", type="Product"))
+                m.learn_fact(f"The user owns red bike {i}", entity_ids=[bike.id], confidence=0.9)
+
+
+def _recall_ties(stores) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for user in ("u1", "u2"):
+        with AgentMemory(user, stores=stores) as m:
+            for query in TIED_QUERIES:
+                out[f"{user}:{query}"] = _signature(m.remember(query, top_k=10))
+    return out
+
+
+def test_a_restore_answers_the_same_where_many_hits_score_the_same(backend_settings, target_factory, tmp_path):
+    source = open_migrated(backend_settings)
+    try:
+        _populate_ties(source)
+        write_backup(source, tmp_path / "b")
+        before = _recall_ties(source)
+        postings = episodic.postings_graph(source, "u1", "red bike", None, None)
+        bm25 = [t["score"] for t in episodic.rank_graph(source, "u1", postings, 100).turns]
+    finally:
+        source.close()
+    assert len(bm25) == 100 and len(set(bm25)) == 1  # remember()'s 50 full-text candidates: a cut inside a tie
+    target = open_migrated(target_factory(backend_settings))
+    try:
+        restore_backup(target, tmp_path / "b")
+        assert _recall_ties(target) == before
     finally:
         target.close()
 

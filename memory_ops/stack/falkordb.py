@@ -148,7 +148,7 @@ class EmbeddedFalkorDB:
             state, last = _redis_probe(sock)
             if state == "ok":
                 return pid
-            if state == "loading":
+            if state in ("loading", "busy"):  # the server we just started is loading its data
                 deadline = started + _REDIS_LOADING_TIMEOUT_S
             if time.monotonic() > deadline:
                 terminate([pid], signal.SIGTERM)
@@ -229,7 +229,8 @@ def redis_client(sock: Path) -> Any:
 
 
 def _redis_probe(sock: Path) -> tuple[str, str]:
-    """("ok" | "loading" | "down", error text) for the Redis server on `sock`."""
+    """("ok" | "loading" | "busy" | "down", error text) for the Redis server on `sock` ("busy": it took the
+    connection but did not answer in time, as while it replays module commands from its AOF, which blocks it)."""
     import redis
 
     if not sock.exists():
@@ -240,6 +241,8 @@ def _redis_probe(sock: Path) -> tuple[str, str]:
         return "ok", ""
     except redis.BusyLoadingError as exc:
         return "loading", one_line(exc)
+    except redis.TimeoutError as exc:
+        return "busy", one_line(exc)
     except (redis.RedisError, OSError) as exc:
         return "down", one_line(exc)
 

@@ -4,8 +4,10 @@ Order: read and check the manifest (format, version, schema version, embedding d
 checksum before anything is written; migrate the target; refuse a target that holds memories unless forced;
 load PostgreSQL in one transaction (all tables or none, row counts checked against the manifest before it
 commits); load the graph nodes, then their relationships; project the snapshot's turns the graph export did not
-have (`reproject`); restore the Redis keys. PostgreSQL is all-or-nothing; should the graph or Redis step fail,
-the error says so and `restore --force` redoes the whole restore.
+have (`reproject`); restore the Redis keys; have the graph server compact what was loaded (FalkorDB rewrites its
+append-only file, so that its next start loads a snapshot instead of replaying the load). PostgreSQL is
+all-or-nothing; should the graph or Redis step fail, the error says so and `restore --force` redoes the whole
+restore.
 """
 
 import time
@@ -46,6 +48,7 @@ class RestoreReport:
     relationships: int = 0
     reprojected: int = 0
     redis_keys: int = 0
+    compacted: bool = False  # the graph server's on-disk form rewritten after the load (FalkorDB: its AOF)
     seconds: float = 0.0
 
     def render(self) -> str:
@@ -109,6 +112,9 @@ def restore_backup(
         progress.step("reproject", turns.rows if turns else 0, "turns")
         report.reprojected = reproject(stores, progress=progress.advance).projected
         report.redis_keys = _load_redis(stores, directory, manifest, progress)
+        progress.step("compact", 1, "graph store")
+        report.compacted = stores.graph.compact()
+        progress.advance(1)
     except BackupCorruptError:
         raise
     except Exception as exc:

@@ -732,7 +732,7 @@ class _Builder:
                     self.fact(USER_SUBJECT, predicate, obj, claim, CONF_FIRST_PERSON, self.ner_in(toks))
             self.negating = was
             return
-        if attr.lower_ in _NOT_ROLES:  # diets and studies have their own rules (personal.py)
+        if attr.lower_ in _NOT_ROLES:  # diets and studies have their own rules (the personal package)
             return
         if det & {"a", "an"} or "the" in det and _prep_objects(attr, ("of", "at", "for")):
             self._is_a(attr)

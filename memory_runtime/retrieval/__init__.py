@@ -42,7 +42,7 @@ from memory_runtime.domain.models import (
 from memory_runtime.embeddings.base import TermWeightedEmbedder
 from memory_runtime.memory import context_cache
 from memory_runtime.retrieval import access, episodic, lexical, rerank, semantic, sessions
-from memory_runtime.retrieval.fusion import Candidate, combine, diversify, fuse, recency_boost
+from memory_runtime.retrieval.fusion import Candidate, best_first, combine, diversify, fuse, recency_boost
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.postgres import turns as pg_turns
 
@@ -395,7 +395,7 @@ class Retriever:
             c.score += bonus
             if not c.ranks and bonus > 0:
                 c.ranks["context"] = 0
-        return sorted((c for c in at.values() if c.ranks), key=lambda c: -c.score), details
+        return best_first(c for c in at.values() if c.ranks), details
 
     def _turn_items(
         self, cands: list[Candidate], warnings: list[str], details: dict[str, pg_turns.TurnDetails] | None = None
@@ -442,7 +442,9 @@ class Retriever:
         k = top_k * 2
         vec = _resolved(vec)
         began = time.perf_counter()
-        res = semantic.search(self.stores, self.user_id, text, vec, k, as_of_ms)
+        res = semantic.search(
+            self.stores, self.user_id, text, vec, k, as_of_ms, exact=semantic.exact_for(self.stores, self.user_id)
+        )
         timings["semantic_search"] = _ms(began)
         began = time.perf_counter()
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
@@ -463,7 +465,7 @@ class Retriever:
         )
         for c in facts:  # confidence and salience break ties between equally ranked facts
             c.score += 0.02 * float(c.item.get("confidence") or 0) + 0.01 * float(c.item.get("salience") or 0)
-        facts.sort(key=lambda c: -c.score)
+        facts = best_first(facts)
         ents = fuse(
             {"vector": res["entity_vector"], "fulltext": res["entity_fulltext"], "graph": res["expanded"]},
             {"vector": 1.0, "fulltext": 1.0, "graph": 0.5},
@@ -486,7 +488,8 @@ class Retriever:
         _check_top_k(top_k)
         text = self._clean_query(query)
         vec = self.stores.embedder.embed([text])[0]
-        return semantic.search(self.stores, self.user_id, text, vec, top_k, None, fulltext=False)
+        exact = semantic.exact_for(self.stores, self.user_id)
+        return semantic.search(self.stores, self.user_id, text, vec, top_k, None, fulltext=False, exact=exact)
 
     # ---- the bundle ------------------------------------------------------------------------------
     def remember(

@@ -33,6 +33,13 @@ class Candidate:
         return sorted(self.ranks, key=lambda s: self.ranks[s])
 
 
+def best_first(cands: Iterable[Candidate]) -> list[Candidate]:
+    """Candidates by score, best first; equal scores by id, so that the order depends on the store's content
+    alone, never on the order an index returns equally scored hits in (a restored store's indexes were built
+    in another insertion order)."""
+    return sorted(cands, key=lambda c: (-c.score, c.id))
+
+
 def _gather(lists: dict[str, list[dict[str, Any]]], key: str, score_key: str) -> dict[str, Candidate]:
     """One Candidate per item id, in first-seen order: its rank and raw score in each strategy that found it
     (the first occurrence counts), and the union of the fields the strategies returned for it."""
@@ -62,7 +69,7 @@ def fuse(
     best = sum(weights.get(s, 1.0) for s in lists) / (RRF_K + 1) or 1.0
     for cand in by_id.values():
         cand.score = sum(weights.get(s, 1.0) / (RRF_K + 1 + r) for s, r in cand.ranks.items()) / best
-    return sorted(by_id.values(), key=lambda c: -c.score)
+    return best_first(by_id.values())
 
 
 def _scaler(lo: float, hi: float) -> Callable[[float | None], float]:
@@ -98,7 +105,7 @@ def combine(
     by_id = _gather(lists, key, score_key)
     for cand in by_id.values():
         cand.score = sum(weights.get(s, 1.0) * scalers[s](cand.raw_scores.get(s)) for s in cand.ranks)
-    return sorted(by_id.values(), key=lambda c: -c.score), scalers
+    return best_first(by_id.values()), scalers
 
 
 def recency_boost(when: datetime | None, reference: datetime, half_life_days: float = 30.0) -> float:
@@ -113,9 +120,9 @@ def diversify(cands: Iterable[Candidate], group: Callable[[Candidate], Any], pen
     """Re-rank so that the n-th item of the same group (conversation) is damped by penalty**n."""
     seen: dict[Any, int] = {}
     out = []
-    for cand in sorted(cands, key=lambda c: -c.score):
+    for cand in best_first(cands):
         n = seen.get(group(cand), 0)
         seen[group(cand)] = n + 1
         cand.score *= penalty**n
         out.append(cand)
-    return sorted(out, key=lambda c: -c.score)
+    return best_first(out)

@@ -94,6 +94,12 @@ def stats_and_frequencies(stores: Stores, user_id: str, stems: list[str]) -> tup
     return _count(stores, user_id, key), frequencies
 
 
+def forget_statistics(stores: Stores, user_id: str) -> None:
+    """Drop the user's cached statistics and remembered term frequencies: the next query counts them from the
+    turns as they are then (the cache otherwise answers values up to STATS_KEEP_S old)."""
+    stores.redis.client.delete(stores.redis.key("bm25stats", user_id), stores.redis.key("bm25df", user_id))
+
+
 _STATS_FIELDS = ("turns", "avg_terms", "chars_per_term", "indexed")  # the cached fields, in CorpusStats order
 
 

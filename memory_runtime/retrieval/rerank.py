@@ -33,7 +33,7 @@ from typing import Literal
 import numpy as np
 
 from memory_runtime.domain.text import STOPWORDS, cached_content_terms, content_terms
-from memory_runtime.retrieval.fusion import Candidate, recency_boost
+from memory_runtime.retrieval.fusion import Candidate, best_first, recency_boost
 from memory_runtime.retrieval.sessions import coverage
 
 RerankerName = Literal["none", "features"]
@@ -153,4 +153,4 @@ class FeatureReranker:
         matrix = features(query, cands, reference)
         for c, logit in zip(cands, matrix @ self.weights, strict=True):
             c.score = 1.0 / (1.0 + math.exp(-float(logit)))
-        return sorted(cands, key=lambda c: -c.score)
+        return best_first(cands)

@@ -3,6 +3,8 @@
 from typing import Any
 
 from memory_runtime.domain.models import from_ms
+from memory_runtime.retrieval import lexical
+from memory_runtime.retrieval.episodic import EXACT_SCAN_MAX_TURNS
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import retrieval as q
 
@@ -41,18 +43,29 @@ def search(
     as_of_ms: int | None,
     *,
     fulltext: bool = True,
+    exact: bool = False,
 ) -> dict[str, list[dict[str, Any]]]:
     """Facts (valid now, or at `as_of_ms`) and entities by vector and (unless not `fulltext`) full-text:
-    {strategy: items, best first}."""
+    {strategy: items, best first}. `exact`: the vector searches scan the user's facts and entities rather than
+    ask the HNSW index (see `exact_for`)."""
     g = stores.graph
     query = g.dialect.fulltext_query(text) if fulltext else ""
     params = {"vec": vec, "k": _overfetch(limit), "limit": limit, "user_id": user_id, "as_of": as_of_ms, "q": query}
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in SEARCHES}
-    for row in g.read(q.semantic_search(g.dialect, fulltext=bool(query)), params):
+    for row in g.read(q.semantic_search(g.dialect, fulltext=bool(query), exact=exact), params):
         found[row["strategy"]].append(row)
     out = {name: _facts(rows, "item") for name, rows in found.items() if name.startswith("fact")}
     out |= {name: _entities(rows, "item") for name, rows in found.items() if name.startswith("entity")}
     return out
+
+
+def exact_for(stores: Stores, user_id: str) -> bool:
+    """Whether the user's fact and entity vector searches scan exactly: for a history of up to
+    EXACT_SCAN_MAX_TURNS turns, whose facts and entities are fewer still. Measured at 20k turns (a user's 200
+    facts and 100 entities; shared, loaded 2-core machine, same runs): 3.0-9.3 ms exact against 5.8-14.1 ms
+    through the indexes, whose top 20 held 95% of the exact top 20 facts and 93% of the entities, and which 5%
+    depended on the order the index was built in (a restored store answered otherwise)."""
+    return lexical.corpus_stats(stores, user_id).turns <= EXACT_SCAN_MAX_TURNS
 
 
 def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ whose turns together match the rare terms covers much.
 from collections import defaultdict
 
 from memory_runtime.domain.text import cached_content_terms
-from memory_runtime.retrieval.fusion import Candidate
+from memory_runtime.retrieval.fusion import Candidate, best_first
 
 
 def coverage(cands: list[Candidate], weights: dict[str, float]) -> dict[str, float]:
@@ -34,4 +34,4 @@ def boost(cands: list[Candidate], weights: dict[str, float], weight: float) -> l
     share = coverage(cands, weights)
     for c in cands:
         c.score += weight * share.get(c.item["conversation_id"], 0.0)
-    return sorted(cands, key=lambda c: -c.score)
+    return best_first(cands)

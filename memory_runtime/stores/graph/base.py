@@ -81,6 +81,12 @@ class GraphStore(ABC):
         """
         return False
 
+    def compact(self, timeout_s: float = 600.0) -> bool:
+        """After a bulk load: store what was written in the server's compact on-disk form, so that a restart
+        loads it instead of replaying every write; False if the backend never needs it (Neo4j's store files
+        are that form already)."""
+        return False
+
     def ensure_schema(self, dims: int, schema: GraphSchema = SCHEMA) -> SchemaReport:
         """Idempotently create the schema; refuse if existing vector indexes have another dimension."""
         from memory_runtime.domain.errors import EmbeddingDimensionMismatch

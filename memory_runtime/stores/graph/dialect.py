@@ -54,6 +54,10 @@ class Dialect:
         """Fragment binding `node, score` (cosine similarity in [0, 1], best first)."""
         raise NotImplementedError
 
+    def similarity(self, expr: str, vec: str = "$vec") -> str:
+        """Expression: the exact cosine similarity of the stored vector `expr` to `vec`, on vector_search's scale."""
+        raise NotImplementedError
+
     def fulltext_search(self, index: FulltextIndex, q: str = "$q") -> str:
         """Fragment binding `node, score` (relevance, higher is better, backend-specific scale)."""
         raise NotImplementedError
@@ -135,6 +139,9 @@ class Neo4jDialect(Dialect):
     def vector_search(self, index: VectorIndex, k: str = "$k", vec: str = "$vec") -> str:
         return f"CALL db.index.vector.queryNodes('{index.name}', {k}, {vec}) YIELD node, score"
 
+    def similarity(self, expr: str, vec: str = "$vec") -> str:
+        return f"vector.similarity.cosine({expr}, {vec})"  # (1 + cos) / 2, as the index scores
+
     def fulltext_search(self, index: FulltextIndex, q: str = "$q") -> str:
         return f"CALL db.index.fulltext.queryNodes('{index.name}', {q}) YIELD node, score"
 
@@ -194,6 +201,9 @@ class FalkorDialect(Dialect):
             f"CALL db.idx.vector.queryNodes('{index.label}', '{index.prop}', {k}, vecf32({vec})) "
             f"YIELD node, score AS distance WITH node, 1.0 - distance / 2.0 AS score"
         )
+
+    def similarity(self, expr: str, vec: str = "$vec") -> str:
+        return f"1.0 - vec.cosineDistance({expr}, vecf32({vec})) / 2.0"
 
     def fulltext_search(self, index: FulltextIndex, q: str = "$q") -> str:
         return f"CALL db.idx.fulltext.queryNodes('{index.label}', {q}) YIELD node, score"

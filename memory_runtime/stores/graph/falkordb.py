@@ -1,5 +1,6 @@
 """FalkorDB backend: a Redis server with the FalkorDB module (the embedded default)."""
 
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from memory_runtime.stores.graph.cypher import ident
 from memory_runtime.stores.graph.dialect import FalkorDialect
 from memory_runtime.stores.graph.schema import SCHEMA, GraphSchema
 
+log = logging.getLogger(__name__)
 _SETTING = "MEMORY_GRAPH_URI"
 
 
@@ -328,6 +330,39 @@ class FalkorGraphStore(GraphStore):
                 return True
             time.sleep(0.02)
         raise GraphQueryError(f"the vector index on :{node_label} still builds after {timeout_s:.0f} s", ddl.statement)
+
+    def compact(self, timeout_s: float = 600.0) -> bool:
+        """Rewrite the server's append-only file (BGREWRITEAOF) and wait for the rewrite to finish.
+
+        A restart replays the append-only file's commands after its base snapshot. Redis rewrites it by itself
+        only once it has doubled past 64 MB, so a store that was just bulk-loaded (`agent-memory restore`) would
+        replay every write statement of the load on its next start: at 20k turns that took more than ten
+        minutes, where loading the rewritten file's snapshot takes seconds. False when the server keeps no
+        append-only file or refuses the command (a managed Redis may rename it): nothing to do, or not ours to do.
+        """
+        conn = self._connection
+        try:
+            if not int(conn.info("persistence").get("aof_enabled", 0)):
+                return False
+            conn.bgrewriteaof()  # scheduled, if a rewrite is already running
+            deadline = time.monotonic() + timeout_s
+            while True:
+                info = conn.info("persistence")
+                if not int(info.get("aof_rewrite_in_progress", 0)) and not int(info.get("aof_rewrite_scheduled", 0)):
+                    break
+                if time.monotonic() > deadline:
+                    raise GraphQueryError(
+                        f"the append-only file rewrite still runs after {timeout_s:.0f} s", "BGREWRITEAOF"
+                    )
+                time.sleep(0.05)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise StoreUnavailableError("FalkorDB", _SETTING, str(exc) or type(exc).__name__) from exc
+        except redis.ResponseError as exc:
+            log.warning("FalkorDB: the append-only file was not rewritten: %s", exc)
+            return False
+        if info.get("aof_last_bgrewrite_status") != "ok":
+            raise GraphQueryError("the append-only file rewrite failed (see the server's log)", "BGREWRITEAOF")
+        return True
 
     def server_version(self) -> str:
         try:

@@ -71,51 +71,58 @@ def conversation_owners(conn: psycopg.Connection[DictRow], conversation_ids: Seq
 # ---- the write path -----------------------------------------------------------------------------------
 
 
+# The columns of a new turn, in NewTurnRow's field order: their PostgreSQL types and how a field becomes a value.
+_TURN_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "uuid"),
+    ("user_id", "text"),
+    ("conversation_id", "text"),
+    ("turn_index", "int4"),
+    ("role", "text"),
+    ("content", "text"),
+    ("content_hash", "text"),
+    ("embedding", "vector"),
+    ("metadata", "jsonb"),
+    ("salience", "float4"),
+    ("created_at", "timestamptz"),
+)
+_TO_VALUE: dict[str, Any] = {
+    "id": uuid.UUID,
+    "embedding": lambda v: np.asarray(v, dtype=np.float32),
+    "metadata": Jsonb,
+}
+_COLUMN_LIST = ", ".join(name for name, _ in _TURN_COLUMNS)
+
+
+def _value(row: NewTurnRow, column: str) -> Any:
+    """The value of `row`'s field `column` as psycopg sends it."""
+    value = getattr(row, column)
+    convert = _TO_VALUE.get(column)
+    return value if convert is None else convert(value)
+
+
 def insert_turns(conn: psycopg.Connection[DictRow], rows: Sequence[NewTurnRow]) -> set[str]:
     """COPY `rows` into the staging table and insert those whose (conversation, index) is new; their ids."""
-    columns = (
-        "id, user_id, conversation_id, turn_index, role, content, content_hash, embedding, metadata, salience, "
-        "created_at"
-    )
-    conn.execute(
-        """
-        CREATE TEMP TABLE IF NOT EXISTS turn_stage (
-            id uuid, user_id text, conversation_id text, turn_index integer, role text, content text,
-            content_hash text, embedding vector, metadata jsonb, salience real, created_at timestamptz
-        ) ON COMMIT DELETE ROWS
-        """
-    )
-    with conn.cursor().copy(f"COPY turn_stage ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(
-            ["uuid", "text", "text", "int4", "text", "text", "text", "vector", "jsonb", "float4", "timestamptz"]
-        )
+    stage = ", ".join(f"{name} {pg_type}" for name, pg_type in _TURN_COLUMNS)
+    conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS turn_stage ({stage}) ON COMMIT DELETE ROWS")
+    with conn.cursor().copy(f"COPY turn_stage ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types([pg_type for _, pg_type in _TURN_COLUMNS])
         for r in rows:
-            copy.write_row(
-                (
-                    uuid.UUID(r.id),
-                    r.user_id,
-                    r.conversation_id,
-                    r.turn_index,
-                    r.role,
-                    r.content,
-                    r.content_hash,
-                    np.asarray(r.embedding, dtype=np.float32),
-                    Jsonb(r.metadata),
-                    r.salience,
-                    r.created_at,
-                )
-            )
+            copy.write_row([_value(r, name) for name, _ in _TURN_COLUMNS])
     return {
         str(x["id"])
         for x in conn.execute(
-            f"INSERT INTO conversation_logs ({columns}) "
-            f"SELECT {columns} FROM turn_stage "
+            f"INSERT INTO conversation_logs ({_COLUMN_LIST}) "
+            f"SELECT {_COLUMN_LIST} FROM turn_stage "
             f"ON CONFLICT (conversation_id, turn_index) DO NOTHING RETURNING id"
         ).fetchall()
     }
 
 
-_INSERT_CONVERSATION_TURNS = """
+# One conversation's turns: its user and id are parameters, the other columns (and the caller's turn ids and
+# token counts) arrays unnested side by side, one parameter per column, named after it.
+_OF_ROW = [c for c in _TURN_COLUMNS if c[0] not in ("user_id", "conversation_id")]
+_PER_TURN = [*_OF_ROW, ("client_id", "text"), ("token_count", "int4")]
+_INSERT_CONVERSATION_TURNS = f"""
 WITH claim AS (
     INSERT INTO conversations (id, user_id, started_at, last_turn_at) VALUES (%(conv)s, %(user)s, %(lo)s, %(hi)s)
     ON CONFLICT (id) DO UPDATE
@@ -124,15 +131,10 @@ WITH claim AS (
      WHERE conversations.user_id = EXCLUDED.user_id
     RETURNING id
 ), turns AS (
-    INSERT INTO conversation_logs (id, user_id, conversation_id, turn_index, role, content, content_hash, embedding,
-                                   metadata, salience, created_at, client_id, token_count)
-    SELECT x.id, %(user)s, %(conv)s, x.turn_index, x.role, x.content, x.content_hash, x.embedding, x.metadata,
-           x.salience, x.created_at, x.client_id, x.token_count
-      FROM unnest(%(ids)s::uuid[], %(idx)s::int4[], %(roles)s::text[], %(contents)s::text[], %(hashes)s::text[],
-                  %(vectors)s::vector[], %(metas)s::jsonb[], %(saliences)s::real[], %(times)s::timestamptz[],
-                  %(client_ids)s::text[], %(token_counts)s::int4[])
-           AS x(id, turn_index, role, content, content_hash, embedding, metadata, salience, created_at, client_id,
-                token_count)
+    INSERT INTO conversation_logs (user_id, conversation_id, {", ".join(name for name, _ in _PER_TURN)})
+    SELECT %(user)s, %(conv)s, {", ".join(f"x.{name}" for name, _ in _PER_TURN)}
+      FROM unnest({", ".join(f"%({name})s::{pg_type}[]" for name, pg_type in _PER_TURN)})
+           AS x({", ".join(name for name, _ in _PER_TURN)})
      WHERE EXISTS (SELECT FROM claim)
     RETURNING id
 )
@@ -157,22 +159,14 @@ def insert_conversation_turns(
     conv = rows[0].conversation_id
     if any(r.conversation_id != conv or r.user_id != user_id for r in rows):
         raise ValueError("insert_conversation_turns takes the turns of one conversation of one user")
-    params = {
+    params: dict[str, Any] = {
         "conv": conv,
         "user": user_id,
         "lo": min(r.created_at for r in rows),
         "hi": max(r.created_at for r in rows),
-        "ids": [r.id for r in rows],
-        "idx": [r.turn_index for r in rows],
-        "roles": [r.role for r in rows],
-        "contents": [r.content for r in rows],
-        "hashes": [r.content_hash for r in rows],
-        "vectors": [np.asarray(r.embedding, dtype=np.float32) for r in rows],
-        "metas": [Jsonb(r.metadata) for r in rows],
-        "saliences": [r.salience for r in rows],
-        "times": [r.created_at for r in rows],
-        "client_ids": list(client_ids),
-        "token_counts": list(token_counts),
+        **{name: [_value(r, name) for r in rows] for name, _ in _OF_ROW},
+        "client_id": list(client_ids),
+        "token_count": list(token_counts),
     }
     try:
         [result] = pg.fetch(_INSERT_CONVERSATION_TURNS, params)
@@ -266,7 +260,7 @@ def nearest_turns(
     params.update(vec=np.asarray(vec, dtype=np.float32), k=k)
     query = sql.SQL(
         "SELECT {cols}, (2 - (embedding <=> %(vec)s)) / 2 AS score FROM conversation_logs "
-        "WHERE {where} AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s LIMIT %(k)s"
+        "WHERE {where} AND embedding IS NOT NULL ORDER BY embedding <=> %(vec)s, id LIMIT %(k)s"
     ).format(cols=_RECALL_COLUMNS, where=where)
     return pg.fetch(query, params)
 
@@ -280,7 +274,7 @@ def fulltext_turns(
     query = sql.SQL(
         "SELECT {cols}, ts_rank_cd(content_tsv, query, 1) AS score "
         "FROM conversation_logs, to_tsquery('english', %(q)s) AS query "
-        "WHERE {where} AND content_tsv @@ query ORDER BY score DESC LIMIT %(k)s"
+        "WHERE {where} AND content_tsv @@ query ORDER BY score DESC, id LIMIT %(k)s"
     ).format(cols=_RECALL_COLUMNS, where=where)
     return pg.fetch(query, params)
 

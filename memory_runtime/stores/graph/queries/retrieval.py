@@ -2,7 +2,8 @@
 
 Vector and full-text indexes span all users, so every search over-fetches and then filters on
 `user_id` before LIMIT; scores come out of the dialect normalised (vector) or backend-specific but
-rank-only (full-text).
+rank-only (full-text). Every ORDER BY ends on the id, so equally scored hits come out (and are cut by LIMIT)
+in the same order on any copy of the data, whatever order its indexes were built in.
 """
 
 from memory_runtime.domain.vocabulary import ENTITY_RELATIONSHIPS
@@ -39,7 +40,7 @@ def turn_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Turn"])}
 WHERE node.user_id = $user_id AND {_TURN_WINDOW}
-RETURN {TURN} ORDER BY score DESC LIMIT $k
+RETURN {TURN} ORDER BY score DESC, turn.id LIMIT $k
 """
 
 
@@ -78,14 +79,15 @@ RETURN {TURN_MAP} AS turn
 @cypher("retrieval.turn_count")
 def turn_count(d: Dialect) -> str:
     """How many turns the user has in the graph, a sample of their contents (for BM25 statistics), and how
-    many turns of all users the graph holds (`indexed`: what the shared vector index spans)."""
+    many turns of all users the graph holds (`indexed`: what the shared vector index spans). The sample is the
+    first $sample by id, so that it depends on the turns alone, not on the order the graph stores them in."""
     return """
 MATCH (a:Turn)
 WITH count(a) AS indexed
 MATCH (n:Turn) WHERE n.user_id = $user_id
 WITH indexed, count(n) AS total
 MATCH (n:Turn) WHERE n.user_id = $user_id
-WITH indexed, total, n LIMIT $sample
+WITH indexed, total, n ORDER BY n.id LIMIT $sample
 RETURN indexed, total, collect(n.content) AS sample
 """
 
@@ -96,18 +98,25 @@ def turn_vector(d: Dialect) -> str:
     return f"""
 {d.vector_search(_VECTOR["Turn"])}
 WHERE node.user_id = $user_id AND {_TURN_WINDOW}
-RETURN {TURN} ORDER BY score DESC LIMIT $limit
+RETURN {TURN} ORDER BY score DESC, turn.id LIMIT $limit
 """
 
 
 ITEM_FACT = FACT.replace(" AS fact, score", " AS item, score")
 
 
-def _fact_vector(d: Dialect) -> str:
+def _fact_vector(d: Dialect, exact: bool) -> str:
+    prop = _VECTOR["Fact"].prop
+    if exact:
+        return f"""
+MATCH (node:Fact) WHERE node.user_id = $user_id AND node.{prop} IS NOT NULL AND {FACT_VALID}
+WITH node, {d.similarity("node." + prop)} AS score
+RETURN 'fact_vector' AS strategy, {ITEM_FACT} ORDER BY score DESC, item.id LIMIT $limit
+"""
     return f"""
 {d.vector_search(_VECTOR["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
-RETURN 'fact_vector' AS strategy, {ITEM_FACT} ORDER BY score DESC LIMIT $limit
+RETURN 'fact_vector' AS strategy, {ITEM_FACT} ORDER BY score DESC, item.id LIMIT $limit
 """
 
 
@@ -115,15 +124,22 @@ def _fact_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
-RETURN 'fact_fulltext' AS strategy, {ITEM_FACT} ORDER BY score DESC LIMIT $limit
+RETURN 'fact_fulltext' AS strategy, {ITEM_FACT} ORDER BY score DESC, item.id LIMIT $limit
 """
 
 
-def _entity_vector(d: Dialect) -> str:
+def _entity_vector(d: Dialect, exact: bool) -> str:
+    prop = _VECTOR["Entity"].prop
+    if exact:
+        return f"""
+MATCH (node:Entity) WHERE node.user_id = $user_id AND node.{prop} IS NOT NULL
+WITH node, {d.similarity("node." + prop)} AS score
+RETURN 'entity_vector' AS strategy, {ENTITY} ORDER BY score DESC, item.id LIMIT $limit
+"""
     return f"""
 {d.vector_search(_VECTOR["Entity"])}
 WHERE node.user_id = $user_id
-RETURN 'entity_vector' AS strategy, {ENTITY} ORDER BY score DESC LIMIT $limit
+RETURN 'entity_vector' AS strategy, {ENTITY} ORDER BY score DESC, item.id LIMIT $limit
 """
 
 
@@ -131,16 +147,21 @@ def _entity_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Entity"])}
 WHERE node.user_id = $user_id
-RETURN 'entity_fulltext' AS strategy, {ENTITY} ORDER BY score DESC LIMIT $limit
+RETURN 'entity_fulltext' AS strategy, {ENTITY} ORDER BY score DESC, item.id LIMIT $limit
 """
 
 
-@cypher("retrieval.semantic_search", variants=[{"fulltext": True}, {"fulltext": False}])
-def semantic_search(d: Dialect, fulltext: bool) -> str:
+@cypher(
+    "retrieval.semantic_search",
+    variants=[{"fulltext": f, "exact": e} for f in (True, False) for e in (True, False)],
+)
+def semantic_search(d: Dialect, fulltext: bool, exact: bool = False) -> str:
     """The user's valid facts and entities nearest to $vec and (with `fulltext`) matching $q: up to $limit
     rows per strategy, each tagged with it — one statement instead of four round trips. Facts are valid now,
-    or at $as_of; the vector searches over-fetch $k before the user filter."""
-    parts = [_fact_vector(d), _entity_vector(d)]
+    or at $as_of. The vector searches over-fetch $k from the HNSW index before the user filter, or, `exact`,
+    scan the user's facts and entities by exact similarity (a user with few: faster, and independent of how
+    the index was built)."""
+    parts = [_fact_vector(d, exact), _entity_vector(d, exact)]
     if fulltext:
         parts += [_fact_fulltext(d), _entity_fulltext(d)]
     return "UNION ALL".join(parts)
@@ -159,7 +180,7 @@ MATCH p = (s)-[:{_expansion_types()}{hops(1, 2 * depth)}]-(n:Entity)
 WHERE n.user_id = $user_id AND NOT n.id IN $seeds
 WITH n, min(length(p)) AS dist
 RETURN n {{.id, .name, .type, .description, .aliases, salience: coalesce(n.salience, 0.5)}} AS entity, dist
-ORDER BY dist, entity.salience DESC LIMIT $limit
+ORDER BY dist, entity.salience DESC, entity.id LIMIT $limit
 """
 
 
@@ -173,7 +194,7 @@ MATCH (e:Entity) WHERE e.id IN $entity_ids AND e.user_id = $user_id
 MATCH (node:Fact)-[:ABOUT]->(e)
 WITH node WHERE node.user_id = $user_id AND {FACT_VALID}
 WITH DISTINCT node, 1.0 AS score
-RETURN {FACT} ORDER BY node.confidence DESC LIMIT $limit
+RETURN {FACT} ORDER BY node.confidence DESC, node.id LIMIT $limit
 """
 
 
