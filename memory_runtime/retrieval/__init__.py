@@ -246,9 +246,9 @@ class Retriever:
         the weighted vector search runs while the candidate turns are fetched and scored."""
         args = (self.stores, self.user_id)
         try:
-            post = episodic.postings_graph(*args, text, since, until, candidates=k > 0)
+            post = episodic.postings_graph(*args, text, since, until, k=k)
             start_vector(post.weights, post.stats)
-            return episodic.rank_graph(*args, post, k)
+            return episodic.rank_graph(self.stores, post, k)
         except StoreUnavailableError as exc:
             log.warning("graph unavailable, ranking turns by Postgres full-text: %s", exc)
             warnings.append(f"{exc.store} unavailable: full-text fell back to Postgres")

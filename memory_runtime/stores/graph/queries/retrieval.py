@@ -14,10 +14,8 @@ from memory_runtime.stores.graph.schema import SCHEMA
 _VECTOR = {v.label: v for v in SCHEMA.vectors}
 _FULLTEXT = {f.label: f for f in SCHEMA.fulltext}
 
-TURN = (
-    "node {.id, .conversation_id, .index, .role, .content, .timestamp, "
-    "salience: coalesce(node.salience, 0.5)} AS turn, score"
-)
+TURN_NODE = "node {.id, .conversation_id, .index, .role, .content, .timestamp, salience: coalesce(node.salience, 0.5)}"
+TURN = f"{TURN_NODE} AS turn, score"
 _TURN_WINDOW = "($since IS NULL OR node.timestamp >= $since) AND ($until IS NULL OR node.timestamp <= $until)"
 
 FACT = (
@@ -43,35 +41,36 @@ RETURN {TURN} ORDER BY score DESC LIMIT $k
 """
 
 
-TURN_MAP = "n {.id, .conversation_id, .index, .role, .content, .timestamp, salience: coalesce(n.salience, 0.5)}"
-
-
 @cypher("retrieval.turn_postings")
 def turn_postings(d: Dialect) -> str:
-    """Per query term in $terms: how many of the user's turns match it (`df`, in the time window) and, when
-    that is at most $max_df, those turns as [id, length in characters] — the inputs of BM25 in Python.
+    """Per query term in $terms, how many of the user's turns match it (in the time window); and the $fetch
+    turns that BM25 over the rarer terms rates best, with their text — the inputs of BM25 in Python, in one
+    round trip.
 
-    Terms matching more turns yield no candidates (their turns are found through rarer terms or the vector
-    search), and only ids travel, which keeps a query over a long history cheap.
+    `dfs` is [[term, df], ...] for every term some turn matches. A term matching at most $max_df turns makes
+    them candidates (more: it adds weight but no candidates — their turns come through rarer terms or the
+    vector search); each candidate is estimated from what the index tells without its text, as
+    `lexical.estimate` does: the Lucene idf (over max($n, every df) turns) of the rare terms it matched
+    (`matched`), with tf 1, normalised by its length in terms (characters / $chars_per_term, against
+    $avg_terms, BM25's $k1 and $b). Every row repeats `dfs`; with no candidate, one row has `turn` null.
     """
     return f"""
 UNWIND $terms AS term
 {d.fulltext_search(_FULLTEXT["Turn"], q="term")}
 WHERE node.user_id = $user_id AND {_TURN_WINDOW}
 WITH term, collect(node) AS nodes
-WITH term, size(nodes) AS df, nodes
-RETURN term, df, CASE WHEN df <= $max_df THEN [n IN nodes | [n.id, size(n.content)]] ELSE [] END AS hits
-"""
-
-
-@cypher("retrieval.turns_by_id")
-def turns_by_id(d: Dialect) -> str:
-    """The user's turns with the given $ids."""
-    return f"""
-UNWIND $ids AS id
-MATCH (n:Turn {{id: id}})
-WHERE n.user_id = $user_id
-RETURN {TURN_MAP} AS turn
+WITH collect([term, size(nodes)]) AS dfs,
+     collect(CASE WHEN size(nodes) <= $max_df THEN [term, size(nodes), nodes] END) AS rare
+WITH dfs, rare, reduce(m = $n, f IN dfs | CASE WHEN f[1] > m THEN f[1] ELSE m END) AS n
+UNWIND CASE WHEN size(rare) = 0 THEN [null] ELSE rare END AS r
+UNWIND CASE WHEN r IS NULL THEN [null] ELSE r[2] END AS node
+WITH dfs, node, collect(r[0]) AS matched,
+     sum(CASE WHEN r IS NULL THEN 0.0 ELSE log(1.0 + (n - r[1] + 0.5) / (r[1] + 0.5)) END) AS weight
+WITH dfs, node, matched,
+     coalesce(weight / (1.0 + $k1 * (1.0 - $b + $b * size(node.content) / $chars_per_term / $avg_terms)), -1.0)
+     AS estimate
+ORDER BY estimate DESC, node.id LIMIT $fetch
+RETURN dfs, matched, CASE WHEN node IS NULL THEN null ELSE {TURN_NODE} END AS turn
 """
 
 
