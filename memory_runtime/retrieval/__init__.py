@@ -447,9 +447,9 @@ class Retriever:
         began = time.perf_counter()
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
         seeds = [e.id for e in entities[: self.tuning.expansion_seeds]]
-        res["expanded"] = semantic.expand(self.stores, self.user_id, seeds, depth=2, limit=k)
-        about = seeds + [e["id"] for e in res["expanded"]]
-        res["graph_facts"] = semantic.facts_about(self.stores, self.user_id, about, k, as_of_ms)
+        res["expanded"], res["graph_facts"] = semantic.expand_with_facts(
+            self.stores, self.user_id, seeds, depth=2, limit=k, as_of_ms=as_of_ms
+        )
         timings["graph_expansion"] = _ms(began)
         return res
 

@@ -149,30 +149,34 @@ def _expansion_types() -> str:
     return "|".join(ident(t).strip("`") for t in (*ENTITY_RELATIONSHIPS, "ABOUT"))
 
 
-@cypher("retrieval.expand_entities", variants=[{"depth": 1}, {"depth": 2}])
-def expand_entities(d: Dialect, depth: int) -> str:
-    """Entities within `depth` hops of the seed entities (through entity relations or shared facts)."""
+ENTITY_MAP = "n {.id, .name, .type, .description, .aliases, salience: coalesce(n.salience, 0.5)}"
+
+
+@cypher("retrieval.expand_with_facts", variants=[{"depth": 1}, {"depth": 2}])
+def expand_with_facts(d: Dialect, depth: int) -> str:
+    """The graph around the seed entities, in one statement: the entities within `depth` hops of them
+    (through entity relations or shared facts), nearest first, then the most salient; and the valid facts
+    (now, or at $as_of) about the seeds and those entities, most confident first — $limit of each. `near`
+    is the entities (each with its `dist`), repeated on every row; each row holds one fact (null on the
+    only row when there is none).
+
+    Facts are looked up from each entity's id (one index seek per entity, then its ABOUT edges), and the
+    fact filter waits for them: given `node.user_id` up front, FalkorDB scans the user's facts instead.
+    """
     return f"""
 MATCH (s:Entity) WHERE s.id IN $seeds AND s.user_id = $user_id
 MATCH p = (s)-[:{_expansion_types()}{hops(1, 2 * depth)}]-(n:Entity)
 WHERE n.user_id = $user_id AND NOT n.id IN $seeds
 WITH n, min(length(p)) AS dist
-RETURN n {{.id, .name, .type, .description, .aliases, salience: coalesce(n.salience, 0.5)}} AS entity, dist
-ORDER BY dist, entity.salience DESC LIMIT $limit
-"""
-
-
-@cypher("retrieval.facts_about")
-def facts_about(d: Dialect) -> str:
-    """Valid facts about any of $entity_ids, most confident first (the match starts at the entities' id
-    index and the fact filter waits behind WITH: given `node.user_id` up front, FalkorDB scans the user's
-    facts through that index instead)."""
-    return f"""
-MATCH (e:Entity) WHERE e.id IN $entity_ids AND e.user_id = $user_id
-MATCH (node:Fact)-[:ABOUT]->(e)
-WITH node WHERE node.user_id = $user_id AND {FACT_VALID}
-WITH DISTINCT node, 1.0 AS score
-RETURN {FACT} ORDER BY node.confidence DESC LIMIT $limit
+ORDER BY dist, coalesce(n.salience, 0.5) DESC LIMIT $limit
+WITH collect({ENTITY_MAP[:-1]}, dist: dist}}) AS near
+UNWIND $seeds + [x IN near | x.id] AS about
+OPTIONAL MATCH (e:Entity {{id: about}}) WHERE e.user_id = $user_id
+OPTIONAL MATCH (node:Fact)-[:ABOUT]->(e)
+WITH near, collect(DISTINCT CASE WHEN node.user_id = $user_id AND {FACT_VALID} THEN node END) AS facts
+UNWIND CASE WHEN size(facts) = 0 THEN [null] ELSE facts END AS node
+WITH near, node, 1.0 AS score ORDER BY node.confidence DESC LIMIT $limit
+RETURN near, CASE WHEN node IS NULL THEN null ELSE {FACT.replace(" AS fact, score", "")} END AS fact, score
 """
 
 
