@@ -31,13 +31,20 @@ FACT_VALID = (
 ENTITY = "node {.id, .name, .type, .description, .aliases, salience: coalesce(node.salience, 0.5)} AS item, score"
 
 
+def _best(limit: str, projection: str) -> str:
+    """The `limit` best rows by score, projected: sorting and cutting the over-fetched `node, score` rows
+    before projecting them spares projecting every one (on FalkorDB, a third of the fact and entity search's
+    server time; the turn vector search's over-fetch is four times what it returns)."""
+    return f"WITH node, score ORDER BY score DESC LIMIT {limit}\nRETURN {projection}"
+
+
 @cypher("retrieval.turn_fulltext")
 def turn_fulltext(d: Dialect) -> str:
     """The user's turns matching $q, best first ($k of them, optionally in a time window)."""
     return f"""
 {d.fulltext_search(_FULLTEXT["Turn"])}
 WHERE node.user_id = $user_id AND {_TURN_WINDOW}
-RETURN {TURN} ORDER BY score DESC LIMIT $k
+{_best("$k", TURN)}
 """
 
 
@@ -95,7 +102,7 @@ def turn_vector(d: Dialect) -> str:
     return f"""
 {d.vector_search(_VECTOR["Turn"])}
 WHERE node.user_id = $user_id AND {_TURN_WINDOW}
-RETURN {TURN} ORDER BY score DESC LIMIT $limit
+{_best("$limit", TURN)}
 """
 
 
@@ -106,7 +113,7 @@ def _fact_vector(d: Dialect) -> str:
     return f"""
 {d.vector_search(_VECTOR["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
-RETURN 'fact_vector' AS strategy, {ITEM_FACT} ORDER BY score DESC LIMIT $limit
+{_best("$limit", "'fact_vector' AS strategy, " + ITEM_FACT)}
 """
 
 
@@ -114,7 +121,7 @@ def _fact_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Fact"])}
 WHERE node.user_id = $user_id AND {FACT_VALID}
-RETURN 'fact_fulltext' AS strategy, {ITEM_FACT} ORDER BY score DESC LIMIT $limit
+{_best("$limit", "'fact_fulltext' AS strategy, " + ITEM_FACT)}
 """
 
 
@@ -122,7 +129,7 @@ def _entity_vector(d: Dialect) -> str:
     return f"""
 {d.vector_search(_VECTOR["Entity"])}
 WHERE node.user_id = $user_id
-RETURN 'entity_vector' AS strategy, {ENTITY} ORDER BY score DESC LIMIT $limit
+{_best("$limit", "'entity_vector' AS strategy, " + ENTITY)}
 """
 
 
@@ -130,7 +137,7 @@ def _entity_fulltext(d: Dialect) -> str:
     return f"""
 {d.fulltext_search(_FULLTEXT["Entity"])}
 WHERE node.user_id = $user_id
-RETURN 'entity_fulltext' AS strategy, {ENTITY} ORDER BY score DESC LIMIT $limit
+{_best("$limit", "'entity_fulltext' AS strategy, " + ENTITY)}
 """
 
 
