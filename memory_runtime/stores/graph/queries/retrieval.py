@@ -60,6 +60,8 @@ def turn_postings(d: Dialect) -> str:
     `lexical.estimate` does: the Lucene idf (over max($n, every df) turns) of the rare terms it matched
     (`matched`), with tf 1, normalised by its length in terms (characters / $chars_per_term, against
     $avg_terms, BM25's $k1 and $b). Every row repeats `dfs`; with no candidate, one row has `turn` null.
+    (`dfs` rides through the per-turn grouping as an aggregate, not as a grouping key: hashing the list on
+    every row cost FalkorDB more than the rest of the statement.)
     """
     return f"""
 UNWIND $terms AS term
@@ -71,7 +73,7 @@ WITH collect([term, size(nodes)]) AS dfs,
 WITH dfs, rare, reduce(m = $n, f IN dfs | CASE WHEN f[1] > m THEN f[1] ELSE m END) AS n
 UNWIND CASE WHEN size(rare) = 0 THEN [null] ELSE rare END AS r
 UNWIND CASE WHEN r IS NULL THEN [null] ELSE r[2] END AS node
-WITH dfs, node, collect(r[0]) AS matched,
+WITH node, head(collect(dfs)) AS dfs, collect(r[0]) AS matched,
      sum(CASE WHEN r IS NULL THEN 0.0 ELSE log(1.0 + (n - r[1] + 0.5) / (r[1] + 0.5)) END) AS weight
 WITH dfs, node, matched,
      coalesce(weight / (1.0 + $k1 * (1.0 - $b + $b * size(node.content) / $chars_per_term / $avg_terms)), -1.0)
