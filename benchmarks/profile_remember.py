@@ -9,7 +9,8 @@ remember(top_k=10) calls twice: as they run (the strategies on the store pool; t
 with the pool replaced by in-line calls, so every strategy's own cost shows in one tree. Then 5,000 turns
 stored by store_turns in batches of 500, and an `agent-memory import` of a generated 10,000-turn JSONL history
 (--import-turns). Writes remember_<graph>.txt, remember_<graph>_inline.txt, store_turns_<graph>.txt and
-import_<graph>.txt (--remember-only: the two remember profiles alone; with --html DIR, the interactive pages too, kept out of the repository: 10-40 MB each).
+import_<graph>.txt (--remember-only: the two remember profiles alone; with --html DIR, the interactive pages
+too, kept out of the repository: 10-40 MB each).
 """
 
 import argparse
