@@ -133,6 +133,9 @@ def measure(memory: AgentMemory, stores: Stores, queries: list[str], graph: str)
         out["remember()"].append((time.perf_counter() - t) * 1000)
         for name, ms in bundle.timings_ms.items():
             out[f"  {name}"].append(ms)
+        t = time.perf_counter()
+        bundle.to_context_string(max_tokens=1500)
+        out["  packing"].append((time.perf_counter() - t) * 1000)
     return out
 
 
@@ -249,7 +252,7 @@ def main() -> int:
         "query on the graph's Turn vector index (`db.idx.vector.queryNodes` / `db.index.vector.queryNodes`), the "
         "floor. Indented rows are remember()'s own `timings_ms` (fulltext and vector are the turn strategies, "
         "context the neighbour fetch, episodic the whole turn section, semantic_done when facts/entities were "
-        "ready, total).\n\n"
+        "ready, total), and `packing` is the bundle's to_context_string(max_tokens=1500) after the call.\n\n"
         f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
         + (both + "\n\n" if both else "")
         + body.rstrip()

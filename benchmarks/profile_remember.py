@@ -1,7 +1,7 @@
 """pyinstrument profiles of remember() and of store_turns, written under benchmarks/results/profiles/.
 
     .venv/bin/python benchmarks/profile_remember.py [--graph falkordb|neo4j] [--turns 20000] [--facts 10000]
-        [--entities 5000] [--queries 300] [--data-dir DIR]
+        [--entities 5000] [--queries 300] [--data-dir DIR] [--remember-only]
 
 Builds the data of bench_remember (one user, generated chat turns, facts and entities) on a private embedded
 stack, or reuses it from --data-dir (built there on the first run, kept running), then profiles 300
@@ -9,7 +9,8 @@ remember(top_k=10) calls twice: as they run (the strategies on the store pool; t
 with the pool replaced by in-line calls, so every strategy's own cost shows in one tree. Then 5,000 turns
 stored by store_turns in batches of 500, and an `agent-memory import` of a generated 10,000-turn JSONL history
 (--import-turns). Writes remember_<graph>.txt, remember_<graph>_inline.txt, store_turns_<graph>.txt and
-import_<graph>.txt (with --html DIR, the interactive pages too, kept out of the repository: 10-40 MB each).
+import_<graph>.txt (--remember-only: the two remember profiles alone; with --html DIR, the interactive pages
+too, kept out of the repository: 10-40 MB each).
 """
 
 import argparse
@@ -87,6 +88,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path)
     parser.add_argument("--import-turns", type=int, default=10_000, help="turns of the profiled import")
     parser.add_argument("--html", type=Path, help="also write the interactive HTML profiles into this directory")
+    parser.add_argument("--remember-only", action="store_true", help="profile remember() only (no store_turns, import)")
     args = parser.parse_args()
     questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
     queries = random.Random(7).sample(questions, min(args.queries, len(questions)))
@@ -117,6 +119,8 @@ def main() -> int:
             profiler.stop()
             stores.__dict__["executor"] = pool
             save(profiler, name, args.html)
+        if args.remember_only:
+            return 0
         stream = br.turn_stream(11)  # new conversations of the same user, beside the stored ones
         batches = [
             [t.model_copy(update={"conversation_id": f"p{run}-{t.conversation_id}"}) for t in batch]

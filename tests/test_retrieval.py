@@ -278,6 +278,18 @@ def test_when_every_query_word_is_frequent_turns_holding_all_of_them_come_first(
     assert len(found) == 10 and {t["id"] for t in found} <= both
 
 
+def test_full_text_candidates_are_the_turns_bm25_rates_best_not_any_that_match(memory: AgentMemory, stores) -> None:
+    """More turns match the query than are fetched for exact scoring (k + 25%): the graph statement must keep
+    the ones BM25 estimates best: those holding the rare word as well."""
+    texts = [f"the river was calm on day {i}, we watched the water for a long while" for i in range(150)]
+    texts += [f"kayak on the river, outing {i}" for i in range(3)]
+    stored = memory.store_turns(_turns("c", texts))
+    kayak = stored.turn_ids[-3:]
+    found = Retriever(stores, "alice", reranker="none").search_turns("kayak river", 10, mode="fulltext")
+    assert {t["id"] for t in found[:3]} == set(kayak)
+    assert len(found) == 10
+
+
 def test_search_turns_rejects_an_unknown_mode(stores) -> None:
     with pytest.raises(ValidationError):
         Retriever(stores, "alice").search_turns("beagle", mode="semantic")

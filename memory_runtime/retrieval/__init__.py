@@ -246,9 +246,9 @@ class Retriever:
         the weighted vector search runs while the candidate turns are fetched and scored."""
         args = (self.stores, self.user_id)
         try:
-            post = episodic.postings_graph(*args, text, since, until, candidates=k > 0)
+            post = episodic.postings_graph(*args, text, since, until, k=k)
             start_vector(post.weights, post.stats)
-            return episodic.rank_graph(*args, post, k)
+            return episodic.rank_graph(self.stores, post, k)
         except StoreUnavailableError as exc:
             log.warning("graph unavailable, ranking turns by Postgres full-text: %s", exc)
             warnings.append(f"{exc.store} unavailable: full-text fell back to Postgres")
@@ -449,9 +449,9 @@ class Retriever:
         began = time.perf_counter()
         entities = fuse({"vector": res["entity_vector"], "fulltext": res["entity_fulltext"]}, {})
         seeds = [e.id for e in entities[: self.tuning.expansion_seeds]]
-        res["expanded"] = semantic.expand(self.stores, self.user_id, seeds, depth=2, limit=k)
-        about = seeds + [e["id"] for e in res["expanded"]]
-        res["graph_facts"] = semantic.facts_about(self.stores, self.user_id, about, k, as_of_ms)
+        res["expanded"], res["graph_facts"] = semantic.expand_with_facts(
+            self.stores, self.user_id, seeds, depth=2, limit=k, as_of_ms=as_of_ms
+        )
         timings["graph_expansion"] = _ms(began)
         return res
 

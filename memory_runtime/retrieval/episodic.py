@@ -83,21 +83,24 @@ def _graph_turns(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Postings:
-    """What the graph's index says about the query terms for one user, before any turn text is fetched."""
+    """What the graph's index says about the query terms for one user: their weights, and the candidate
+    turns BM25 over the rarer terms estimates best, with their text (one statement: `q.turn_postings`)."""
 
     terms: dict[str, str]  # index query term → stem
     weights: dict[str, float]  # stem → idf, for every query term (one no turn contains is maximally rare)
     present: dict[str, float]  # the weights of the stems some turn contains
-    hits: dict[str, tuple[set[str], float]]  # turn id → (stems it matched, length estimate in terms)
+    candidates: dict[str, tuple[dict[str, Any], set[str]]]  # turn id → (turn, stems the index matched in it)
     stats: lexical.CorpusStats
     window: dict[str, Any]
 
 
 def postings_graph(
-    stores: Stores, user_id: str, text: str, since: datetime | None, until: datetime | None, *, candidates: bool = True
+    stores: Stores, user_id: str, text: str, since: datetime | None, until: datetime | None, *, k: int = 0
 ) -> Postings:
-    """Per-user document frequencies of the query terms (hence their BM25 weights) and, with `candidates`,
-    the turns containing the rarer ones — one graph query (frequent terms' counts come from Redis)."""
+    """Per-user document frequencies of the query terms (hence their BM25 weights) and, for `k` > 0, the
+    turns containing the rarer ones that BM25 estimates best, k + 25% of them — one graph query (frequent
+    terms' counts come from Redis). The estimate ignores repeated terms; `rank_graph` rescores the
+    candidates exactly, and the margin lets that repair the order at the cut."""
     graph = stores.graph
     by_stem: dict[str, str] = {}
     for token in query_terms(text):
@@ -112,43 +115,47 @@ def postings_graph(
     if not terms:
         return Postings({}, {}, {}, {}, stats, window)
     cap = postings_cap(stats)
-    max_df = cap if candidates else 0
     known = {s: df for s, df in known.items() if df > cap}
     ask = [term for term, s in terms.items() if s not in known]
-    rows = graph.read(q.turn_postings(graph.dialect), {"terms": ask, "max_df": max_df, **window}) if ask else []
+    n = max([stats.turns, *known.values()])
+    params = _postings_params(ask, cap if k > 0 else 0, n, k + k // 4, stats, window)
+    rows = graph.read(q.turn_postings(graph.dialect), params) if ask else []
+    asked = {term: df for term, df in rows[0]["dfs"]} if rows else {}
     if since is until is None:
-        frequent = {terms[r["term"]]: r["df"] for r in rows if r["df"] > cap}
+        frequent = {terms[term]: df for term, df in asked.items() if df > cap}
         if frequent:  # a cache write: off the query's path
             _later(stores, lexical.remember_frequencies, stores, user_id, frequent)
-    frequencies = {**known, **{terms[r["term"]]: r["df"] for r in rows}}
-    n = max([stats.turns, *frequencies.values()])
+    frequencies = {**known, **{terms[term]: df for term, df in asked.items()}}
+    n = max([n, *frequencies.values()])
     weights = {s: lexical.idf(0, n) for s in terms.values()}
     weights.update({s: lexical.idf(df, n) for s, df in frequencies.items()})
-    hits: dict[str, tuple[set[str], float]] = {}
-    for r in rows:
-        for turn_id, chars in r["hits"]:
-            matched, _ = hits.setdefault(turn_id, (set(), chars / stats.chars_per_term))
-            matched.add(terms[r["term"]])
-    return Postings(terms, weights, {s: weights[s] for s in frequencies}, hits, stats, window)
+    candidates = {
+        r["turn"]["id"]: (r["turn"], {terms[term] for term in r["matched"]}) for r in rows if r["turn"] is not None
+    }
+    return Postings(terms, weights, {s: weights[s] for s in frequencies}, candidates, stats, window)
 
 
-def rank_graph(stores: Stores, user_id: str, post: Postings, k: int) -> Lexical:
-    """The `k` best candidate turns by BM25: estimated from the postings, the best k + 25% fetched and
-    rescored exactly on their text."""
-    graph, present, hits, stats = stores.graph, post.present, post.hits, post.stats
+def _postings_params(
+    ask: list[str], max_df: int, n: int, fetch: int, stats: lexical.CorpusStats, window: dict[str, Any]
+) -> dict[str, Any]:
+    """The parameters of `q.turn_postings` (BM25's constants and the user's statistics for the estimate)."""
+    return {
+        "terms": ask, "max_df": max_df, "n": n, "fetch": max(fetch, 1),  # at least the row holding `dfs`
+        "k1": lexical.K1, "b": lexical.B,
+        "chars_per_term": stats.chars_per_term, "avg_terms": stats.avg_terms, **window,
+    }  # fmt: skip
+
+
+def rank_graph(stores: Stores, post: Postings, k: int) -> Lexical:
+    """The `k` best candidate turns by BM25, rescored exactly on their text."""
+    present, stats = post.present, post.stats
     if k <= 0 or not post.terms:  # only the term weights were asked for
         return Lexical([], post.weights, stats.avg_terms)
-    best = sorted(hits, key=lambda i: (-lexical.estimate(present, hits[i][0], hits[i][1], stats.avg_terms), i))
-    wanted = best[: k + k // 4]  # the estimate ignores repeated terms; rescoring a margin exactly repairs that
-    rows = graph.read(q.turns_by_id(graph.dialect), {"ids": wanted, "user_id": user_id}) if wanted else []
-    found = {r["turn"]["id"]: r["turn"] for r in rows}
+    found = post.candidates
     if not found and present:
-        found = _common_term_candidates(stores, post, k)
+        found = {i: (t, set()) for i, t in _common_term_candidates(stores, post, k).items()}
     scored = sorted(
-        (
-            (lexical.score(present, t["content"], stats.avg_terms, hits.get(i, (set(), 0.0))[0]), t)
-            for i, t in found.items()
-        ),
+        ((lexical.score(present, t["content"], stats.avg_terms, matched), t) for t, matched in found.values()),
         key=lambda x: (-x[0], x[1]["id"]),
     )
     turns = [{**t, "timestamp": from_ms(t["timestamp"]), "score": s} for s, t in scored[:k] if s > 0]

@@ -27,7 +27,7 @@ def _facts(rows: list[dict[str, Any]], key: str = "fact") -> list[dict[str, Any]
     return out
 
 
-def _entities(rows: list[dict[str, Any]], key: str = "entity") -> list[dict[str, Any]]:
+def _entities(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return [{**r[key], "score": r.get("score", r.get("dist"))} for r in rows]
 
 
@@ -68,21 +68,17 @@ def exact_for(stores: Stores, user_id: str) -> bool:
     return lexical.corpus_stats(stores, user_id).turns <= EXACT_SCAN_MAX_TURNS
 
 
-def expand(stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int) -> list[dict[str, Any]]:
-    """Entities within `depth` hops of the seeds, nearest first."""
+def expand_with_facts(
+    stores: Stores, user_id: str, seeds: list[str], depth: int, limit: int, as_of_ms: int | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Entities within `depth` hops of the seeds (nearest first) and the valid facts about the seeds and
+    them (most confident first): one graph statement."""
     if not seeds:
-        return []
+        return [], []
     g = stores.graph
-    rows = g.read(q.expand_entities(g.dialect, depth=depth), {"seeds": seeds, "user_id": user_id, "limit": limit})
-    return _entities(rows)
-
-
-def facts_about(
-    stores: Stores, user_id: str, entity_ids: list[str], limit: int, as_of_ms: int | None
-) -> list[dict[str, Any]]:
-    """Valid facts about any of the entities."""
-    if not entity_ids:
-        return []
-    g = stores.graph
-    params = {"entity_ids": entity_ids, "limit": limit, "user_id": user_id, "as_of": as_of_ms}
-    return _facts(g.read(q.facts_about(g.dialect), params))
+    params = {"seeds": seeds, "user_id": user_id, "limit": limit, "as_of": as_of_ms}
+    rows = g.read(q.expand_with_facts(g.dialect, depth=depth), params)
+    if not rows:
+        return [], []
+    near = [{**e, "score": e.pop("dist")} for e in rows[0]["near"]]
+    return near, _facts([r for r in rows if r["fact"] is not None])
