@@ -9,9 +9,9 @@ PostgreSQL and Redis, a local Neo4j Community 5.26 graph, hashing embedder) gets
 (store_turns), then --single-turns turns one store_turn each, then --entities entities (upsert_entity) and
 --facts facts (learn_fact), each its own transaction, as an agent writes them. It then counts the Lucene segments
 of every vector index on disk (after a checkpoint), and times --queries questions as a raw top-10 query on the
-Fact and Entity vector indexes and through remember(top_k=10). Then `agent-memory reindex`'s Neo4j repair
-(`memory_runtime.batch.reindex.repair_vector_indexes`) rebuilds the fragmented indexes and the same queries are
-timed again. Writes benchmarks/results/neo4j_indexes.md.
+Fact and Entity vector indexes and through remember(top_k=10). Then `agent-memory reindex --compact`
+(`memory_runtime.batch.reindex.repair_vector_indexes(compact=True)`, also the weekly schedule's run) rebuilds the
+Fact, Entity and Turn indexes of 1000+ vectors and the same queries are timed again. Writes benchmarks/results/neo4j_indexes.md.
 """
 
 import argparse
@@ -111,7 +111,9 @@ def run(merge_factor: int, args: argparse.Namespace, queries: list[str], rng: ra
         out["before"] = measure(memory, stores, queries)
         began = time.perf_counter()
         out["repair"] = [
-            h for h in reindex.repair_vector_indexes(stores, labels=("Fact", "Entity", "Turn")) if h.rebuilt
+            h
+            for h in reindex.repair_vector_indexes(stores, compact=True, labels=("Fact", "Entity", "Turn"))
+            if h.rebuilt
         ]
         out["repair_seconds"] = time.perf_counter() - began
         out["segments_after"] = segments(stores, home)
@@ -194,8 +196,8 @@ def main() -> int:
         f"embedder (384 dimensions), one client thread, a 2-core machine shared with other jobs. {args.turns} turns "
         f"in bulk, then {args.single_turns} turns one store_turn each, {args.entities} entities and {args.facts} "
         "facts one transaction each. Segments are the `.si` files of each vector index on disk. "
-        "The repair is `repair_vector_indexes` (what `agent-memory reindex` and the daily `archived_memories` "
-        f"asset run). {len(queries)} questions from the retrieval evaluation set.\n\n"
+        "The repair is `repair_vector_indexes(compact=True)` (`agent-memory reindex --compact`, the weekly "
+        f"`weekly_vector_compaction_schedule`). {len(queries)} questions from the retrieval evaluation set.\n\n"
         f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
         + text
         + "\n"

@@ -80,6 +80,7 @@ class Neo4jGraphStore(GraphStore):
 
     backend = "neo4j"
     dialect: Neo4jDialect
+    vector_indexes_fragment = True
 
     def __init__(
         self,
