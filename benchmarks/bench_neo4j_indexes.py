@@ -6,12 +6,13 @@
 For each --merge-factor (the local Neo4j's `internal.dbms.index.vector.standard_merge_factor`, Neo4j's own default
 being 50; memory_ops.stack.neo4j.DEFAULT_VECTOR_MERGE_FACTOR the project's) a fresh private stack (embedded
 PostgreSQL and Redis, a local Neo4j Community 5.26 graph, hashing embedder) gets --turns turns in bulk
-(store_turns), then --single-turns turns one store_turn each, then --entities entities (upsert_entity) and
---facts facts (learn_fact), each its own transaction, as an agent writes them. It then counts the Lucene segments
-of every vector index on disk (after a checkpoint), and times --queries questions as a raw top-10 query on the
-Fact and Entity vector indexes and through remember(top_k=10). Then `agent-memory reindex --compact`
+(store_turns), then --single-turns turns one store_turn each, then --entities entities (upsert_entity) and --facts
+facts (learn_fact), each its own transaction, as an agent writes them. It then counts the Lucene segments of every
+vector index on disk (after a checkpoint), and times --queries questions as a raw top-10 query on the Fact and
+Entity vector indexes and through remember(top_k=10). Then `agent-memory reindex --compact`
 (`memory_runtime.batch.reindex.repair_vector_indexes(compact=True)`, also the weekly schedule's run) rebuilds the
-Fact, Entity and Turn indexes of 1000+ vectors and the same queries are timed again. Writes benchmarks/results/neo4j_indexes.md.
+Fact, Entity and Turn indexes of 1000+ vectors and the same queries are timed again. Writes
+benchmarks/results/neo4j_indexes.md.
 """
 
 import argparse

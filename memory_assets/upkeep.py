@@ -1,12 +1,12 @@
 """Side jobs that derive no asset but rewrite stored memory, launched by hand from the UI or the CLI.
 
-`reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.batch.reembed`: after
-the embedder changed, resumable, then the recorded model id moves). `reindex_job` rebuilds the graph vector
-indexes that orphaned vectors have degraded (`memory_runtime.batch.reindex`), and with `compact` the Neo4j
-indexes that single-transaction writes have split into many segments (weekly, `weekly_vector_compaction_schedule`). Both are ops, not assets
-(docs/notes/dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and timings
-show in the UI like every consolidation run. The CLI commands `agent-memory reembed` / `reindex` do the
-same in the foreground.
+`reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.batch.reembed`: after the
+embedder changed, resumable, then the recorded model id moves). `reindex_job` rebuilds the graph vector indexes that
+orphaned vectors have degraded (`memory_runtime.batch.reindex`), and with `compact` the Neo4j indexes that single-
+transaction writes have split into many segments (weekly, `weekly_vector_compaction_schedule`). Both are ops, not
+assets (docs/notes/dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and
+timings show in the UI like every consolidation run. The CLI commands `agent-memory reembed` / `reindex` do the same
+in the foreground.
 """
 
 import time

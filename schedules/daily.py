@@ -1,6 +1,7 @@
-"""Schedules (UTC); also a weekly vector-index compaction. The partitions have `end_offset=1`, so the newest partition is *today*: schedules that
-work on a finished day name yesterday themselves instead of using build_schedule_from_partitioned_job
-(which would pick today). Each request has a run key, so a tick never runs twice.
+"""Schedules (UTC); also a weekly vector-index compaction. The partitions have `end_offset=1`, so the newest partition
+is *today*: schedules that work on a finished day name yesterday themselves instead of using
+build_schedule_from_partitioned_job (which would pick today). Each request has a run key, so a tick never runs
+twice.
 """
 
 from datetime import UTC, datetime
@@ -8,9 +9,9 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from memory_assets.backups import backup_job
-from memory_assets.upkeep import reindex_job
 from memory_assets.jobs import lifecycle_job, nightly_consolidation_job, pattern_detection_job
 from memory_assets.partitions import day_key, yesterday_key
+from memory_assets.upkeep import reindex_job
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
