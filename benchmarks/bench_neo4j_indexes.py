@@ -24,7 +24,6 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -32,7 +31,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 from bench_remember import USER, learn, store_until, turn_stream  # noqa: E402
-from harness import embedded_stores, pct  # noqa: E402
+from harness import embedded_stores, pct, write_results  # noqa: E402
 
 from memory_ops.stack.neo4j import DEFAULT_VECTOR_MERGE_FACTOR  # noqa: E402
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -183,26 +182,20 @@ def main() -> int:
     text = report(runs)
     print(text)
     command = (
-        f"`.venv/bin/python benchmarks/bench_neo4j_indexes.py --facts {args.facts} --entities {args.entities} "
+        f".venv/bin/python benchmarks/bench_neo4j_indexes.py --facts {args.facts} --entities {args.entities} "
         f"--turns {args.turns} --single-turns {args.single_turns} --queries {args.queries} "
-        f"--merge-factor {' '.join(map(str, args.merge_factor))}`"
+        f"--merge-factor {' '.join(map(str, args.merge_factor))}"
     )
-    load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        "# Neo4j vector-index fragmentation\n\n"
-        f"Regenerate: {command}\n\n"
+    description = (
         "One user on a private embedded stack per column (PostgreSQL, Redis, a local Neo4j Community 5.26 graph "
         "started with that `internal.dbms.index.vector.standard_merge_factor`; Neo4j's default is 50), hashing "
         f"embedder (384 dimensions), one client thread, a 2-core machine shared with other jobs. {args.turns} turns "
         f"in bulk, then {args.single_turns} turns one store_turn each, {args.entities} entities and {args.facts} "
         "facts one transaction each. Segments are the `.si` files of each vector index on disk. "
         "The repair is `repair_vector_indexes(compact=True)` (`agent-memory reindex --compact`, the weekly "
-        f"`weekly_vector_compaction_schedule`). {len(queries)} questions from the retrieval evaluation set.\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
-        + text
-        + "\n"
+        f"`weekly_vector_compaction_schedule`). {len(queries)} questions from the retrieval evaluation set."
     )
+    write_results(RESULTS, "Neo4j vector-index fragmentation", command, description, began, load_before, text)
     return 0
 
 

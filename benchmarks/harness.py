@@ -161,3 +161,20 @@ def disk_usage(path: Path) -> int:
         return 0
     done = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True)
     return int(done.stdout.split()[0])
+
+
+def write_results(
+    path: Path, title: str, command: str, description: str, began: float, load_before: tuple[float, ...], body: str
+) -> None:
+    """Write a results file: its title, the command that regenerates it, what it measured, when, how long the run
+    took (from `began`, a perf_counter reading) and the load average at its start and end, then `body`."""
+    from datetime import UTC, datetime
+    from os import getloadavg
+
+    load = f"load average {load_before[0]:.2f} at the start, {getloadavg()[0]:.2f} at the end"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# {title}\n\nRegenerate: `{command}`\n\n{description}\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
+        f"{body}\n"
+    )

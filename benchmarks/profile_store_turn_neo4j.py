@@ -18,7 +18,6 @@ import statistics
 import sys
 import time
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 from bench_remember import USER, store_until, turn_stream  # noqa: E402
-from harness import embedded_stores, pct  # noqa: E402
+from harness import embedded_stores, pct, write_results  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
 from memory_runtime.memory import episodic  # noqa: E402
@@ -127,22 +126,16 @@ def main() -> int:
         )
     text = "\n".join(rows)
     print(text)
-    load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        "# store_turn on Neo4j: where the time goes\n\n"
-        f"Regenerate: `.venv/bin/python benchmarks/profile_store_turn_neo4j.py --turns {args.turns} "
-        f"--calls {args.calls}`\n\n"
+    command = f".venv/bin/python benchmarks/profile_store_turn_neo4j.py --turns {args.turns} --calls {args.calls}"
+    description = (
         "A private embedded stack (PostgreSQL, Redis, local Neo4j Community 5.26 with the launcher's settings), "
         f"hashing embedder, one client thread, a 2-core machine shared with other jobs. {args.turns} turns in "
         f"bulk first; then {args.calls} store_turn calls, then {args.calls} direct runs of the one-turn "
         "projection per row below (each half of them as execute_query, the other half auto-commit), each followed "
         "by the smallest committed write. `server` is the driver's result summary (planning and running the "
-        "statement, not the commit).\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
-        + text
-        + "\n"
+        "statement, not the commit)."
     )
+    write_results(RESULTS, "store_turn on Neo4j: where the time goes", command, description, began, load_before, text)
     return 0
 
 
