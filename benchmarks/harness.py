@@ -58,13 +58,18 @@ def results_path(default: Path, graphs: list[str]) -> Path:
 
 @contextmanager
 def embedded_stores(
-    prefix: str, graph: str = "falkordb", data_dir: Path | None = None, **overrides: Any
+    prefix: str,
+    graph: str = "falkordb",
+    data_dir: Path | None = None,
+    neo4j_options: dict[str, Any] | None = None,
+    **overrides: Any,
 ) -> Iterator[Stores]:
     """Migrated Stores on a private embedded stack in a temporary directory; the stack is stopped afterwards.
 
     `graph="neo4j"` puts the graph on a private local Neo4j Community server (memory_ops.stack.neo4j, its
-    default heap and page cache) beside the embedded PostgreSQL and Redis. With `data_dir` the stack lives there
-    instead and is kept when stopped, so a later run can reuse what this one stored (`stack/`, `neo4j/`).
+    default heap and page cache, or the `neo4j_options` given to EmbeddedNeo4j) beside the embedded PostgreSQL and
+    Redis. With `data_dir` the stack lives there instead and is kept when stopped, so a later run can reuse what
+    this one stored (`stack/`, `neo4j/`).
     """
     place = tempfile.TemporaryDirectory(prefix=prefix) if data_dir is None else nullcontext(str(data_dir))
     with place as tmp, ExitStack() as stop:
@@ -73,7 +78,7 @@ def embedded_stores(
         stop.callback(stack.down)
         values: dict[str, Any] = {"graph_uri": env.graph_uri}
         if graph == "neo4j":
-            neo4j = EmbeddedNeo4j(Path(tmp) / "neo4j")
+            neo4j = EmbeddedNeo4j(Path(tmp) / "neo4j", **(neo4j_options or {}))
             server = neo4j.up()
             stop.callback(neo4j.down)
             values = {"graph_uri": server.uri, "neo4j_user": server.user, "neo4j_password": server.password}
@@ -156,3 +161,20 @@ def disk_usage(path: Path) -> int:
         return 0
     done = subprocess.run(["du", "-s", "-B1", str(path)], capture_output=True, text=True, check=True)
     return int(done.stdout.split()[0])
+
+
+def write_results(
+    path: Path, title: str, command: str, description: str, began: float, load_before: tuple[float, ...], body: str
+) -> None:
+    """Write a results file: its title, the command that regenerates it, what it measured, when, how long the run
+    took (from `began`, a perf_counter reading) and the load average at its start and end, then `body`."""
+    from datetime import UTC, datetime
+    from os import getloadavg
+
+    load = f"load average {load_before[0]:.2f} at the start, {getloadavg()[0]:.2f} at the end"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        f"# {title}\n\nRegenerate: `{command}`\n\n{description}\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
+        f"{body}\n"
+    )

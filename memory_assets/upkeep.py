@@ -1,11 +1,12 @@
 """Side jobs that derive no asset but rewrite stored memory, launched by hand from the UI or the CLI.
 
-`reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.batch.reembed`: after
-the embedder changed, resumable, then the recorded model id moves). `reindex_job` rebuilds the graph vector
-indexes that orphaned vectors have degraded (`memory_runtime.batch.reindex`). Both are ops, not assets
-(docs/notes/dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and timings
-show in the UI like every consolidation run. The CLI commands `agent-memory reembed` / `reindex` do the
-same in the foreground.
+`reembed_job` recomputes every stored vector with the configured embedder (`memory_runtime.batch.reembed`: after the
+embedder changed, resumable, then the recorded model id moves). `reindex_job` rebuilds the graph vector indexes that
+orphaned vectors have degraded (`memory_runtime.batch.reindex`), and with `compact` the Neo4j indexes that single-
+transaction writes have split into many segments (weekly, `weekly_vector_compaction_schedule`). Both are ops, not
+assets (docs/notes/dagster_style.md: ops for imperative jobs that produce no data asset), so their runs, logs and
+timings show in the UI like every consolidation run. The CLI commands `agent-memory reembed` / `reindex` do the same
+in the foreground.
 """
 
 import time
@@ -56,6 +57,9 @@ class ReindexConfig(dg.Config):
 
     threshold: float = Field(maintenance.DEFAULT_THRESHOLD, description="Rebuild indexes below this health.")
     force: bool = Field(False, description="Rebuild every vector index.")
+    compact: bool = Field(
+        False, description="Also rebuild the large Neo4j vector indexes into few Lucene segments (faster queries)."
+    )
 
 
 @dg.op(description="Measure every graph vector index and rebuild those whose probes return too few live nodes.")
@@ -63,7 +67,7 @@ class ReindexConfig(dg.Config):
 def reindex_vectors(context: dg.OpExecutionContext, config: ReindexConfig, memory: MemoryStoreResource) -> None:
     """Run `repair_vector_indexes`, logging each index's health before and after."""
     indexes = maintenance.repair_vector_indexes(
-        memory.stores, config.threshold, force=config.force, progress=context.log.info
+        memory.stores, config.threshold, force=config.force, compact=config.compact, progress=context.log.info
     )
     for index in indexes:
         after = "" if index.health_after is None else f" -> {index.health_after:.3f} ({index.seconds:.1f} s)"

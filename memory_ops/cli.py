@@ -278,7 +278,8 @@ def cmd_reembed(args: argparse.Namespace) -> int:
 
 
 def cmd_reindex(args: argparse.Namespace) -> int:
-    """Report each vector index's health and rebuild those below the threshold (all with --force)."""
+    """Report each vector index's health and rebuild those below the threshold (all with --force; the large
+    Neo4j ones with --compact)."""
     from memory_runtime.batch import reindex as maintenance
     from memory_runtime.stores.bundle import Stores
 
@@ -288,7 +289,9 @@ def cmd_reindex(args: argparse.Namespace) -> int:
             report = maintenance.check_vector_indexes(stores)
         else:
             say = lambda message: print(message, file=sys.stderr, flush=True)  # noqa: E731
-            report = maintenance.repair_vector_indexes(stores, args.threshold, force=args.force, progress=say)
+            report = maintenance.repair_vector_indexes(
+                stores, args.threshold, force=args.force, compact=args.compact, progress=say
+            )
     print(f"{'index':<10} {'vectors':>8} {'health':>7} {'after':>7} {'rebuild':>8}")
     for i in report:
         after = "" if i.health_after is None else f"{i.health_after:.2f}"
@@ -652,6 +655,11 @@ def build_parser() -> argparse.ArgumentParser:
     rix = add("reindex", cmd_reindex, "measure the graph's vector indexes and rebuild those that lost live nodes")
     rix.add_argument("--check", action="store_true", help="only report; exit 1 if an index is below the threshold")
     rix.add_argument("--force", action="store_true", help="rebuild every vector index")
+    rix.add_argument(
+        "--compact",
+        action="store_true",
+        help="also rebuild Neo4j vector indexes of 1000+ vectors into few Lucene segments (faster queries)",
+    )
     rix.add_argument("--threshold", type=float, default=0.9, help="health below which an index is rebuilt")
     bk = add("backup", cmd_backup, "write a consistent, versioned backup of every store into a new directory")
     bk.add_argument("directory", metavar="DIR", help="the backup directory (must not exist, or be empty)")

@@ -1,6 +1,7 @@
-"""Schedules (UTC). The partitions have `end_offset=1`, so the newest partition is *today*: schedules that
-work on a finished day name yesterday themselves instead of using build_schedule_from_partitioned_job
-(which would pick today). Each request has a run key, so a tick never runs twice.
+"""Schedules (UTC); also a weekly vector-index compaction. The partitions have `end_offset=1`, so the newest partition
+is *today*: schedules that work on a finished day name yesterday themselves instead of using
+build_schedule_from_partitioned_job (which would pick today). Each request has a run key, so a tick never runs
+twice.
 """
 
 from datetime import UTC, datetime
@@ -10,6 +11,7 @@ import dagster as dg
 from memory_assets.backups import backup_job
 from memory_assets.jobs import lifecycle_job, nightly_consolidation_job, pattern_detection_job
 from memory_assets.partitions import day_key, yesterday_key
+from memory_assets.upkeep import reindex_job
 
 
 def _tick_time(context: dg.ScheduleEvaluationContext) -> datetime:
@@ -73,9 +75,28 @@ def daily_backup_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunReques
     return dg.RunRequest(run_key=f"backup-{day}")
 
 
+@dg.schedule(
+    name="weekly_vector_compaction_schedule",
+    job=reindex_job,
+    cron_schedule="30 4 * * 0",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Sundays 04:30 UTC: rebuild degraded vector indexes, and on Neo4j the large ones, which "
+    "single-transaction writes split into many Lucene segments (memory_runtime.batch.reindex).",
+)
+def weekly_vector_compaction_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """One compaction per week."""
+    day = day_key(_tick_time(context).astimezone(UTC))
+    return dg.RunRequest(
+        run_key=f"compact-{day}",
+        run_config={"ops": {"reindex_vectors": {"config": {"compact": True}}}},
+    )
+
+
 ALL_SCHEDULES = [
     nightly_consolidation_schedule,
     daily_lifecycle_schedule,
     hourly_pattern_detection_schedule,
     daily_backup_schedule,
+    weekly_vector_compaction_schedule,
 ]

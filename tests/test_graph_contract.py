@@ -1,5 +1,6 @@
 """GraphStore contract: the same behaviour on FalkorDB and (with NEO4J_URI) on Neo4j."""
 
+import logging
 import math
 
 import pytest
@@ -160,3 +161,53 @@ def test_unreachable_falkordb_names_the_setting(settings, tmp_path):
 
 def test_vector_index_names_are_stable():
     assert VectorIndex("Turn").name == "turn_embedding"
+
+
+def test_a_rebuilt_vector_index_answers_as_before_and_keeps_its_options(backend_stores):
+    graph, dims = backend_stores.graph, backend_stores.settings.embedding_dimensions
+    for i in range(12):
+        _turn(backend_stores, f"t{i}", "u1", f"turn {i}", _unit(i % DIMS, (i + 1) % DIMS))
+    search = q.turn_vector(graph.dialect)
+    params = {"vec": _unit(3, 4), "k": 12, "limit": 5, "user_id": "u1", "since": None, "until": None}
+    before = [r["turn"]["id"] for r in graph.read(search, params)]
+    options = _vector_options(graph)
+    assert graph.rebuild_vector_index("Turn", dims) is True
+    after = [r["turn"]["id"] for r in graph.read(search, params)]
+    # t3 is the query's own vector; t2 and t4 tie behind it; the rest tie at zero, in any order
+    assert after[0] == before[0] == "t3" and set(after[:3]) == set(before[:3]) == {"t2", "t3", "t4"}
+    assert _vector_options(graph) == options  # same name, dimension, similarity, no quantization
+    _turn(backend_stores, "new", "u1", "written after the rebuild", _unit(40, 41))
+    assert graph.read(search, {**params, "vec": _unit(40, 41)})[0]["turn"]["id"] == "new"
+
+
+def _vector_options(graph) -> dict[str, object]:
+    if graph.backend != "neo4j":
+        return {}
+    from memory_runtime.stores.graph.neo4j import SHOW_VECTOR_INDEXES
+
+    return {r["name"]: r["options"]["indexConfig"] for r in graph.read(SHOW_VECTOR_INDEXES)}
+
+
+@pytest.mark.neo4j
+def test_remember_while_a_neo4j_vector_index_is_missing_skips_facts_with_a_warning(neo4j_only_settings, caplog):
+    """Between the DROP and the CREATE of a rebuild no index answers: the search is an IndexUnavailableError
+    (a StoreUnavailableError), so remember() degrades as for a graph outage instead of failing."""
+    from memory_runtime.api import AgentMemory
+    from memory_runtime.domain.errors import IndexUnavailableError
+    from memory_runtime.domain.models import Turn
+    from memory_runtime.stores.graph.neo4j import drop_index
+    from tests.conftest import open_migrated
+
+    with open_migrated(neo4j_only_settings) as stores, AgentMemory("u1", stores=stores) as memory:
+        memory.store_turn(Turn(conversation_id="c1", index=0, role="user", content="I paddle a red kayak"))
+        memory.learn_fact("u1 paddles a red kayak")
+        stores.graph.write(drop_index("fact_embedding"))
+        d = stores.graph.dialect
+        with pytest.raises(IndexUnavailableError, match="not available"):
+            stores.graph.read(f"{d.vector_search(VectorIndex('Fact'))} RETURN node.id", {"k": 5, "vec": _unit(0)})
+        with caplog.at_level(logging.WARNING, logger="memory_runtime"):
+            bundle = memory.remember("red kayak")
+        assert [t.content for t in bundle.relevant_turns] == ["I paddle a red kayak"] and bundle.facts == []
+        assert "facts and entities skipped" in caplog.text
+        assert stores.graph.rebuild_vector_index("Fact", stores.settings.embedding_dimensions)
+        assert [f.claim for f in memory.remember("red kayak").facts] == ["u1 paddles a red kayak"]

@@ -56,6 +56,9 @@ MIN_JAVA = 17
 
 DEFAULT_HEAP = "1g"
 DEFAULT_PAGECACHE = "256m"
+# Lucene segments of one size a vector index collects before merging them (Neo4j's own default is 50, which
+# leaves one segment per transaction until 50 pile up; each query searches every segment): see Main.java.
+DEFAULT_VECTOR_MERGE_FACTOR = 10
 _START_TIMEOUT_S = 180.0  # a cold JVM on 2 busy cores, plus store recovery after a crash
 _STOP_TIMEOUT_S = 60.0
 _LOCK_TIMEOUT_S = 600.0  # a first build downloads ~170 MB while another process waits
@@ -149,7 +152,16 @@ class Launcher:
     classpath: str
     archive: Path | None = None  # class-data archive (CDS) of this classpath: starts ~2-4 s faster
 
-    def command(self, home: Path, port: int, password_file: Path, *, heap: str, pagecache: str) -> list[str]:
+    def command(
+        self,
+        home: Path,
+        port: int,
+        password_file: Path,
+        *,
+        heap: str,
+        pagecache: str,
+        vector_merge_factor: int = DEFAULT_VECTOR_MERGE_FACTOR,
+    ) -> list[str]:
         """The JVM command line of a server in `home` on 127.0.0.1:`port`."""
         share = [f"-XX:SharedArchiveFile={self.archive}"] if self.archive and self.archive.is_file() else []
         return [
@@ -169,6 +181,8 @@ class Launcher:
             str(password_file),
             "--pagecache",
             pagecache,
+            "--vector-merge-factor",
+            str(vector_merge_factor),
         ]
 
 
@@ -303,13 +317,18 @@ class EmbeddedNeo4j:
         pagecache: str = DEFAULT_PAGECACHE,
         launcher: Neo4jLauncher | None = None,
         start_timeout_s: float = _START_TIMEOUT_S,
+        vector_merge_factor: int = DEFAULT_VECTOR_MERGE_FACTOR,
     ) -> None:
         """`port=None` picks a free port (kept across restarts while it stays free); a fixed port that is
-        taken raises `PortInUse`. `heap` bounds the JVM heap (-Xmx) and `pagecache` Neo4j's page cache."""
+        taken raises `PortInUse`. `heap` bounds the JVM heap (-Xmx) and `pagecache` Neo4j's page cache;
+        `vector_merge_factor` how many Lucene segments of one size a vector index keeps before merging them."""
+        if vector_merge_factor < 2:
+            raise ValueError(f"vector_merge_factor must be 2 or more, not {vector_merge_factor}")
         self.directory = Path(directory).absolute()
         self.port = port
         self.heap = heap
         self.pagecache = pagecache
+        self.vector_merge_factor = vector_merge_factor
         self.launcher = launcher or Neo4jLauncher()
         self.start_timeout_s = start_timeout_s
         self.home = self.directory / "db"
@@ -397,7 +416,14 @@ class EmbeddedNeo4j:
     def _start_on(self, launcher: Launcher, port: int, password: str) -> Neo4jEnv:
         started = time.monotonic()
         cold = not self.home.exists()
-        command = launcher.command(self.home, port, self._credentials_path, heap=self.heap, pagecache=self.pagecache)
+        command = launcher.command(
+            self.home,
+            port,
+            self._credentials_path,
+            heap=self.heap,
+            pagecache=self.pagecache,
+            vector_merge_factor=self.vector_merge_factor,
+        )
         with open(self.log_path, "ab") as log:
             log.write(f"\n--- start {time.strftime('%Y-%m-%dT%H:%M:%S')} port {port}\n".encode())
             log.flush()

@@ -10,6 +10,12 @@ and entities after each consolidation (repeat mentions update entities, closed f
 `archived_memories` for every index after each day's decay and archival, and `agent-memory reindex` by hand.
 Creating a node leaves no orphan: the write statements give each new node its vector once (inside
 MERGE ... ON CREATE, or, for entities, by one SET after a MERGE that created the node without one).
+
+Neo4j's indexes lose no live node, but fragment instead: every transaction that writes a vector adds a Lucene
+segment, merged only once `internal.dbms.index.vector.standard_merge_factor` of one size have piled up (50 by
+default; the local server sets 10), and a query searches every segment. Neither the segments nor that setting
+can be read through Cypher, so `compact=True` rebuilds every Neo4j vector index of COMPACT_MIN_VECTORS or more
+vectors: `agent-memory reindex --compact` and the weekly `reindex_job` run of `weekly_vector_compaction_schedule`.
 """
 
 import time
@@ -23,6 +29,7 @@ from memory_runtime.stores.graph.schema import SCHEMA
 PROBES = 5
 PROBE_K = 50
 DEFAULT_THRESHOLD = 0.9
+COMPACT_MIN_VECTORS = 1000  # smaller indexes stay fast however many segments they have
 
 
 @dataclass(frozen=True)
@@ -70,17 +77,21 @@ def repair_vector_indexes(
     threshold: float = DEFAULT_THRESHOLD,
     *,
     force: bool = False,
+    compact: bool = False,
     labels: Sequence[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> list[IndexHealth]:
-    """Rebuild every vector index (or those on `labels`) whose health is below `threshold` (all with `force`).
+    """Rebuild every vector index (or those on `labels`) whose health is below `threshold` (all with `force`;
+    with `compact`, also those of COMPACT_MIN_VECTORS or more on a backend whose indexes fragment).
 
     `progress(message)` hears about each index. Returns the health of each, before and after.
     """
     out = []
     dims = stores.settings.embedding_dimensions
+    compacting = compact and stores.graph.vector_indexes_fragment
     for index in check_vector_indexes(stores, labels):
-        if index.vectors and (force or index.health < threshold):
+        due = force or index.health < threshold or (compacting and index.vectors >= COMPACT_MIN_VECTORS)
+        if index.vectors and due:
             if progress:
                 progress(f"rebuilding the vector index on :{index.label} ({index.vectors} vectors, "
                          f"health {index.health:.2f}) ...")  # fmt: skip

@@ -18,6 +18,21 @@ class StoreUnavailableError(AgentMemoryError):
         super().__init__(f"{store} is unavailable ({detail}). Check {setting} and that the server is running.")
 
 
+class IndexUnavailableError(StoreUnavailableError):
+    """A search index of a reachable store is missing or not online yet (a rebuild in progress): callers that
+    degrade on an unavailable store (remember() skips facts and entities, turn search falls back to PostgreSQL)
+    do so here too."""
+
+    def __init__(self, store: str, detail: str) -> None:
+        self.store = store
+        self.setting = "agent-memory reindex"
+        AgentMemoryError.__init__(
+            self,
+            f"a {store} search index is not available ({detail}); it is being rebuilt, or run `agent-memory "
+            "migrate` to create it",
+        )
+
+
 class SchemaError(AgentMemoryError):
     """The database schema is missing, outdated or incompatible with the settings."""
 

@@ -324,26 +324,30 @@ def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int
     done = 0
     for start in range(0, len(rows), batch):
         chunk = rows[start : start + batch]
-        convs: dict[str, dict[str, Any]] = {}
-        for r in chunk:
-            c = convs.setdefault(
-                r["conversation_id"],
-                {
-                    "id": r["conversation_id"],
-                    "user_id": r["user_id"],
-                    "user_node_id": ids.user_node_id(r["user_id"]),
-                    "started_at": r["timestamp"],
-                    "last_turn_at": r["timestamp"],
-                },
-            )
-            c["started_at"] = min(c["started_at"], r["timestamp"])
-            c["last_turn_at"] = max(c["last_turn_at"], r["timestamp"])
-            r["prev_id"] = ids.turn_id(r["conversation_id"], r["index"] - 1) if r["index"] > 0 else ""
-            r["next_id"] = ids.turn_id(r["conversation_id"], r["index"] + 1)
-        params = {"conversations": list(convs.values()), "rows": chunk, "now": to_ms(now())}
-        graph.write(q.project(graph.dialect), params)
+        graph.write(q.project(graph.dialect), projection_params(chunk))
         done += len(chunk)
     return done
+
+
+def projection_params(chunk: list[dict[str, Any]]) -> dict[str, Any]:
+    """The parameters of `episodic.project` for turn rows (each gains its prev_id and next_id)."""
+    convs: dict[str, dict[str, Any]] = {}
+    for r in chunk:
+        c = convs.setdefault(
+            r["conversation_id"],
+            {
+                "id": r["conversation_id"],
+                "user_id": r["user_id"],
+                "user_node_id": ids.user_node_id(r["user_id"]),
+                "started_at": r["timestamp"],
+                "last_turn_at": r["timestamp"],
+            },
+        )
+        c["started_at"] = min(c["started_at"], r["timestamp"])
+        c["last_turn_at"] = max(c["last_turn_at"], r["timestamp"])
+        r["prev_id"] = ids.turn_id(r["conversation_id"], r["index"] - 1) if r["index"] > 0 else ""
+        r["next_id"] = ids.turn_id(r["conversation_id"], r["index"] + 1)
+    return {"conversations": list(convs.values()), "rows": chunk, "now": to_ms(now())}
 
 
 def _pg_turn_to_graph_row(row: dict[str, Any]) -> dict[str, Any]:

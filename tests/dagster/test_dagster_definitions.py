@@ -88,6 +88,7 @@ def test_schedules_are_on_after_deploy():
         "daily_lifecycle_schedule": "30 3 * * *",
         "hourly_pattern_detection_schedule": "15 * * * *",
         "daily_backup_schedule": "0 2 * * *",
+        "weekly_vector_compaction_schedule": "30 4 * * 0",
     }
     assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in defs.schedules)
 

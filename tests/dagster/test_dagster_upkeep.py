@@ -80,3 +80,14 @@ def test_reindex_job_rebuilds_an_index_that_orphaned_vectors_degraded(stores, me
     assert result.success
     assert maintenance.vector_health(stores, "Turn")[1] == 1.0
     assert ":Turn 40 vectors, health" in _logs(instance, result)
+
+
+def test_the_weekly_compaction_schedule_runs_the_reindex_job_compacting_once_a_week():
+    from schedules import ALL_SCHEDULES
+
+    [schedule] = [s for s in ALL_SCHEDULES if s.name == "weekly_vector_compaction_schedule"]
+    assert schedule.job_name == "reindex_job"
+    context = dg.build_schedule_context(scheduled_execution_time=DAY_START)
+    [request] = schedule.evaluate_tick(context).run_requests
+    assert request.run_key == f"compact-{DAY_START:%Y-%m-%d}"
+    assert request.run_config == {"ops": {"reindex_vectors": {"config": {"compact": True}}}}

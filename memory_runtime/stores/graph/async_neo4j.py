@@ -1,8 +1,9 @@
 """Neo4j for AsyncAgentMemory: the same statements and error mapping, on the driver's `AsyncGraphDatabase`."""
 
+import asyncio
 from typing import Any
 
-from memory_runtime.stores.bridge import Bridged
+from memory_runtime.stores.bridge import Bridged, await_io
 from memory_runtime.stores.graph.neo4j import Neo4jGraphStore
 
 
@@ -12,6 +13,9 @@ class AsyncNeo4jGraphStore(Neo4jGraphStore):
     def _new_driver(self, uri: str, **options: Any) -> Any:
         self._adriver = self._neo4j.AsyncGraphDatabase.driver(uri, **options)
         return Bridged(self._adriver)
+
+    def _pause(self, seconds: float) -> None:
+        await_io(asyncio.sleep(seconds))  # a blocking sleep would stall the event loop and every other call
 
     def close(self) -> None:
         raise RuntimeError("AsyncNeo4jGraphStore closes with `await graph.aclose()`")

@@ -45,6 +45,9 @@ class GraphStore(ABC):
     # True when the server runs one write query at a time per graph (FalkorDB), so a read-then-create in one
     # statement cannot race another; False (Neo4j) when concurrent transactions can both miss and both create.
     serializes_writes: bool = False
+    # True when a vector index written one transaction at a time splits into many segments that every query
+    # searches (Neo4j's Lucene indexes), so a rebuild speeds it up though it returns every live node (health 1.0).
+    vector_indexes_fragment: bool = False
 
     @abstractmethod
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:

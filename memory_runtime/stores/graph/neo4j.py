@@ -6,12 +6,15 @@ Community server that the test suite starts itself (memory_ops/stack/neo4j.py), 
 """
 
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from memory_runtime.domain.errors import (
+    AgentMemoryError,
     ConfigurationError,
     GraphQueryError,
+    IndexUnavailableError,
     SchemaError,
     StoreUnavailableError,
     ValidationError,
@@ -19,7 +22,7 @@ from memory_runtime.domain.errors import (
 from memory_runtime.stores.graph import traced
 from memory_runtime.stores.graph.base import GraphStore, Row, SchemaReport, plain
 from memory_runtime.stores.graph.dialect import Neo4jDialect
-from memory_runtime.stores.graph.schema import GraphSchema
+from memory_runtime.stores.graph.schema import SCHEMA, GraphSchema
 
 _SETTING = "MEMORY_GRAPH_URI / MEMORY_NEO4J_USER / MEMORY_NEO4J_PASSWORD"
 
@@ -38,7 +41,15 @@ VERSION = "CALL dbms.components() YIELD name, versions, edition RETURN name, ver
 DELETE_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS deleted"
 # New indexes are POPULATING for a moment; a vector or full-text query on one fails ("not online").
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
+AWAIT_INDEX = "CALL db.awaitIndex($name, $timeout)"
 MIN_VERSION = (5, 13)  # vector indexes (db.index.vector.queryNodes) are GA from 5.13
+# How Neo4j answers a search on an index that is missing or not online (the procedures wait up to 30 s for a
+# populating index first): the statement is sound, the index is being rebuilt (`rebuild_vector_index`).
+_INDEX_UNAVAILABLE = re.compile(
+    r"There is no such (?:vector |fulltext )?(?:schema )?index|"
+    r"index .{0,80}(?:is not online|did not come online|still populating|is populating)",
+    re.IGNORECASE,
+)
 
 
 def drop_index(name: str) -> str:
@@ -55,11 +66,21 @@ def drop_constraint(name: str) -> str:
     return f"DROP CONSTRAINT {ident(name)} IF EXISTS"
 
 
+def _query_error(exc: Exception, cypher: str) -> AgentMemoryError:
+    """The typed error of a statement Neo4j rejected: `IndexUnavailableError` when the index it searches is
+    missing or not online yet, else `GraphQueryError`."""
+    message = str(exc)
+    if _INDEX_UNAVAILABLE.search(message):
+        return IndexUnavailableError("Neo4j", message)
+    return GraphQueryError(message, cypher)
+
+
 class Neo4jGraphStore(GraphStore):
     """GraphStore over a Neo4j 5.15+ database."""
 
     backend = "neo4j"
     dialect: Neo4jDialect
+    vector_indexes_fragment = True
 
     def __init__(
         self,
@@ -81,6 +102,7 @@ class Neo4jGraphStore(GraphStore):
         self.dialect = Neo4jDialect()
         self.database = database
         self.max_connections = max_connections
+        self.retry_s = max(connect_timeout_s, 1.0)
         # The driver retries a failed transaction (server unreachable, deadlock, leader switch) for up to 30 s by
         # default, sleeping 1, 2, 4, 8 ... s in between: with the graph down, every write and each strategy of a
         # remember() would hang that long before reporting it. Retry within the connect timeout instead, as
@@ -92,7 +114,7 @@ class Neo4jGraphStore(GraphStore):
             connection_timeout=connect_timeout_s,
             connection_acquisition_timeout=max(connect_timeout_s, 1.0) * 2,
             max_connection_pool_size=max_connections,
-            max_transaction_retry_time=max(connect_timeout_s, 1.0),
+            max_transaction_retry_time=self.retry_s,
             # The shared Cypher names every relationship type and property a query may meet; on a graph that
             # has none yet, Neo4j answers each statement with "does not exist" notifications, which the driver
             # logs as warnings: one log line per type on every remember(). They carry nothing for this code.
@@ -106,20 +128,56 @@ class Neo4jGraphStore(GraphStore):
     @traced.statement
     def _run(self, cypher: str, params: Mapping[str, Any] | None, read_only: bool) -> list[Row]:
         exc_mod = self._neo4j.exceptions
-        routing = self._neo4j.RoutingControl.READ if read_only else self._neo4j.RoutingControl.WRITE
+        values = plain(dict(params or {}))
         try:
+            if read_only:
+                return self._read(cypher, values)
             records, _, _ = self._driver.execute_query(
-                cypher, plain(dict(params or {})), routing_=routing, database_=self.database
+                cypher, values, routing_=self._neo4j.RoutingControl.WRITE, database_=self.database
             )
-        except (exc_mod.ServiceUnavailable, exc_mod.SessionExpired) as exc:
-            raise StoreUnavailableError("Neo4j", _SETTING, str(exc)) from exc
         except exc_mod.AuthError as exc:
             raise StoreUnavailableError("Neo4j", _SETTING, f"authentication failed: {exc}") from exc
+        except (exc_mod.ServiceUnavailable, exc_mod.SessionExpired) as exc:
+            raise StoreUnavailableError("Neo4j", _SETTING, str(exc)) from exc
         except exc_mod.Neo4jError as exc:
-            raise GraphQueryError(str(exc), cypher) from exc
+            raise _query_error(exc, cypher) from exc
         except UnicodeEncodeError as exc:  # lone surrogates fail while packing: nothing was sent
             raise ValidationError(f"a graph query parameter is not valid Unicode text: {exc}") from None
         return [r.data() for r in records]
+
+    def _read(self, cypher: str, params: dict[str, Any]) -> list[Row]:
+        """A read as one auto-commit transaction in a READ session: RUN and PULL in one round trip, where
+        `execute_query`'s managed transaction adds a COMMIT round trip (and BEGIN) to every statement.
+
+        The session shares `execute_query`'s bookmark manager, so a read routed to another cluster member still
+        sees this process's writes. A failure the driver calls retryable (a stale pooled connection after a
+        server restart, a leader switch, a transient error) is retried, as `execute_query` would, for up to
+        `max_transaction_retry_time`: a read changes nothing, so running it again is always safe.
+        """
+        deadline: float | None = None
+        attempt = 0
+        while True:
+            try:
+                with self._driver.session(
+                    database=self.database,
+                    default_access_mode=self._neo4j.READ_ACCESS,
+                    bookmark_manager=self._driver.execute_query_bookmark_manager,
+                ) as session:
+                    rows: list[Row] = session.run(cypher, params).data()
+                    return rows
+            except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
+                if not exc.is_retryable():
+                    raise
+                now = time.monotonic()
+                deadline = now + self.retry_s if deadline is None else deadline
+                if now >= deadline:
+                    raise
+                self._pause(min(0.05 * 2**attempt, max(deadline - now, 0.0)))
+                attempt += 1
+
+    def _pause(self, seconds: float) -> None:
+        """Sleep between read retries (the asyncio store awaits instead)."""
+        time.sleep(seconds)
 
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         return self._run(cypher, params, read_only=True)
@@ -149,6 +207,28 @@ class Neo4jGraphStore(GraphStore):
         report.created = sorted(after - before)
         report.existing = len(before)
         return report
+
+    def rebuild_vector_index(self, node_label: str, dims: int, timeout_s: float = 600.0) -> bool:
+        """Drop the label's vector index and create it again under the same name, then wait until it is ONLINE.
+
+        Neo4j 5.26 keeps a vector index as Lucene segments, one more for every committed transaction that wrote
+        a vector, and merges them only once `internal.dbms.index.vector.standard_merge_factor` (50 by default)
+        segments of one size have piled up; a query searches each segment's HNSW graph in turn, so an index
+        written fact by fact answers many times slower than the same vectors in one segment. A new index is
+        populated in bulk into few segments. Neo4j allows one vector index per label and property, so queries
+        on the label find no index until the new one is ONLINE (`IndexUnavailableError`).
+        """
+        index = next(v for v in SCHEMA.vectors if v.label == node_label)
+        exact = self._require_version() >= self.dialect.EXACT_VECTORS_OPTION_SINCE
+        ddl = next(
+            d
+            for d in self.dialect.schema_ddl(SCHEMA, dims, exact_vectors_option=exact)
+            if d.kind == "vector" and d.label == node_label
+        )
+        self.write(drop_index(index.name))
+        self.write(ddl.statement)
+        self.read(AWAIT_INDEX, {"name": index.name, "timeout": int(timeout_s)})
+        return True
 
     def _drop_stale_fulltext(self, schema: GraphSchema) -> None:
         """Drop the schema's full-text indexes built with another analyzer, so the DDL rebuilds them.

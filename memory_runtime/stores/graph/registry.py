@@ -88,6 +88,7 @@ def neo4j_statements(dims: int = 384) -> dict[str, str]:
             "admin.version": neo4j_backend.VERSION,
             "admin.delete_batch": neo4j_backend.DELETE_BATCH,
             "admin.await_indexes": neo4j_backend.AWAIT_INDEXES,
+            "admin.await_index": neo4j_backend.AWAIT_INDEX,
             "admin.drop_index": neo4j_backend.drop_index("turn_user_id"),
             "admin.drop_constraint": neo4j_backend.drop_constraint("turn_id_unique"),
         }
