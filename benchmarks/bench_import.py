@@ -7,7 +7,7 @@ Generates `--turns` turns (conversations of `--per-conversation` turns over 60 d
 starts a private embedded stack in a temp dir (hashing embedder, 384 dimensions, the defaults), and runs
 the real importer (`memory_ops.importer.Importer`, as the CLI does) twice: the first import writes
 everything, the second is the idempotent re-import (all duplicates). The first is broken down by timing
-the real functions: parsing and validation (`Importer.parse`), the Postgres transactions
+the real functions: the validation pass over the file (`Importer.parse`), the Postgres transactions
 (`EpisodicMemory._insert`: binary COPY into a staging table + insert + checks), the graph projection
 (`episodic.project`: UNWIND MERGE + vector/full-text indexes, on the importer's worker thread), the
 embedding, and how long the main thread waited for a projection. Peak RSS is the process's ru_maxrss.
@@ -102,12 +102,12 @@ def run(graph: str, data: Path, args: argparse.Namespace, conversations: int, si
         ("graph server", server),
         ("turns / conversations / JSONL size", f"{n:,} / {conversations:,} / {size_mib:.1f} MiB"),
         ("import #1 wall time (parse + write + project)", rate(first.elapsed_s)),
-        ("  parse + validate (Importer.parse)", rate(parse.total)),
+        ("  pass 1: validate the file (Importer.parse)", rate(parse.total)),
         ("  embed + check (EpisodicMemory._prepare)", rate(prepare.total)),
         ("  Postgres (EpisodicMemory._insert: COPY + insert)", f"{rate(pg.total)} ({pg.calls} transactions)"),
         ("  graph projection (episodic.project, worker thread)", rate(project.total)),
         ("  main thread waiting for the projection", f"{waited.total:.1f} s"),
-        ("  rest (planning, batching)", f"{rest:.1f} s"),
+        ("  rest (store check, pass 2 reading the file, batching)", f"{rest:.1f} s"),
         ("import #2 (re-import: 0 inserted, all duplicates)", rate(second.elapsed_s)),
         ("peak RSS before import / after import #1", f"{rss_before:,.0f} MiB / {rss_after:,.0f} MiB"),
         ("peak RSS of the process", f"{peak_rss_mib():,.0f} MiB"),
@@ -159,10 +159,10 @@ def main() -> int:
         "* End to end the import runs at the rate of its slowest stage: the graph projection (server-side "
         "vector index inserts: without the vector the same statement projects about 5x faster) when the worker "
         "thread is never idle (the main thread waits for it), else the main thread's embedding and COPY.\n"
-        "* Memory: a file is parsed and validated completely before its first write, so nothing of a bad "
-        "file is stored. The importer therefore holds one file's turns (here one 100k-turn file). Files are "
-        "read one at a time, so memory is bounded by the largest file, not by the whole import; the batches "
-        "themselves are bounded (one committed batch waits for its projection at most).\n"
+        "* Memory: a file is validated completely before its first write (pass 1, streamed, keeping a content "
+        "hash per turn), so nothing of a bad file is stored; pass 2 reads it again and writes it in batches. "
+        "The importer holds one batch being written and one being projected, plus about 300 bytes per turn of "
+        "hashes, instead of the whole file's turns.\n"
     )
     return 0
 
