@@ -160,4 +160,3 @@ def test_unreachable_falkordb_names_the_setting(settings, tmp_path):
 
 def test_vector_index_names_are_stable():
     assert VectorIndex("Turn").name == "turn_embedding"
-
