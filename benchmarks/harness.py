@@ -2,6 +2,7 @@
 a progress line and the side-by-side table of a `--graph both` run."""
 
 import argparse
+import resource
 import subprocess
 import sys
 import tempfile
@@ -119,6 +120,55 @@ def results_table(runs: dict[str, list[tuple[str, str]]]) -> str:
     return f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|\n" + "\n".join(
         f"| {name:<{width}} | {value} |" for name, value in rows
     )
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent by this process, the PostgreSQL server (postmaster, live backends and
+    the exited ones it reaped) and a FalkorDB server (its own INFO) since `start()`: on a shared machine a
+    rate in wall time follows the other jobs' load, the CPU each part used much less."""
+
+    def __init__(self, stores: Any) -> None:
+        import psutil
+
+        backend = stores.pg.fetch("SELECT pg_backend_pid() AS pid")[0]["pid"]
+        self._postmaster = psutil.Process(psutil.Process(backend).ppid())
+        self._stores = stores
+        self.start()
+
+    def _pg(self) -> float:
+        t = self._postmaster.cpu_times()
+        total = t.user + t.system + t.children_user + t.children_system
+        for child in self._postmaster.children():
+            try:
+                c = child.cpu_times()
+                total += c.user + c.system
+            except Exception:  # noqa: BLE001 — a backend that exited meanwhile is counted by its parent
+                pass
+        return total
+
+    def _graph(self) -> float | None:
+        if self._stores.graph.backend != "falkordb":
+            return None
+        info = self._stores.graph._connection.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+    def _self(self) -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    def start(self) -> None:
+        """Start (or restart) counting."""
+        self._t0 = (self._self(), self._pg(), self._graph())
+
+    def used(self) -> tuple[float, float, float | None]:
+        """(this process, PostgreSQL, FalkorDB or None for another graph) CPU seconds since start()."""
+        graph = self._graph()
+        t0 = self._t0
+        return (
+            self._self() - t0[0],
+            self._pg() - t0[1],
+            None if graph is None or t0[2] is None else graph - t0[2],
+        )
 
 
 class Timer:

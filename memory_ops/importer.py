@@ -1,19 +1,21 @@
 """Bulk import of historical conversations with their original timestamps (`agent-memory import`).
 
-Per file, in this order:
+Per file, in two passes over it:
 
-1. **Parse and validate everything** (`memory_ops.importers`): JSON, fields, roles, timestamps, content
+1. **Validate everything** (`memory_ops.importers.scan_file`): JSON, fields, roles, timestamps, content
    limits and the owner of each conversation. Any problem is an `ImportFormatError` naming the file and
-   line/record, and nothing of that file is written.
+   line/record, and nothing of that file is written. This pass keeps a content hash per turn, not the turns
+   (jsonl is read one line at a time), so memory does not grow with the file's text.
 2. **Check against the store** before the first write: a conversation id owned by another user
    (`ConversationOwnershipError`) or an existing turn index holding other content (`TurnConflictError`)
    also rejects the whole file. Turns already stored with the same content are counted as duplicates and
    not sent again (so a re-import neither writes nor re-embeds anything).
-3. **Write** the new turns as `EpisodicMemory.store_turns` does, in batches of `batch_size` (one Postgres
-   transaction with binary COPY each, then the graph projection, which a worker thread runs while the next
-   batch is embedded and committed). Whole conversations are packed into a batch where they fit. The store's
-   own idempotency on (conversation_id, index) + content hash backs
-   the duplicate check against concurrent writers.
+3. **Write** (`stream_turns`, the second pass): the new turns in file order, in batches of `batch_size`, as
+   `EpisodicMemory.store_turns` writes them (one Postgres transaction with binary COPY each, then the graph
+   projection, which a worker thread runs while the next batch is read, embedded and committed). The
+   importer holds one batch being written and one being projected. The store's own idempotency on
+   (conversation_id, index) + content hash backs the duplicate check against concurrent writers; a file
+   changed on disk between the passes stops the import with an error (what was written stays).
 
 A store failure in step 3 (server gone) leaves the batches already committed in place; re-running the
 same import finishes the file, skipping what is stored. A graph failure after a commit is reported as a
@@ -28,21 +30,22 @@ Decisions:
 * Working memory is not touched: historical turns are not "the current conversation".
 * Embeddings of imported turns bypass the Redis embedding cache (it is for repeated queries; filling it
   with every historical turn would only cost memory). Re-imports do not re-embed (step 2).
-* Files are independent and read one at a time (memory is bounded by the largest file): a bad file is
-  reported in the summary's `errors` and the others are imported.
+* Files are independent and read one at a time: a bad file is reported in the summary's `errors` and the
+  others are imported. Memory: a jsonl file costs about 300 bytes per turn (the first pass's hashes) plus
+  two batches; a JSON document format (openai, chatgpt, sessions) is parsed whole, once per pass.
 """
 
 import dataclasses
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from memory_ops.importers import ParsedFile, ParseOptions, expand_paths, parse_file
+from memory_ops.importers import FileScan, ParseOptions, expand_paths, scan_file, stream_turns
 from memory_ops.progress import NoProgress, ProgressBar
 from memory_runtime.config import Settings
 from memory_runtime.domain import ids, validation
@@ -97,20 +100,17 @@ class ImportSummary:
             return None
         return self.first.date(), self.last.date()
 
-    def add_file(self, parsed: ParsedFile) -> None:
+    def add_file(self, scan: FileScan) -> None:
         """Count a file's conversations, turns and days (after it was written, or validated in a dry run)."""
         self.files += 1
-        self.formats[parsed.format] = self.formats.get(parsed.format, 0) + 1
-        self.conversations += len(parsed.conversations)
-        self.turns += parsed.turn_count
-        for conv in parsed.conversations:
-            for turn in conv.turns:
-                stamp = turn.timestamp
-                if stamp is None:  # pragma: no cover — parsers always date turns
-                    continue
+        self.formats[scan.format] = self.formats.get(scan.format, 0) + 1
+        self.conversations += len(scan.conversations)
+        self.turns += scan.turn_count
+        for stamp in (scan.first, scan.last):
+            if stamp is not None:
                 self.first = stamp if self.first is None else min(self.first, stamp)
                 self.last = stamp if self.last is None else max(self.last, stamp)
-                self.days.add(stamp.strftime("%Y-%m-%d"))
+        self.days |= scan.days
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (for `--json`)."""
@@ -173,16 +173,21 @@ class ImportSummary:
 
 @dataclass
 class _Plan:
-    """The new turns of one validated file, per owner, after the check against the store."""
+    """A validated file after the check against the store: who owns each conversation, and the turn indexes
+    already stored with the same content (skipped when the file is written)."""
 
-    parsed: ParsedFile
+    scan: FileScan
     owners: dict[str, str]  # conversation id -> user id
-    new: dict[str, list[list[Turn]]]  # user id -> conversations' new turns (each list non-empty)
+    stored: dict[str, set[int]] = field(default_factory=dict)  # conversation id -> indexes stored already
     duplicates: int = 0
 
     @property
     def new_turns(self) -> int:
-        return sum(len(c) for convs in self.new.values() for c in convs)
+        return self.scan.turn_count - self.duplicates
+
+
+# Conversations asked about per query when a file is checked against the store (bounds that check's memory).
+_CHECK_CHUNK = 1000
 
 
 class Importer:
@@ -225,16 +230,16 @@ class Importer:
             dataclasses.replace(stores, embedder=CachedEmbedder(stores.embedder.inner, None, 0)) if stores else None
         )
 
-    # ---- phase 1: parse ------------------------------------------------------------------------------
-    def parse(self, path: str | Path) -> tuple[ParsedFile, dict[str, str]]:
-        """Parse and validate one file; returns it with the owner of each conversation."""
-        parsed = parse_file(path, self.fmt, self.options)
+    # ---- pass 1: validate ------------------------------------------------------------------------------
+    def parse(self, path: str | Path) -> tuple[FileScan, dict[str, str]]:
+        """Validate one file (without keeping its turns); returns its scan with the owner of each conversation."""
+        scan = scan_file(path, self.fmt, self.options)
         owners: dict[str, str] = {}
-        for conv in parsed.conversations:
+        for conv in scan.conversations.values():
             owner = conv.user_id if (self.users_from_records and conv.user_id) else self.user_id
             if conv.user_id is not None and not self.users_from_records and conv.user_id != self.user_id:
                 raise ImportFormatError(
-                    parsed.path,
+                    scan.path,
                     f"conversation {conv.conversation_id!r} belongs to user_id {conv.user_id!r}, not --user "
                     f"{self.user_id!r}; pass --users-from-records to import each conversation under the user "
                     "its records name",
@@ -242,94 +247,102 @@ class Importer:
                 )
             if owner is None:
                 raise ImportFormatError(
-                    parsed.path,
+                    scan.path,
                     f"conversation {conv.conversation_id!r} has no user_id and no --user was given",
                     record=conv.source.rpartition("#")[2],
                 )
             try:
                 owners[conv.conversation_id] = validation.identifier(owner, "user_id")
             except ValidationError as exc:
-                raise ImportFormatError(parsed.path, str(exc), record=conv.source.rpartition("#")[2]) from None
-        return parsed, owners
+                raise ImportFormatError(scan.path, str(exc), record=conv.source.rpartition("#")[2]) from None
+        return scan, owners
 
-    # ---- phase 2: check against the store -------------------------------------------------------------
-    def _plan(self, parsed: ParsedFile, owners: dict[str, str]) -> _Plan:
+    # ---- check against the store ---------------------------------------------------------------------
+    def _plan(self, scan: FileScan, owners: dict[str, str]) -> _Plan:
         assert self.stores is not None
+        plan = _Plan(scan, owners)
         conv_ids = sorted(owners)
-        plan = _Plan(parsed, owners, defaultdict(list))
-        if not conv_ids:
-            return plan
-        with self.stores.pg.connection() as conn:
-            stored_owners = pg_turns.conversation_owners(conn, conv_ids)
-        foreign = [repr(c) for c, owner in stored_owners.items() if owner != owners[c]]
-        if foreign:
-            raise ConversationOwnershipError(
-                f"{parsed.path}: conversation(s) {', '.join(foreign)} already belong to another user; nothing "
-                "of this file was written. Use conversation ids of your own (or import as that user)."
-            )
-        stored = pg_turns.stored_turn_hashes(self.stores.pg, conv_ids)
-        for conv in parsed.conversations:
-            fresh: list[Turn] = []
-            for turn in conv.turns:
-                existing = stored.get((turn.conversation_id, turn.index))
-                if existing is None:
-                    fresh.append(turn)
-                elif existing == ids.content_hash(turn.content):
-                    plan.duplicates += 1
-                else:
-                    err = TurnConflictError(turn.conversation_id, turn.index)
-                    err.args = (f"{parsed.path}: {err} Nothing of this file was written.",)
-                    raise err
-            if fresh:
-                plan.new[owners[conv.conversation_id]].append(fresh)
+        for start in range(0, len(conv_ids), _CHECK_CHUNK):
+            self._check_chunk(plan, conv_ids[start : start + _CHECK_CHUNK])
         return plan
 
-    def _batches(self, conversations: list[list[Turn]]) -> Iterable[list[Turn]]:
-        """Batches of about batch_size turns; a conversation is split only when it alone is larger."""
+    def _check_chunk(self, plan: _Plan, conv_ids: list[str]) -> None:
+        assert self.stores is not None
+        path = plan.scan.path
+        with self.stores.pg.connection() as conn:
+            stored_owners = pg_turns.conversation_owners(conn, conv_ids)
+        foreign = [repr(c) for c, owner in stored_owners.items() if owner != plan.owners[c]]
+        if foreign:
+            raise ConversationOwnershipError(
+                f"{path}: conversation(s) {', '.join(foreign)} already belong to another user; nothing "
+                "of this file was written. Use conversation ids of your own (or import as that user)."
+            )
+        if not stored_owners:
+            return
+        stored = pg_turns.stored_turn_hashes(self.stores.pg, sorted(stored_owners))
+        for (conv_id, index), existing in sorted(stored.items()):
+            digest = plan.scan.conversations[conv_id].hashes.get(index)
+            if digest is None:
+                continue
+            if existing != digest:
+                err = TurnConflictError(conv_id, index)
+                err.args = (f"{path}: {err} Nothing of this file was written.",)
+                raise err
+            plan.stored.setdefault(conv_id, set()).add(index)
+            plan.duplicates += 1
+
+    def _batches(self, plan: _Plan) -> Iterator[list[Turn]]:
+        """The file's new turns (the second pass), in batches of batch_size, in file order."""
         batch: list[Turn] = []
-        for turns in conversations:
-            if batch and len(batch) + len(turns) > self.batch_size:
+        for turn in stream_turns(plan.scan, self.options):
+            conv = plan.scan.conversations.get(turn.conversation_id)
+            if conv is None or conv.hashes.get(turn.index) != ids.content_hash(turn.content):
+                raise ImportFormatError(
+                    plan.scan.path,
+                    f"the file changed while it was imported (turn {turn.index} of {turn.conversation_id!r}); "
+                    "import it again",
+                )
+            if turn.index in plan.stored.get(turn.conversation_id, ()):
+                continue
+            batch.append(turn)
+            if len(batch) == self.batch_size:
                 yield batch
                 batch = []
-            for start in range(0, len(turns), self.batch_size):
-                chunk = turns[start : start + self.batch_size]
-                if len(chunk) == self.batch_size:
-                    if batch:
-                        yield batch
-                        batch = []
-                    yield chunk
-                else:
-                    batch.extend(chunk)
         if batch:
             yield batch
 
-    # ---- phase 3: write --------------------------------------------------------------------------------
+    # ---- pass 2: write --------------------------------------------------------------------------------
     def _write(self, plan: _Plan, summary: ImportSummary, bar: ProgressBar, units: float) -> None:
         """Store the plan's new turns in batches; `units` of the progress bar stand for the whole file.
 
         Each batch is committed to Postgres here and projected into the graph by one worker thread while the
-        next batch is embedded and committed: projections run one at a time in batch order (a conversation
-        split over two batches is linked), and at most one batch waits for its projection (memory bounded).
+        next batch is read, embedded and committed: projections run one at a time in batch order (a
+        conversation split over two batches is linked), and at most one batch waits for its projection.
         """
         assert self._write_stores is not None
-        per_turn = units / max(1, plan.parsed.turn_count)
+        per_turn = units / max(1, plan.scan.turn_count)
         bar.advance(per_turn * plan.duplicates, plan.duplicates)
         written = 0
+        memories: dict[str, EpisodicMemory] = {}
         with ThreadPoolExecutor(1, thread_name_prefix="agent-memory-import-projection") as projector:
             pending: tuple[Future[WriteResult], int] | None = None
             try:
-                for user, conversations in plan.new.items():
-                    episodic = EpisodicMemory(self._write_stores, user, None)
-                    for batch in self._batches(conversations):
+                for batch in self._batches(plan):
+                    for user, turns in _by_owner(batch, plan.owners).items():
+                        episodic = memories.get(user)
+                        if episodic is None:
+                            episodic = memories[user] = EpisodicMemory(self._write_stores, user, None)
                         try:
-                            committed = episodic.commit(batch)
+                            committed = episodic.commit(turns)
                         except AgentMemoryError as exc:
                             raise _PartialWrite(written, plan.new_turns, exc) from exc
-                        written += len(batch)
+                        written += len(turns)
                         if pending is not None:
                             self._projected(plan, summary, *pending)
-                        pending = projector.submit(committed.project), len(batch)
-                        bar.advance(per_turn * len(batch), len(batch))
+                        pending = projector.submit(committed.project), len(turns)
+                        bar.advance(per_turn * len(turns), len(turns))
+            except ImportFormatError as exc:  # the file changed on disk since the first pass
+                raise _PartialWrite(written, plan.new_turns, exc) from exc
             finally:
                 if pending is not None:
                     self._projected(plan, summary, *pending)
@@ -342,7 +355,7 @@ class Importer:
         except ProjectionError as exc:
             summary.inserted += size
             summary.warnings.append(
-                f"{plan.parsed.path}: {exc} Run `agent-memory reproject` or a backfill to project them."
+                f"{plan.scan.path}: {exc} Run `agent-memory reproject` or a backfill to project them."
             )
             return
         summary.inserted += result.inserted
@@ -383,10 +396,10 @@ class Importer:
         return summary
 
     def _import_file(self, path: Path, size: int, summary: ImportSummary, bar: ProgressBar, fail_fast: bool) -> None:
-        """Parse, check and write one file (its turns are released when this returns)."""
+        """Validate, check and write one file."""
         try:
-            parsed, owners = self.parse(path)
-            plan = None if self.dry_run else self._plan(parsed, owners)
+            scan, owners = self.parse(path)
+            plan = None if self.dry_run else self._plan(scan, owners)
         except (ImportFormatError, ConversationOwnershipError, TurnConflictError) as exc:
             if fail_fast:
                 raise
@@ -394,7 +407,7 @@ class Importer:
             summary.errors.append(str(exc))
             bar.advance(size)
             return
-        summary.warnings.extend(parsed.warnings)
+        summary.warnings.extend(scan.warnings)
         if plan is not None:
             summary.duplicates += plan.duplicates
             try:
@@ -404,11 +417,11 @@ class Importer:
                     raise exc.cause from None
                 summary.files_failed += 1
                 summary.errors.append(
-                    f"{parsed.path}: stopped after {exc.written} of {exc.total} new turn(s) were written: "
+                    f"{scan.path}: stopped after {exc.written} of {exc.total} new turn(s) were written: "
                     f"{exc.cause}. Re-run the same import to finish (stored turns are skipped)."
                 )
                 return
-        summary.add_file(parsed)
+        summary.add_file(scan)
         summary.users.update(owners.values())
 
     def _warn_before_partitions(self, summary: ImportSummary) -> None:
@@ -419,6 +432,14 @@ class Importer:
                 "Dagster partition, so a backfill cannot consolidate them; set MEMORY_PARTITIONS_START_DATE "
                 "earlier to include them"
             )
+
+
+def _by_owner(batch: list[Turn], owners: dict[str, str]) -> dict[str, list[Turn]]:
+    """A batch's turns per owning user (one user for an import with --user)."""
+    out: dict[str, list[Turn]] = defaultdict(list)
+    for turn in batch:
+        out[owners[turn.conversation_id]].append(turn)
+    return out
 
 
 def _size(path: Path) -> int:

@@ -375,6 +375,71 @@ def test_small_batches_write_every_turn_of_every_conversation(stores, tmp_path):
     assert summary.inserted == 13 and row_count(stores) == 13
 
 
+def test_a_malformed_line_after_several_batches_still_writes_nothing(stores, tmp_path):
+    # The file is written in batches of 2 in a second pass; the first pass reads it to the end before that.
+    good = "".join(json.dumps(r) + "\n" for r in jsonl_records("c1", 6) + jsonl_records("c2", 3))
+    path = tmp_path / "late.jsonl"
+    path.write_text(good + _record(role="narrator") + "\n", "utf-8")
+    with pytest.raises(ImportFormatError, match=r"late\.jsonl: line 10: unknown role"):
+        run_import(stores, path, batch_size=2)
+    assert row_count(stores) == 0
+
+
+def test_interleaved_jsonl_conversations_are_stored_once_per_turn_and_linked_in_order(stores, tmp_path):
+    c1, c2 = jsonl_records("c1", 5), jsonl_records("c2", 4)
+    records = [c1[3], c2[0], c1[0], c2[2], c1[1], c1[3], c2[1], c1[4], c2[3], c1[2], c2[0]]  # c1[3], c2[0] twice
+    summary = run_import(stores, write_jsonl(tmp_path / "mixed.jsonl", records), batch_size=3)
+    assert (summary.conversations, summary.turns, summary.inserted) == (2, 9, 9)
+    assert [r["turn_index"] for r in stored(stores, "c1")] == [0, 1, 2, 3, 4]
+    chain = stores.graph.read(
+        "MATCH (a:Turn)-[:FOLLOWED_BY]->(b:Turn) WHERE a.user_id = $u "
+        "RETURN a.conversation_id AS c, a.index AS i, b.index AS j ORDER BY c, i",
+        {"u": USER},
+    )
+    assert [(r["c"], r["i"], r["j"]) for r in chain] == [("c1", i, i + 1) for i in range(4)] + [
+        ("c2", i, i + 1) for i in range(3)
+    ]
+
+
+def test_a_file_changed_between_the_two_passes_stops_with_an_error_and_a_rerun_finishes(stores, tmp_path):
+    path = write_jsonl(tmp_path / "moving.jsonl", jsonl_records("c1", 6))
+    importer = Importer(stores, USER, batch_size=2, progress=False)
+    checked = importer._plan
+
+    def edit_after_the_check(*args):  # another program rewrites the file after the first pass validated it
+        plan = checked(*args)
+        changed = jsonl_records("c1", 6)
+        changed[4]["content"] = "rewritten while importing"
+        write_jsonl(path, changed)
+        return plan
+
+    importer._plan = edit_after_the_check  # type: ignore[method-assign]
+    summary = importer.run([path])
+    assert not summary.ok and "the file changed while it was imported" in summary.errors[0]
+    assert row_count(stores) == 4  # the batches before the changed turn
+    again = run_import(stores, path)  # the file as it is now: the stored turns are skipped, the rest written
+    assert (again.inserted, again.duplicates) == (2, 4)
+    assert stored(stores, "c1")[4]["content"] == "rewritten while importing"
+
+
+def test_import_memory_does_not_grow_with_the_file(stores, tmp_path):
+    import tracemalloc
+
+    filler = " ".join(["lisbon"] * 300)  # about 2 KB of text per turn, 5 MB for the file's 2,400 turns
+    records = [dict(r, content=f"{r['content']} {filler}") for c in range(48) for r in jsonl_records(f"m{c}", 50)]
+    path = write_jsonl(tmp_path / "big.jsonl", records)
+    text_bytes = sum(len(r["content"]) for r in records)
+    tracemalloc.start()
+    try:
+        summary = run_import(stores, path, batch_size=20)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert summary.inserted == 2400
+    # Holding the file's turns would take more than its text; the importer holds two batches and the hashes.
+    assert peak < text_bytes / 3, (peak, text_bytes)
+
+
 def test_imported_turns_are_projected_into_the_graph(stores, tmp_path):
     run_import(stores, write_jsonl(tmp_path / "t.jsonl", jsonl_records("c1", 3)))
     rows = stores.graph.read("MATCH (t:Turn) WHERE t.user_id = $u RETURN t.timestamp AS ts ORDER BY ts", {"u": USER})

@@ -92,13 +92,55 @@ class SourceFile:
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            raise self.error(
-                f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at byte offset {exc.start}); "
-                "re-encode the file as UTF-8",
-                line=line,
-            ) from None
+            raise self._not_utf8(data, exc, data.count(b"\n", 0, exc.start) + 1, exc.start) from None
         return text.removeprefix("\ufeff")  # a UTF-8 byte-order mark
+
+    def _not_utf8(self, data: bytes, exc: UnicodeDecodeError, line: int, offset: int) -> ImportFormatError:
+        return self.error(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at byte offset {offset}); re-encode the file as UTF-8",
+            line=line,
+        )
+
+    def lines(self) -> Iterator[tuple[int, str]]:
+        """(line number, text) of every line, read from disk one at a time (the file is never held whole);
+        non-UTF-8 bytes are the same error as for `text`."""
+        try:
+            fh = self.path.open("rb")
+        except OSError as exc:
+            raise self.error(f"cannot read the file ({exc.strerror or exc})") from None
+        with fh:
+            offset = 0
+            for number, raw in enumerate(fh, start=1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise self._not_utf8(raw, exc, number, offset + exc.start) from None
+                offset += len(raw)
+                yield number, line.removeprefix("\ufeff") if number == 1 else line
+
+    def first_char(self) -> str:
+        """The first character that is not white space ('' for a blank file), read without the rest."""
+        for _, line in self.lines():
+            stripped = line.lstrip()
+            if stripped:
+                return stripped[0]
+        return ""
+
+    def is_json_lines(self) -> bool:
+        """True when the first non-blank line is a JSON value by itself and another non-blank line follows
+        (then the file cannot be one JSON document), judged from the first lines only."""
+        first = True
+        for _, line in self.lines():
+            if not line.strip():
+                continue
+            if not first:
+                return True
+            try:
+                _loads(line)
+            except ValueError:
+                return False
+            first = False
+        return False
 
     @cached_property
     def document(self) -> Any:
@@ -114,14 +156,14 @@ class SourceFile:
             return False, None
 
     def json_lines(self) -> Iterator[tuple[int, Any]]:
-        """(line number, value) for every non-blank line parsed as JSON (JSON Lines)."""
-        for number, line in enumerate(self.text.splitlines(), start=1):
+        """(line number, value) for every non-blank line parsed as JSON (JSON Lines), streamed from disk."""
+        for number, line in self.lines():
             if line.strip():
                 yield number, self.loads(line, line_offset=number - 1)
 
     def first_json_line(self) -> Any:
         """The first non-blank line parsed as JSON, or None when it is not JSON."""
-        for line in self.text.splitlines():
+        for _, line in self.lines():
             if line.strip():
                 try:
                     return _loads(line)

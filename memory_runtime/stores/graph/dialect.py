@@ -157,6 +157,12 @@ class FalkorDialect(Dialect):
     """FalkorDB 4.x (RediSearch full-text, HNSW vector indexes returning cosine *distance*)."""
 
     name = "falkordb"
+    # HNSW build effort: candidates kept while a vector is inserted. FalkorDB's default is 200; Neo4j builds its
+    # indexes with Lucene's defaults (M 16, beam width 100), so 100 gives both backends the same graphs. Inserting
+    # into the Turn index is most of a bulk import's graph time: at 10k turns 100 cost about 30 % less server
+    # CPU than 200, with top-10 recall against exact cosine 0.995-0.997 instead of 0.999
+    # (benchmarks/results/import.md). A store created with another value keeps it until its index is rebuilt.
+    EF_CONSTRUCTION = 100
 
     def schema_ddl(self, schema: GraphSchema, dims: int) -> list[DDL]:
         """Plain DDL; FalkorDB has no IF NOT EXISTS, so the store skips elements that exist.
@@ -176,7 +182,8 @@ class FalkorDialect(Dialect):
                 v.label,
                 (v.prop,),
                 f"CREATE VECTOR INDEX FOR (n:{ident(v.label)}) ON (n.{ident(v.prop)}) "
-                f"OPTIONS {{dimension: {int(dims)}, similarityFunction: 'cosine', efRuntime: 100}}",
+                f"OPTIONS {{dimension: {int(dims)}, similarityFunction: 'cosine', efRuntime: 100, "
+                f"efConstruction: {self.EF_CONSTRUCTION}}}",
             )
             for v in schema.vectors
         ]

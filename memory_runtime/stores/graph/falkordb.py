@@ -321,12 +321,15 @@ class FalkorGraphStore(GraphStore):
         self.write(ddl.statement)
         # The label's index is rebuilt in the background, and may still say OPERATIONAL for a moment before
         # it starts: done once it was seen building and is operational again (or stayed so for a second).
+        # While it builds, `db.indexes()` lists the label twice (the new index under construction, and the old
+        # one, without the vector, still OPERATIONAL), so every entry of the label must be operational.
         began = time.monotonic()
         seen_building = False
         while time.monotonic() < began + timeout_s:
-            status = {r["label"]: r["status"] for r in self._indexes()}.get(node_label, "")
-            seen_building = seen_building or "UNDER CONSTRUCTION" in status
-            if status == "OPERATIONAL" and (seen_building or time.monotonic() > began + 1.0):
+            statuses = [r["status"] for r in self._indexes() if r["label"] == node_label]
+            building = any(status != "OPERATIONAL" for status in statuses)
+            seen_building = seen_building or building
+            if statuses and not building and (seen_building or time.monotonic() > began + 1.0):
                 return True
             time.sleep(0.02)
         raise GraphQueryError(f"the vector index on :{node_label} still builds after {timeout_s:.0f} s", ddl.statement)
