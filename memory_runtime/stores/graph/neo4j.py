@@ -5,6 +5,7 @@ Every statement this module and `queries/` emit in the Neo4j dialect is checked 
 Community server that the test suite starts itself (memory_ops/stack/neo4j.py), or NEO4J_URI.
 """
 
+import random
 import re
 import time
 from collections.abc import Mapping
@@ -42,6 +43,10 @@ DELETE_BATCH = "MATCH (n) WITH n LIMIT 10000 DETACH DELETE n RETURN count(*) AS 
 # New indexes are POPULATING for a moment; a vector or full-text query on one fails ("not online").
 AWAIT_INDEXES = "CALL db.awaitIndexes(300)"
 AWAIT_INDEX = "CALL db.awaitIndex($name, $timeout)"
+# Retry pauses of a failed statement: the first, and the longest (each doubles, within the retry budget).
+_FIRST_RETRY_S = 0.02
+_MAX_RETRY_PAUSE_S = 0.5
+_CONTENTION_RETRY_S = 30.0
 MIN_VERSION = (5, 13)  # vector indexes (db.index.vector.queryNodes) are GA from 5.13
 # How Neo4j answers a search on an index that is missing or not online (the procedures wait up to 30 s for a
 # populating index first): the statement is sound, the index is being rebuilt (`rebuild_vector_index`).
@@ -99,13 +104,15 @@ class Neo4jGraphStore(GraphStore):
                 "a Neo4j graph URI needs credentials: set MEMORY_NEO4J_USER and MEMORY_NEO4J_PASSWORD"
             )
         self._neo4j = neo4j
+        self._contention_errors = (neo4j.exceptions.TransientError, neo4j.exceptions.ConnectionAcquisitionTimeoutError)
         self.dialect = Neo4jDialect()
         self.database = database
         self.max_connections = max_connections
         self.retry_s = max(connect_timeout_s, 1.0)
         # The driver retries a failed transaction (server unreachable, deadlock, leader switch) for up to 30 s by
         # default, sleeping 1, 2, 4, 8 ... s in between: with the graph down, every write and each strategy of a
-        # remember() would hang that long before reporting it. Retry within the connect timeout instead, as
+        # remember() would hang that long before reporting it. Statements retry within the connect timeout
+        # instead (`_auto_commit`; the driver's own limit is set alike for any managed transaction), as
         # the FalkorDB backend does: one retry replaces the stale pooled connections after a server restart,
         # and an outage surfaces as StoreUnavailableError while the turns stay durable in Postgres.
         self._driver = self._new_driver(
@@ -130,11 +137,7 @@ class Neo4jGraphStore(GraphStore):
         exc_mod = self._neo4j.exceptions
         values = plain(dict(params or {}))
         try:
-            if read_only:
-                return self._read(cypher, values)
-            records, _, _ = self._driver.execute_query(
-                cypher, values, routing_=self._neo4j.RoutingControl.WRITE, database_=self.database
-            )
+            return self._auto_commit(cypher, values, read_only)
         except exc_mod.AuthError as exc:
             raise StoreUnavailableError("Neo4j", _SETTING, f"authentication failed: {exc}") from exc
         except (exc_mod.ServiceUnavailable, exc_mod.SessionExpired) as exc:
@@ -143,40 +146,50 @@ class Neo4jGraphStore(GraphStore):
             raise _query_error(exc, cypher) from exc
         except UnicodeEncodeError as exc:  # lone surrogates fail while packing: nothing was sent
             raise ValidationError(f"a graph query parameter is not valid Unicode text: {exc}") from None
-        return [r.data() for r in records]
 
-    def _read(self, cypher: str, params: dict[str, Any]) -> list[Row]:
-        """A read as one auto-commit transaction in a READ session: RUN and PULL in one round trip, where
-        `execute_query`'s managed transaction adds a COMMIT round trip (and BEGIN) to every statement.
+    def _auto_commit(self, cypher: str, params: dict[str, Any], read_only: bool) -> list[Row]:
+        """One statement as one auto-commit transaction: RUN and PULL in one round trip, where `execute_query`'s
+        managed transaction adds BEGIN and COMMIT round trips to every statement.
 
         The session shares `execute_query`'s bookmark manager, so a read routed to another cluster member still
-        sees this process's writes. A failure the driver calls retryable (a stale pooled connection after a
-        server restart, a leader switch, a transient error) is retried, as `execute_query` would, for up to
-        `max_transaction_retry_time`: a read changes nothing, so running it again is always safe.
+        sees this process's writes. A failure the driver calls retryable (a deadlock between concurrent writers,
+        a stale pooled connection after a server restart, a leader switch) is retried for up to `retry_s`, after
+        a short jittered pause that doubles each time (the driver's own retries sleep 1 s, then 2 s). A transient
+        error (a deadlock between concurrent writers: 25 coroutines writing one conversation ran out of a 5 s
+        budget waiting for each other's locks) or a pool whose every connection is busy waiting for such locks
+        is retried for up to `_CONTENTION_RETRY_S`, the driver's default: the server is up and answering, so
+        this is contention, not an outage to report fast.
+        A retried statement is safe to run again: a read changes nothing, every write is one idempotent
+        statement (MERGE), and a retryable failure rolled its transaction back.
         """
+        mode = self._neo4j.READ_ACCESS if read_only else self._neo4j.WRITE_ACCESS
         deadline: float | None = None
         attempt = 0
         while True:
             try:
                 with self._driver.session(
                     database=self.database,
-                    default_access_mode=self._neo4j.READ_ACCESS,
+                    default_access_mode=mode,
                     bookmark_manager=self._driver.execute_query_bookmark_manager,
                 ) as session:
                     rows: list[Row] = session.run(cypher, params).data()
                     return rows
             except (self._neo4j.exceptions.DriverError, self._neo4j.exceptions.Neo4jError) as exc:
-                if not exc.is_retryable():
+                busy = isinstance(exc, self._contention_errors)
+                if not (busy or exc.is_retryable()):
                     raise
                 now = time.monotonic()
-                deadline = now + self.retry_s if deadline is None else deadline
+                if deadline is None:  # a transient error or a full pool: a busy graph, not a missing one
+                    transient = busy
+                    deadline = now + (max(self.retry_s, _CONTENTION_RETRY_S) if transient else self.retry_s)
                 if now >= deadline:
                     raise
-                self._pause(min(0.05 * 2**attempt, max(deadline - now, 0.0)))
+                pause = min(_FIRST_RETRY_S * 2**attempt, _MAX_RETRY_PAUSE_S) * random.uniform(0.5, 1.5)
+                self._pause(min(pause, deadline - now))
                 attempt += 1
 
     def _pause(self, seconds: float) -> None:
-        """Sleep between read retries (the asyncio store awaits instead)."""
+        """Sleep between retries (the asyncio store awaits instead)."""
         time.sleep(seconds)
 
     def read(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
