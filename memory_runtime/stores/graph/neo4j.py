@@ -180,8 +180,7 @@ class Neo4jGraphStore(GraphStore):
                     raise
                 now = time.monotonic()
                 if deadline is None:  # a transient error or a full pool: a busy graph, not a missing one
-                    transient = busy
-                    deadline = now + (max(self.retry_s, _CONTENTION_RETRY_S) if transient else self.retry_s)
+                    deadline = now + (max(self.retry_s, _CONTENTION_RETRY_S) if busy else self.retry_s)
                 if now >= deadline:
                     raise
                 pause = min(_FIRST_RETRY_S * 2**attempt, _MAX_RETRY_PAUSE_S) * random.uniform(0.5, 1.5)
