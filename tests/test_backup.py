@@ -207,8 +207,8 @@ def test_a_restore_answers_the_same_where_many_hits_score_the_same(backend_setti
         _populate_ties(source)
         write_backup(source, tmp_path / "b")
         before = _recall_ties(source)
-        postings = episodic.postings_graph(source, "u1", "red bike", None, None)
-        bm25 = [t["score"] for t in episodic.rank_graph(source, "u1", postings, 100).turns]
+        postings = episodic.postings_graph(source, "u1", "red bike", None, None, k=100)
+        bm25 = [t["score"] for t in episodic.rank_graph(source, postings, 100).turns]
     finally:
         source.close()
     assert len(bm25) == 100 and len(set(bm25)) == 1  # remember()'s 50 full-text candidates: a cut inside a tie

@@ -189,12 +189,16 @@ def _vector_options(graph) -> dict[str, object]:
 
 
 @pytest.mark.neo4j
-def test_remember_while_a_neo4j_vector_index_is_missing_skips_facts_with_a_warning(neo4j_only_settings, caplog):
+def test_remember_while_a_neo4j_vector_index_is_missing_skips_facts_with_a_warning(
+    neo4j_only_settings, caplog, monkeypatch
+):
     """Between the DROP and the CREATE of a rebuild no index answers: the search is an IndexUnavailableError
-    (a StoreUnavailableError), so remember() degrades as for a graph outage instead of failing."""
+    (a StoreUnavailableError), so remember() degrades as for a graph outage instead of failing. A user whose
+    history is small enough for the exact scan needs no index and still gets the fact."""
     from memory_runtime.api import AgentMemory
     from memory_runtime.domain.errors import IndexUnavailableError
     from memory_runtime.domain.models import Turn
+    from memory_runtime.retrieval import semantic
     from memory_runtime.stores.graph.neo4j import drop_index
     from tests.conftest import open_migrated
 
@@ -205,6 +209,8 @@ def test_remember_while_a_neo4j_vector_index_is_missing_skips_facts_with_a_warni
         d = stores.graph.dialect
         with pytest.raises(IndexUnavailableError, match="not available"):
             stores.graph.read(f"{d.vector_search(VectorIndex('Fact'))} RETURN node.id", {"k": 5, "vec": _unit(0)})
+        assert [f.claim for f in memory.remember("red kayak").facts] == ["u1 paddles a red kayak"]  # exact scan
+        monkeypatch.setattr(semantic, "EXACT_SCAN_MAX_TURNS", 0)  # a history the index search serves
         with caplog.at_level(logging.WARNING, logger="memory_runtime"):
             bundle = memory.remember("red kayak")
         assert [t.content for t in bundle.relevant_turns] == ["I paddle a red kayak"] and bundle.facts == []

@@ -50,11 +50,11 @@ CREATE INDEX FOR (n:`Entity`) ON (n.`norm_aliases`);
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Preference PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Topic PROPERTIES 1 id
 // GRAPH.CONSTRAINT CREATE <graph> UNIQUE NODE Reflection PROPERTIES 1 id
-CREATE VECTOR INDEX FOR (n:`Turn`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100};
-CREATE VECTOR INDEX FOR (n:`Entity`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100};
-CREATE VECTOR INDEX FOR (n:`Fact`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100};
-CREATE VECTOR INDEX FOR (n:`Strategy`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100};
-CREATE VECTOR INDEX FOR (n:`Goal`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100};
+CREATE VECTOR INDEX FOR (n:`Turn`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100, efConstruction: 100};
+CREATE VECTOR INDEX FOR (n:`Entity`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100, efConstruction: 100};
+CREATE VECTOR INDEX FOR (n:`Fact`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100, efConstruction: 100};
+CREATE VECTOR INDEX FOR (n:`Strategy`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100, efConstruction: 100};
+CREATE VECTOR INDEX FOR (n:`Goal`) ON (n.`embedding`) OPTIONS {dimension: 384, similarityFunction: 'cosine', efRuntime: 100, efConstruction: 100};
 CREATE FULLTEXT INDEX FOR (n:`Entity`) ON (n.`name`, n.`aliases_text`, n.`description`);
 CREATE FULLTEXT INDEX FOR (n:`Fact`) ON (n.`claim`);
 CREATE FULLTEXT INDEX FOR (n:`Turn`) ON (n.`content`);
