@@ -22,7 +22,6 @@ Writes benchmarks/results/async.md (with --graph both, a section per graph).
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
@@ -31,7 +30,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -41,7 +39,15 @@ sys.path.insert(0, str(HERE))
 
 import latency_proxy  # noqa: E402
 from bench_remember import USER, learn, store_until, turn_stream  # noqa: E402
-from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, pct  # noqa: E402
+from harness import (  # noqa: E402
+    GRAPH_NAMES,
+    add_graph_argument,
+    embedded_stores,
+    eval_questions,
+    graph_flag,
+    pct,
+    write_results,
+)
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -292,26 +298,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     add_graph_argument(parser)
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
+    questions = eval_questions()
     began, load_before = time.perf_counter(), os.getloadavg()
     runs = {graph: run(graph, args, questions) for graph in args.graph}
-    load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     command = (
-        f"`.venv/bin/python benchmarks/bench_async.py --turns {args.turns} --facts {args.facts} --entities "
+        f".venv/bin/python benchmarks/bench_async.py --turns {args.turns} --facts {args.facts} --entities "
         f"{args.entities} --concurrency {' '.join(map(str, args.concurrency))} --queries-per-worker "
         f"{args.queries_per_worker} --rounds {args.rounds} --latency-ms {' '.join(f'{d:g}' for d in args.latency_ms)}"
-        f" --postgres-pool-max {args.postgres_pool_max} --graph-pool-max {args.graph_pool_max}"
-        + graph_flag(args.graph)
-        + "`"
+        f" --postgres-pool-max {args.postgres_pool_max} --graph-pool-max {args.graph_pool_max}" + graph_flag(args.graph)
     )
     heading = {graph: f"## {GRAPH_NAMES[graph]}\n\n" if len(runs) > 1 else "" for graph in runs}
     body = "".join(heading[graph] + tables(rows) + "\n\n" for graph, rows in runs.items())
     print(body)
-    out = RESULTS  # one file: a --graph both run has a section per graph
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        "# remember() throughput and client CPU: async API against the sync API on threads\n\n"
-        f"Regenerate: {command}\n\n"
+    description = (
         f"One user on the embedded stack (PostgreSQL + {' and '.join(GRAPH_NAMES[g] for g in runs)} graph, Redis), "
         f"hashing embedder (384 dimensions), {args.turns} turns, {args.facts} facts and {args.entities} entities "
         f"seeded once. At each concurrency c, c × {args.queries_per_worker} varied questions answered by "
@@ -322,11 +321,11 @@ def main() -> int:
         "the client process's CPU time per call in that round (the stores are other processes). The proxy rows "
         "send every store connection through benchmarks/latency_proxy.py (its own process), which adds the stated "
         "round-trip time, for both sides alike. The machine has 2 cores shared with other work while this ran, so "
-        "compare the columns of one row (measured in the same run), not runs with each other.\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
-        + body.rstrip()
-        + "\n"
+        "compare the columns of one row (measured in the same run), not runs with each other."
     )
+    title = "remember() throughput and client CPU: async API against the sync API on threads"
+    # one file: a --graph both run has a section per graph
+    write_results(RESULTS, title, command, description, began, load_before, body)
     return 0
 
 

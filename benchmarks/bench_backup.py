@@ -15,13 +15,11 @@ benchmarks/results/backup.md (backup_neo4j.md, backup_graphs.md; backup_20k.md f
 """
 
 import argparse
-import json
 import os
 import random
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +32,10 @@ from harness import (  # noqa: E402
     add_graph_argument,
     disk_usage,
     embedded_stores,
+    eval_questions,
     graph_flag,
     results_path,
+    write_results,
 )
 
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -261,33 +261,25 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, default=None, help="reuse (or keep) the source store here")
     add_graph_argument(parser)
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = random.Random(args.seed).sample(questions, args.queries)
+    queries = eval_questions(random.Random(args.seed), args.queries)
     began, load_before = time.perf_counter(), os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-backup-src-") as tmp:
         root = args.data_dir.resolve() if args.data_dir else Path(tmp)
         results = {graph: run(graph, args, root, queries) for graph in args.graph}
     command = (
-        f"`.venv/bin/python benchmarks/bench_backup.py --turns {args.turns} --users {args.users} "
-        f"--queries {args.queries}{graph_flag(args.graph)} [--data-dir DIR]`"
+        f".venv/bin/python benchmarks/bench_backup.py --turns {args.turns} --users {args.users} "
+        f"--queries {args.queries}{graph_flag(args.graph)} [--data-dir DIR]"
     )
-    text = (
-        "# Backup and restore\n\n"
-        f"Regenerate: {command}\n\n"
+    description = (
         "Embedded stores on a shared 2-core machine, hashing embedder (384 dimensions). What is measured is in the "
         "docstring of benchmarks/bench_backup.py; the format is in memory_runtime/batch/backup_format.py. The "
-        "restore runs into a new, empty data directory (a fresh embedded stack) after the source stack stopped.\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; load average "
-        f"{load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n\n"
-        + "\n\n".join(report(g, r) for g, r in results.items())
-        + "\n"
+        "restore runs into a new, empty data directory (a fresh embedded stack) after the source stack stopped."
     )
-    print(text)
+    body = "\n\n".join(report(g, r) for g, r in results.items())
+    print(body)
     # the 100k-turn run is backup.md; another size goes beside it (backup_20k.md)
     name = RESULTS if args.turns == 100_000 else RESULTS.with_name(f"backup_{args.turns // 1000}k.md")
-    out = results_path(name, args.graph)
-    out.write_text(text)
-    print(f"wrote {out}", file=sys.stderr)
+    write_results(results_path(name, args.graph), "Backup and restore", command, description, began, load_before, body)
     failed = any(r["count mismatches"] or r["recall mismatches"] for r in results.values())
     return 1 if failed else 0
 

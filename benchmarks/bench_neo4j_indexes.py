@@ -16,7 +16,6 @@ benchmarks/results/neo4j_indexes.md.
 """
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -31,7 +30,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 from bench_remember import USER, learn, store_until, turn_stream  # noqa: E402
-from harness import embedded_stores, pct, write_results  # noqa: E402
+from harness import embedded_stores, eval_questions, pct, write_results  # noqa: E402
 
 from memory_ops.stack.neo4j import DEFAULT_VECTOR_MERGE_FACTOR  # noqa: E402
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -171,8 +170,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = rng.sample(questions, min(args.queries, len(questions)))
+    queries = eval_questions(rng, args.queries)
     after_sample = rng.getstate()
     began, load_before = time.perf_counter(), os.getloadavg()
     runs = {}

@@ -12,7 +12,6 @@ Writes benchmarks/results/neo4j_reads.md.
 """
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -29,7 +28,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 from bench_remember import USER, learn, store_until, turn_stream  # noqa: E402
-from harness import embedded_stores, pct, write_results  # noqa: E402
+from harness import embedded_stores, eval_questions, pct, write_results  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
 from memory_runtime.retrieval import semantic  # noqa: E402
@@ -86,8 +85,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = rng.sample(questions, min(args.queries, len(questions)))
+    queries = eval_questions(rng, args.queries)
     began, load_before = time.perf_counter(), os.getloadavg()
     with embedded_stores("bench-neo4j-reads-", "neo4j") as stores, AgentMemory(USER, stores=stores) as memory:
         store_until(memory, turn_stream(args.seed), 0, args.turns)

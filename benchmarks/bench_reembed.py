@@ -11,10 +11,10 @@ finds a turn by its own text before and after. Writes benchmarks/results/reembed
 
 import argparse
 import dataclasses
+import os
 import random
 import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_remember import learn, store_until, turn_stream  # noqa: E402
-from harness import embedded_stores, progress  # noqa: E402
+from harness import embedded_stores, progress, write_results  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
 from memory_runtime.batch import reembed  # noqa: E402
@@ -60,7 +60,7 @@ def main() -> int:
     parser.add_argument("--entities", type=int, default=1_000)
     parser.add_argument("--batch-size", type=int, default=reembed.DEFAULT_BATCH_SIZE)
     args = parser.parse_args()
-    began = time.perf_counter()
+    began, load_before = time.perf_counter(), os.getloadavg()
     with embedded_stores("bench-reembed-") as stores:
         old = OlderEmbedder(stores.embedder.dimensions)
         written_by_old = dataclasses.replace(stores, embedder=CachedEmbedder(old, None, 0))
@@ -83,22 +83,17 @@ def main() -> int:
         after = self_hits(stores, sample)
         write_settings(stores.pg, {MODEL: old.model_id})  # force a second full pass: every vector is current
         again = reembed.reembed(stores, batch_size=args.batch_size)
-    lines = [
-        "# Re-embedding throughput",
-        "",
-        f"Regenerate: `.venv/bin/python benchmarks/bench_reembed.py --turns {args.turns} --facts {args.facts} "
-        f"--entities {args.entities}`",
-        "",
-        f"One user on the embedded stack (PostgreSQL + FalkorDB/Redis), 384 dimensions, 2-core machine. The memory "
-        f"was written by another embedder of the same dimension; `agent-memory reembed` (batches of "
+    command = (
+        f".venv/bin/python benchmarks/bench_reembed.py --turns {args.turns} --facts {args.facts} "
+        f"--entities {args.entities}"
+    )
+    description = (
+        "One user on the embedded stack (PostgreSQL + FalkorDB/Redis), 384 dimensions, 2-core machine. The memory "
+        "was written by another embedder of the same dimension; `agent-memory reembed` (batches of "
         f"{args.batch_size}) recomputes every vector with the hashing embedder. A turn's vector lives in "
-        f"PostgreSQL and on its graph node, so a turn is two writes.",
-        "",
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s.",
-        "",
-        "| kind | vectors | rewritten | vectors/s (whole run) |",
-        "|---|---|---|---|",
-    ]
+        "PostgreSQL and on its graph node, so a turn is two writes."
+    )
+    lines = ["| kind | vectors | rewritten | vectors/s (whole run) |", "|---|---|---|---|"]
     lines += [f"| {k.kind} | {k.scanned:,} | {k.rewritten:,} | |" for k in first.kinds]
     rate = first.scanned / first.seconds if first.seconds else 0.0
     lines += [
@@ -111,8 +106,9 @@ def main() -> int:
         f"- Vector-only self-retrieval ({PROBES} random turns queried by their own text, top 1): {before}/{PROBES} "
         f"before, {after}/{PROBES} after.",
     ]
-    RESULTS.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    body = "\n".join(lines)
+    print(body)
+    write_results(RESULTS, "Re-embedding throughput", command, description, began, load_before, body)
     return 0
 
 

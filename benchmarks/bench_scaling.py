@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from harness import (  # noqa: E402
     embedded_stores,
     graph_flag,
     results_path,
+    write_results,
 )
 
 from memory_ops.stack.neo4j import EmbeddedNeo4j  # noqa: E402
@@ -473,28 +474,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-scaling-") as tmp:
         root = args.data_dir.resolve() if args.data_dir else Path(tmp)
         results = {graph: run(graph, args, root) for graph in args.graph}
-    sections = [report(graph, r) for graph, r in results.items()]
     command = (
-        f"`.venv/bin/python benchmarks/bench_scaling.py --turns {' '.join(map(str, args.turns))} --users {args.users} "
+        f".venv/bin/python benchmarks/bench_scaling.py --turns {' '.join(map(str, args.turns))} --users {args.users} "
         f"--hnsw-vectors {' '.join(map(str, args.hnsw_vectors))}"
         + (" --no-dagster" if args.no_dagster else "")
         + graph_flag(args.graph)
-        + " [--data-dir DIR]`"
+        + " [--data-dir DIR]"
     )
-    text = (
-        "# Storage and batch costs per unit, at growing sizes\n\n"
-        f"Regenerate: {command}\n\n"
+    description = (
         "Embedded stores on a shared 2-core machine, hashing embedder (384 dimensions), no LLM; what each number "
         "measures is in the docstring of benchmarks/bench_scaling.py. docs/scaling.md extrapolates these to 10M "
         "turns. Sizes are of the stores' own accounting (PostgreSQL relation sizes, Redis `used_memory` and "
-        "`MEMORY USAGE`, FalkorDB `GRAPH.MEMORY USAGE` rounded by the server to whole MB, Neo4j files on disk).\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; load average "
-        f"{load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end.\n\n" + "\n\n".join(sections) + "\n"
+        "`MEMORY USAGE`, FalkorDB `GRAPH.MEMORY USAGE` rounded by the server to whole MB, Neo4j files on disk)."
     )
-    print(text)
-    out = results_path(RESULTS, args.graph)
-    out.write_text(text)
-    print(f"wrote {out}", file=sys.stderr)
+    body = "\n\n".join(report(graph, r) for graph, r in results.items())
+    print(body)
+    title = "Storage and batch costs per unit, at growing sizes"
+    write_results(results_path(RESULTS, args.graph), title, command, description, began, load_before, body)
     return 0
 
 

@@ -20,7 +20,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -30,7 +29,7 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import generate  # noqa: E402  (the evaluation set's generator, for realistic chat text)
 import lexicon  # noqa: E402
-from harness import embedded_stores, pct  # noqa: E402
+from harness import embedded_stores, pct, write_results  # noqa: E402
 
 from memory_ops.server import keys  # noqa: E402
 from memory_ops.server.tenancy import runtime_conversation_id, runtime_user_id  # noqa: E402
@@ -129,7 +128,7 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--port", type=int, default=18080)
     args = parser.parse_args()
-    began = time.perf_counter()
+    began, load_before = time.perf_counter(), os.getloadavg()
     results: dict[tuple[str, str, int], dict] = {}
     with embedded_stores("bench-server-", postgres_pool_max=32) as stores:
         seed(stores, args.users, args.history)
@@ -221,11 +220,11 @@ def main() -> int:
         verdict = f"Target (REST remember p95 at most 1.5x in-process at 8 clients): {ratio:.2f}x, " + (
             "met." if ratio <= 1.5 else "NOT met."
         )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        "# The server: REST against in-process\n\n"
-        f"Regenerate: `.venv/bin/python benchmarks/bench_server.py --users {args.users} --history {args.history} "
-        f"--requests {args.requests} --concurrency {' '.join(map(str, args.concurrency))}`\n\n"
+    command = (
+        f".venv/bin/python benchmarks/bench_server.py --users {args.users} --history {args.history} "
+        f"--requests {args.requests} --concurrency {' '.join(map(str, args.concurrency))}"
+    )
+    description = (
         f"{args.users} users of one tenant with {args.history} turns and 20 facts each, on the embedded stack "
         "(PostgreSQL + FalkorDB/Redis), hashing embedder (384 dimensions), `MEMORY_POSTGRES_POOL_MAX=32`, on a "
         "2-core machine shared with other work. For each operation and number of clients, "
@@ -234,13 +233,10 @@ def main() -> int:
         "that many threads of the benchmark process, each with a keep-alive httpx client. The load generator runs "
         "on the same two cores as the server and the stores, so its own cost is inside the REST figures. "
         "remember is `POST /v1/users/{u}/remember` with top_k 10; store_turn is `POST /v1/users/{u}/turns` with a "
-        f"new turn. Errors: {errors}.\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s.\n\n"
-        + table
-        + "\n\n"
-        + verdict
-        + "\n"
+        f"new turn. Errors: {errors}."
     )
+    title = "The server: REST against in-process"
+    write_results(RESULTS, title, command, description, began, load_before, table + "\n\n" + verdict)
     print(verdict)
     return 0
 

@@ -13,7 +13,6 @@ Writes benchmarks/results/tracing.md (FalkorDB), tracing_neo4j.md or tracing_gra
 """
 
 import argparse
-import json
 import random
 import sys
 import time
@@ -25,7 +24,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_remember import USER, learn, store_until, turn_stream  # noqa: E402
-from harness import GRAPH_NAMES, add_graph_argument, embedded_stores, graph_flag, pct, results_path  # noqa: E402
+from harness import (  # noqa: E402
+    GRAPH_NAMES,
+    add_graph_argument,
+    embedded_stores,
+    eval_questions,
+    graph_flag,
+    pct,
+    results_path,
+)
 
 from memory_runtime import tracing  # noqa: E402
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -139,7 +146,7 @@ def main() -> None:
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
 
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
+    questions = eval_questions()
     tables = {GRAPH_NAMES[g]: run(g, args, questions, exporter) for g in args.graph}
 
     graphs = list(tables)

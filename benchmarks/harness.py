@@ -2,6 +2,8 @@
 a progress line and the side-by-side table of a `--graph both` run."""
 
 import argparse
+import json
+import random
 import resource
 import subprocess
 import sys
@@ -18,8 +20,18 @@ from memory_runtime.config import load_settings
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.migrations import migrate
 
+QUESTIONS = Path(__file__).resolve().parent / "retrieval_eval" / "data" / "questions.jsonl"
 GRAPHS = ("falkordb", "neo4j")
 GRAPH_NAMES = {"falkordb": "FalkorDB", "neo4j": "Neo4j"}
+
+
+def eval_questions(rng: random.Random | None = None, n: int | None = None) -> list[str]:
+    """The retrieval evaluation set's questions, in file order, or `n` of them sampled with `rng` (all of them
+    when `n` is at least their number)."""
+    questions = [json.loads(line)["question"] for line in QUESTIONS.open()]
+    if rng is None or n is None:
+        return questions
+    return rng.sample(questions, min(n, len(questions)))
 
 
 def graph_choice(value: str) -> list[str]:
@@ -215,16 +227,20 @@ def disk_usage(path: Path) -> int:
 
 def write_results(
     path: Path, title: str, command: str, description: str, began: float, load_before: tuple[float, ...], body: str
-) -> None:
+) -> str:
     """Write a results file: its title, the command that regenerates it, what it measured, when, how long the run
-    took (from `began`, a perf_counter reading) and the load average at its start and end, then `body`."""
+    took (from `began`, a perf_counter reading) and the load average at its start and end, then `body`; returns
+    the text written."""
     from datetime import UTC, datetime
     from os import getloadavg
 
     load = f"load average {load_before[0]:.2f} at the start, {getloadavg()[0]:.2f} at the end"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
+    text = (
         f"# {title}\n\nRegenerate: `{command}`\n\n{description}\n\n"
         f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
-        f"{body}\n"
+        f"{body.rstrip()}\n"
     )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    print(f"wrote {path}", file=sys.stderr)
+    return text
