@@ -44,9 +44,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: install  ## all benchmarks (writes benchmarks/results/)
-	$(BIN)/python benchmarks/bench_write.py
-	$(BIN)/python benchmarks/bench_ui.py
+bench: install neo4j  ## the speed tables of the README on both graphs (about an hour on 2 idle cores; writes benchmarks/results/)
+	$(BIN)/python benchmarks/bench_remember.py --turns 20000 100000 --queries 300 --facts 10000 --entities 5000 --graph both
+	$(BIN)/python benchmarks/bench_write.py --graph both
+	$(BIN)/python benchmarks/bench_import.py --turns 100000 --graph both
+	$(BIN)/python benchmarks/bench_backup.py --turns 100000 --graph both
 
 screenshots: install browser  ## screenshots of the memory browser's main pages into docs/screenshots/
 	AGENT_MEMORY_SCREENSHOTS=docs/screenshots $(BIN)/python -m pytest -q -p no:cacheprovider tests/ui/test_screenshots.py
