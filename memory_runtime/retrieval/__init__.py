@@ -624,7 +624,11 @@ class Retriever:
             self.stores,
             self.user_id,
             {
-                "Turn": [ids.turn_id(t.conversation_id, t.index) for t in bundle.relevant_turns],
+                # the stored id rides in source_turn_ids (`_turn_items`): no uuid5 per turn
+                "Turn": [
+                    t.source_turn_ids[0] if t.source_turn_ids else ids.turn_id(t.conversation_id, t.index)
+                    for t in bundle.relevant_turns
+                ],
                 "Fact": [f["id"] for f in bundle.facts],
                 "Entity": [e["id"] for e in bundle.entities],
             },
