@@ -62,7 +62,7 @@ def main() -> int:
             ("entity", q._entity_vector(d, False), q._entity_vector(d, True)),
         ):
             truth, times = zip(*(timed(exact, {**base, "vec": v}) for v in vecs), strict=True)
-            print(f"| {name} | exact scan | 1 | {len(vecs)} | {statistics.median(times):.2f} |")
+            print(f"| {name} | exact scan | 1 | {len(vecs)}/{len(vecs)} | {statistics.median(times):.2f} |")
             for k in KS:
                 found, times = zip(*(timed(approx, {**base, "vec": v, "k": k}) for v in vecs), strict=True)
                 recall = statistics.mean(
