@@ -6,15 +6,20 @@ Wall-clock latency on a shared 2-core machine moves with the neighbours' load; t
 a statement ("Query internal execution time") moves much less. This records every graph statement of
 --queries remember(top_k=10) calls (the bench's questions, on the data profile_remember.py builds and keeps in
 --data-dir: run that first), runs each again with GRAPH.RO_QUERY, and prints per statement kind how many a call
-issues and their server time per call, beside the raw top-10 Turn vector query's. Run it from two checkouts on
-the same --data-dir, alternating, to compare code versions.
+issues and their server time per call, beside the raw top-10 Turn vector query's. It also prints the client's
+own CPU time per call (every thread of this process, `time.process_time`, over --queries further calls that
+record nothing): on 2 cores a remember() costs the client about as much CPU as the stores together, so the
+wall time is bounded by their sum. Run it from two checkouts on the same --data-dir, alternating, to compare
+code versions.
 """
 
 import argparse
 import json
+import os
 import random
 import statistics
 import sys
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -57,6 +62,10 @@ def main() -> int:
         for q in queries:
             memory.remember(q, top_k=10)
         del graph.__dict__["read"]
+        cpu, wall = time.process_time(), time.perf_counter()
+        for q in queries:
+            memory.remember(q, top_k=10)
+        cpu, wall = (time.process_time() - cpu) * 1000, (time.perf_counter() - wall) * 1000
         server: dict[str, list[float]] = defaultdict(list)
         for cypher, params in recorded:
             server[kind(cypher)].append(graph._graph.ro_query(cypher, params).run_time_ms)
@@ -69,6 +78,7 @@ def main() -> int:
     print(f"{n} remember() calls: {len(recorded) / n:.2f} graph statements and {total:.2f} ms of FalkorDB time a call")
     print(f"raw top-10 vector query: {statistics.mean(floor):.2f} ms mean, {statistics.median(floor):.2f} ms median")
     print(f"ratio: {total / statistics.mean(floor):.1f}x the floor's server time")
+    print(f"client CPU {cpu / n:.2f} ms a call (wall {wall / n:.2f} ms a call; load average {os.getloadavg()[0]:.2f})")
     for name, times in sorted(server.items(), key=lambda kv: -sum(kv[1])):
         print(f"  {sum(times) / n:6.2f} ms a call  {len(times) / n:4.2f} a call  {name}")
     return 0

@@ -116,10 +116,10 @@ def entity_hit(item: dict[str, Any], score: float, found_by: list[str]) -> Entit
     return EntityHit(**fields, aliases=list(item.get("aliases") or []), score=round(score, 6), found_by=found_by)
 
 
-def _context_result(name: str, job: Future[_T], warnings: list[str]) -> _T | None:
-    """The result of a context job (goals, profile, strategies), or None with a warning when its store failed."""
+def _section(name: str, load: Callable[[], _T], warnings: list[str]) -> _T | None:
+    """A context section (goals, profile, strategies), or None with a warning when its store failed."""
     try:
-        return job.result()
+        return load()
     except AgentMemoryError as exc:  # goals, profile and strategies are context, not the answer
         warnings.append(f"{name} skipped: {exc}")
         return None
@@ -514,12 +514,7 @@ class Retriever:
         timings: dict[str, float] = {}
         vec = self._embedding(text, timings)  # the one query embedding every strategy shares
         semantic_job = pool.submit(self._semantic, text, vec, top_k, as_of_ms, timings) if include_semantic else None
-        version = pool.submit(context_cache.version, self.stores, self.user_id)  # of goals, profile, strategies
-        goals_job = pool.submit(self._goals, version, timings)
-        profile_job = pool.submit(self._profile, version, timings)
-        procedural_job = None
-        if include_procedural:
-            procedural_job = pool.submit(self._procedural, text, vec, top_k, version, timings)
+        context_job = pool.submit(self._context, text, vec, top_k, include_procedural, timings)
         bundle = MemoryBundle(query=text)
         if include_episodic:
             began = time.perf_counter()
@@ -533,9 +528,8 @@ class Retriever:
             except StoreUnavailableError as exc:  # facts and entities live in the graph alone; the turns stand
                 warnings.append(f"facts and entities skipped: {exc}")
             timings["semantic_done"] = _ms(started)
-        goals = _context_result("goals", goals_job, warnings)
-        profile = _context_result("profile", profile_job, warnings)
-        strategies = None if procedural_job is None else _context_result("procedural", procedural_job, warnings)
+        goals, profile, strategies, context_warnings = context_job.result()
+        warnings.extend(context_warnings)
         if goals is not None:
             bundle.active_goals = goals
         if profile is not None:
@@ -570,13 +564,28 @@ class Retriever:
         done.set_result(embed())
         return done
 
+    def _context(
+        self, text: str, vec: QueryVector, top_k: int, procedural: bool, timings: dict[str, float]
+    ) -> tuple[list[Goal] | None, dict[str, Any] | None, list[StrategyMatch] | None, list[str]]:
+        """Active goals, the profile and (with `procedural`) the strategies that worked for `text`, and the
+        warnings of the sections skipped — one pool job: each section comes from the per-process cache under the
+        user's context version (one Redis GET), so three jobs cost more in thread hand-offs than they overlap."""
+        warnings: list[str] = []
+        version = context_cache.version(self.stores, self.user_id)
+        goals = _section("goals", lambda: self._goals(version, timings), warnings)
+        profile = _section("profile", lambda: self._profile(version, timings), warnings)
+        strategies = None
+        if procedural:
+            strategies = _section("procedural", lambda: self._procedural(text, vec, top_k, version, timings), warnings)
+        return goals, profile, strategies, warnings
+
     @tracing.traced("remember.procedural", result=lambda found: {"memory.strategies": len(found)})
     def _procedural(
         self,
         text: str,
-        vec: Future[list[float]],
+        vec: QueryVector,
         top_k: int,
-        version: Future[context_cache.Version],
+        version: context_cache.Version,
         timings: dict[str, float],
     ) -> list[StrategyMatch]:
         from memory_runtime.memory.procedural import ProceduralMemory
@@ -584,28 +593,28 @@ class Retriever:
         began = time.perf_counter()
         memory = ProceduralMemory(self.stores, self.user_id)
         found: list[StrategyMatch] = []
-        if context_cache.get(self.stores, self.user_id, version.result(), "has_strategies", memory.has_strategies):
-            found = memory.what_worked_for(text, top_k=min(top_k, 5), query_vector=vec.result())
+        if context_cache.get(self.stores, self.user_id, version, "has_strategies", memory.has_strategies):
+            found = memory.what_worked_for(text, top_k=min(top_k, 5), query_vector=_resolved(vec))
         timings["procedural"] = _ms(began)
         return found
 
     @tracing.traced("remember.goals", result=lambda found: {"memory.goals": len(found)})
-    def _goals(self, version: Future[context_cache.Version], timings: dict[str, float]) -> list[Goal]:
+    def _goals(self, version: context_cache.Version, timings: dict[str, float]) -> list[Goal]:
         from memory_runtime.memory.goals import GoalMemory
 
         began = time.perf_counter()
         goals = GoalMemory(self.stores, self.user_id).get_active_goals
-        found = context_cache.get(self.stores, self.user_id, version.result(), "goals", goals)
+        found = context_cache.get(self.stores, self.user_id, version, "goals", goals)
         timings["goals"] = _ms(began)
         return found
 
     @tracing.traced("remember.profile")
-    def _profile(self, version: Future[context_cache.Version], timings: dict[str, float]) -> dict[str, Any]:
+    def _profile(self, version: context_cache.Version, timings: dict[str, float]) -> dict[str, Any]:
         from memory_runtime.memory.users import UserModel
 
         began = time.perf_counter()
         profile = UserModel(self.stores, self.user_id).get_user_context
-        found = context_cache.get(self.stores, self.user_id, version.result(), "profile", profile)
+        found = context_cache.get(self.stores, self.user_id, version, "profile", profile)
         timings["profile"] = _ms(began)
         return dict(found)  # the bundle's section is a plain dict
 
@@ -615,7 +624,11 @@ class Retriever:
             self.stores,
             self.user_id,
             {
-                "Turn": [ids.turn_id(t.conversation_id, t.index) for t in bundle.relevant_turns],
+                # the stored id rides in source_turn_ids (`_turn_items`): no uuid5 per turn
+                "Turn": [
+                    t.source_turn_ids[0] if t.source_turn_ids else ids.turn_id(t.conversation_id, t.index)
+                    for t in bundle.relevant_turns
+                ],
                 "Fact": [f["id"] for f in bundle.facts],
                 "Entity": [e["id"] for e in bundle.entities],
             },

@@ -46,13 +46,17 @@ def _gather(lists: dict[str, list[dict[str, Any]]], key: str, score_key: str) ->
     by_id: dict[str, Candidate] = {}
     for strategy, items in lists.items():
         for rank, item in enumerate(items):
-            cand = by_id.setdefault(item[key], Candidate(item[key], dict(item)))
-            if strategy in cand.ranks:
+            cand = by_id.get(item[key])
+            if cand is None:  # first seen: its fields are the item's own
+                cand = by_id[item[key]] = Candidate(item[key], dict(item))
+            elif strategy in cand.ranks:
                 continue
+            else:
+                fields = cand.item
+                fields.update({k: v for k, v in item.items() if fields.get(k) is None})
             cand.ranks[strategy] = rank
-            if item.get(score_key) is not None:
-                cand.raw_scores[strategy] = float(item[score_key])
-            cand.item.update({k: v for k, v in item.items() if cand.item.get(k) is None})
+            if (score := item.get(score_key)) is not None:
+                cand.raw_scores[strategy] = float(score)
     return by_id
 
 
