@@ -15,7 +15,6 @@ benchmarks/results/remember.md (FalkorDB), remember_neo4j.md or remember_graphs.
 """
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -35,11 +34,13 @@ from harness import (  # noqa: E402
     RAW_TURN_VECTOR_QUERY,
     add_graph_argument,
     embedded_stores,
+    eval_questions,
     graph_flag,
     pct,
     progress,
     results_path,
     side_by_side,
+    write_results,
 )
 
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -128,9 +129,13 @@ def measure(memory: AgentMemory, stores: Stores, queries: list[str], graph: str)
         t = time.perf_counter()
         stores.graph.read(raw, {"v": vec})
         out["raw vector query"].append((time.perf_counter() - t) * 1000)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         bundle = memory.remember(q, top_k=10)
         out["remember()"].append((time.perf_counter() - t) * 1000)
+        out["remember() client CPU"].append((time.process_time() - cpu) * 1000)
+        t = time.perf_counter()
+        memory.remember(q, top_k=10, include_semantic=False, include_procedural=False)
+        out["remember(), turns only"].append((time.perf_counter() - t) * 1000)
         for name, ms in bundle.timings_ms.items():
             out[f"  {name}"].append(ms)
         t = time.perf_counter()
@@ -175,19 +180,24 @@ def table(results: dict[int, dict[str, list[float]]]) -> tuple[str, str]:
             v = results[n].get(name, [])
             cells += [f"{statistics.median(v):.1f} ms", f"{pct(v, 95):.1f} ms"] if v else ["", ""]
         rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    ratio = [
-        f"{n // 1000}k: p95 remember() / p95 raw = "
-        f"{pct(results[n]['remember()'], 95) / pct(results[n]['raw vector query'], 95):.1f}x"
-        for n in sizes
-    ]
+    ratio = [f"{n // 1000}k: " + _ratios(results[n]) for n in sizes]
     return "\n".join(rows), "; ".join(ratio)
+
+
+def _ratios(measures: dict[str, list[float]]) -> str:
+    """The p95 ratios to the raw floor of one size: the full call, and the turn section alone."""
+    floor = pct(measures["raw vector query"], 95)
+    line = f"p95 remember() / p95 raw = {pct(measures['remember()'], 95) / floor:.1f}x"
+    if turns := measures.get("remember(), turns only"):
+        line += f" (turns only {pct(turns, 95) / floor:.1f}x)"
+    return line
 
 
 def summary(results: dict[int, dict[str, list[float]]]) -> list[tuple[str, str]]:
     """The headline measures of one graph's run (for the side-by-side table)."""
     rows = []
     for n in sorted(results):
-        for name in ("remember()", "raw vector query"):
+        for name in ("remember()", "remember(), turns only", "remember() client CPU", "raw vector query"):
             v = results[n][name]
             rows.append((f"{name.strip()} p50 @ {n // 1000}k", f"{statistics.median(v):.1f} ms"))
             rows.append((f"{name.strip()} p95 @ {n // 1000}k", f"{pct(v, 95):.1f} ms"))
@@ -205,15 +215,13 @@ def main() -> int:
     add_graph_argument(parser)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = rng.sample(questions, min(args.queries, len(questions)))
+    queries = eval_questions(rng, args.queries)
     began, load_before = time.perf_counter(), os.getloadavg()
     runs: dict[str, dict[int, dict[str, list[float]]]] = {}
     after_sample = rng.getstate()
     for graph in args.graph:
         rng.setstate(after_sample)  # the same facts and entities on every graph
         runs[graph] = run(graph, args, queries, rng)
-    load = f"load average {load_before[0]:.2f} at the start, {os.getloadavg()[0]:.2f} at the end"
     sections = []
     for graph, results in runs.items():
         text, ratio = table(results)
@@ -223,11 +231,10 @@ def main() -> int:
     if both:
         print(both)
     command = (
-        f"`.venv/bin/python benchmarks/bench_remember.py --turns {' '.join(map(str, args.turns))} "
+        f".venv/bin/python benchmarks/bench_remember.py --turns {' '.join(map(str, args.turns))} "
         f"--queries {args.queries} --facts {args.facts} --entities {args.entities}"
         + (f" --embedder {args.embedder}" if args.embedder != "hashing" else "")
         + graph_flag(args.graph)
-        + "`"
     )
     graphs = " and ".join(GRAPH_NAMES[g] for g in runs)
     body = "".join(
@@ -240,24 +247,23 @@ def main() -> int:
         "local": "the local embedder (all-MiniLM-L6-v2 int8 on ONNX Runtime, 384 dimensions, one thread; the query "
         "embedding cached in Redis, except in the row that says otherwise, where each query is new)",
     }[args.embedder]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        "# remember() latency\n\n"
-        f"Regenerate: {command}\n\n"
+    description = (
         f"One user on the embedded stack (PostgreSQL + {graphs} graph, Redis), {embedder}, "
         f"one client thread, 2-core machine; {args.facts} facts and {args.entities} entities besides the turns. "
         f"{len(queries)} varied questions from the retrieval evaluation set; remember(top_k=10) runs every "
         "section (turns, facts, entities, strategies, goals, profile) with the default reranker "
         f"(MEMORY_RERANKER={Settings().reranker}). `raw vector query` is one top-10 "
         "query on the graph's Turn vector index (`db.idx.vector.queryNodes` / `db.index.vector.queryNodes`), the "
-        "floor. Indented rows are remember()'s own `timings_ms` (fulltext and vector are the turn strategies, "
-        "context the neighbour fetch, episodic the whole turn section, semantic_done when facts/entities were "
-        "ready, total), and `packing` is the bundle's to_context_string(max_tokens=1500) after the call.\n\n"
-        f"Measured {datetime.now(UTC):%Y-%m-%d}; whole run {time.perf_counter() - began:.0f} s; {load}.\n\n"
-        + (both + "\n\n" if both else "")
-        + body.rstrip()
-        + "\n"
+        "floor. `remember(), turns only` is the same call without facts, entities and strategies "
+        "(include_semantic=False, include_procedural=False), the turn section alone; `remember() client CPU` is "
+        "this process's CPU time (every thread, `time.process_time`) during the full call: the "
+        "client's own work, the stores being other processes. Indented rows are remember()'s own `timings_ms` "
+        "(fulltext and vector are the turn strategies, context the neighbour fetch, episodic the whole turn "
+        "section, semantic_done when facts/entities were ready, total), and `packing` is the bundle's "
+        "to_context_string(max_tokens=1500) after the call."
     )
+    body = (both + "\n\n" if both else "") + body
+    write_results(out, "remember() latency", command, description, began, load_before, body)
     return 0
 
 
