@@ -46,20 +46,16 @@ def store_turn_calls(memory: AgentMemory, stores: Stores, stream, calls: int) ->
     """store_turn end to end, its graph statement in the client and on the server (ms)."""
     out: dict[str, list[float]] = defaultdict(list)
     driver, neo4j = stores.graph._driver, stores.graph._neo4j  # type: ignore[attr-defined]
-    original = episodic.project
+    original = episodic.run_statements
 
-    def timed_project(stores_: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int:
-        for start in range(0, len(rows), batch):
-            params = episodic.projection_params(rows[start : start + batch])
+    def timed_project(stores_: Stores, statements: list[episodic.Statement]) -> None:
+        for cypher, params in statements:
             began = time.perf_counter()
-            _, summary, _ = driver.execute_query(
-                q.project(stores_.graph.dialect), params, routing_=neo4j.RoutingControl.WRITE
-            )
+            _, summary, _ = driver.execute_query(cypher, dict(params), routing_=neo4j.RoutingControl.WRITE)
             out["graph statement (execute_query), client"].append((time.perf_counter() - began) * 1000)
             out["graph statement, server (plan + run, before commit)"].append(_server_ms(summary))
-        return len(rows)
 
-    episodic.project = timed_project
+    episodic.run_statements = timed_project
     try:
         for _ in range(calls):
             turn = next(stream)
@@ -67,7 +63,7 @@ def store_turn_calls(memory: AgentMemory, stores: Stores, stream, calls: int) ->
             memory.store_turn(turn)
             out["store_turn, end to end"].append((time.perf_counter() - began) * 1000)
     finally:
-        episodic.project = original
+        episodic.run_statements = original
     return out
 
 
