@@ -9,7 +9,7 @@ the real importer (`memory_ops.importer.Importer`, as the CLI does) twice: the f
 everything, the second is the idempotent re-import (all duplicates). The first is broken down by timing
 the real functions: the validation pass over the file (`Importer.parse`), the Postgres transactions
 (`EpisodicMemory._insert`: binary COPY into a staging table + insert + checks), the graph projection
-(`episodic.project`: UNWIND MERGE + vector/full-text indexes, on the importer's worker thread), the
+(`episodic.run_statements`: UNWIND MERGE + vector/full-text indexes, on the importer's worker threads), the
 embedding, and how long the main thread waited for a projection. Peak RSS is the process's ru_maxrss.
 Writes benchmarks/results/import.md (`--graph neo4j`: import_neo4j.md; `both`: import_graphs.md).
 """
@@ -69,11 +69,11 @@ def run(graph: str, data: Path, args: argparse.Namespace, conversations: int, si
     """Import the file twice on a fresh stack with `graph`: [(measure, value)]."""
     with embedded_stores("bench-import-", graph) as stores:
         pg, prepare, project, waited, parse = Timer(), Timer(), Timer(), Timer(), Timer()
-        saved = (episodic.EpisodicMemory._insert, episodic.EpisodicMemory._prepare, episodic.project,
+        saved = (episodic.EpisodicMemory._insert, episodic.EpisodicMemory._prepare, episodic.run_statements,
                  Importer.parse, Importer._projected)  # fmt: skip
         episodic.EpisodicMemory._insert = pg.wrap(saved[0])  # type: ignore[method-assign]
         episodic.EpisodicMemory._prepare = prepare.wrap(saved[1])  # type: ignore[method-assign]
-        episodic.project = project.wrap(saved[2])
+        episodic.run_statements = project.wrap(saved[2])
         Importer.parse = parse.wrap(saved[3])  # type: ignore[method-assign]
         Importer._projected = waited.wrap(saved[4])  # type: ignore[method-assign]
         try:
@@ -86,7 +86,7 @@ def run(graph: str, data: Path, args: argparse.Namespace, conversations: int, si
             print(f"[{graph}] import #2 (the same file again) ...", file=sys.stderr)
             second = Importer(stores, "bench-user", batch_size=args.batch).run([data])
         finally:
-            (episodic.EpisodicMemory._insert, episodic.EpisodicMemory._prepare, episodic.project,
+            (episodic.EpisodicMemory._insert, episodic.EpisodicMemory._prepare, episodic.run_statements,
              Importer.parse, Importer._projected) = saved  # type: ignore[method-assign]  # fmt: skip
         stored = stores.pg.fetch("SELECT count(*) AS n FROM conversation_logs")[0]["n"]
         in_graph = stores.graph.read("MATCH (t:Turn) RETURN count(t) AS n")[0]["n"]
@@ -113,9 +113,9 @@ def run(graph: str, data: Path, args: argparse.Namespace, conversations: int, si
         ("  pass 1: validate the file (Importer.parse)", rate(parse.total)),
         ("  embed + check (EpisodicMemory._prepare)", rate(prepare.total)),
         ("  Postgres (EpisodicMemory._insert: COPY + insert)", f"{rate(pg.total)} ({pg.calls} transactions)"),
-        ("  graph projection (episodic.project, worker thread)", rate(project.total)),
+        ("  graph projection (episodic.run_statements, summed over the worker threads)", rate(project.total)),
         ("  main thread waiting for the projection", f"{waited.total:.1f} s"),
-        ("  rest (store check, pass 2 reading the file, batching)", f"{rest:.1f} s"),
+        ("  rest (store check, pass 2 reading the file, encoding the graph parameters)", f"{rest:.1f} s"),
         ("CPU of import #1: importer process", per_k(client_cpu)),
         ("CPU of import #1: PostgreSQL server", per_k(pg_cpu)),
         ("CPU of import #1: graph server (FalkorDB only)", graph_cpu_text if graph_cpu is None else per_k(graph_cpu)),
@@ -162,7 +162,8 @@ def main() -> int:
         "pgvector 0.8; graph: " + "; ".join(graphs[g] for g in runs) + "), hashing embedder, 384 dimensions, "
         "2-core machine shared with other jobs. Every turn is written to PostgreSQL (one transaction with binary "
         f"COPY per batch of {args.batch}) and projected into the graph (Turn nodes with vector + full-text "
-        "indexes, HAS_TURN, FOLLOWED_BY) by one worker thread while the next batch is embedded and committed, so "
+        "indexes, HAS_TURN, FOLLOWED_BY) by worker threads (two on FalkorDB, which runs one write at a time: one "
+        "batch is sent while the other runs; one on Neo4j) while the next batch is embedded and committed, so "
         "the parts overlap and do not add up to the wall time. The second import of the same file writes "
         "nothing: the importer finds every turn already stored with the same content hash before embedding "
         "anything.\n\n"
@@ -177,7 +178,7 @@ def main() -> int:
         "thread is never idle (the main thread waits for it), else the main thread's embedding and COPY.\n"
         "* Memory: a file is validated completely before its first write (pass 1, streamed, keeping a content "
         "hash per turn), so nothing of a bad file is stored; pass 2 reads it again and writes it in batches. "
-        "The importer holds one batch being written and one being projected, plus about 300 bytes per turn of "
+        "The importer holds one batch being written and up to two being projected, plus about 300 bytes per turn of "
         "hashes, instead of the whole file's turns.\n"
     )
     return 0

@@ -12,8 +12,8 @@ Per file, in two passes over it:
    not sent again (so a re-import neither writes nor re-embeds anything).
 3. **Write** (`stream_turns`, the second pass): the new turns in file order, in batches of `batch_size`, as
    `EpisodicMemory.store_turns` writes them (one Postgres transaction with binary COPY each, then the graph
-   projection, which a worker thread runs while the next batch is read, embedded and committed). The
-   importer holds one batch being written and one being projected. The store's own idempotency on
+   projection, which worker threads run while the next batch is read, embedded and committed). The
+   importer holds one batch being written and up to two being projected. The store's own idempotency on
    (conversation_id, index) + content hash backs the duplicate check against concurrent writers; a file
    changed on disk between the passes stops the import with an error (what was written stays).
 
@@ -37,7 +37,7 @@ Decisions:
 
 import dataclasses
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -315,17 +315,22 @@ class Importer:
     def _write(self, plan: _Plan, summary: ImportSummary, bar: ProgressBar, units: float) -> None:
         """Store the plan's new turns in batches; `units` of the progress bar stand for the whole file.
 
-        Each batch is committed to Postgres here and projected into the graph by one worker thread while the
-        next batch is read, embedded and committed: projections run one at a time in batch order (a
-        conversation split over two batches is linked), and at most one batch waits for its projection.
+        Each batch is committed to Postgres here and projected into the graph by worker threads while the next
+        batch is read, embedded and committed. With one worker (Neo4j) projections run one at a time in batch
+        order, so a conversation split over two batches is linked (concurrent transactions would each miss the
+        other's turns). A graph that runs one write at a time (FalkorDB) gets two workers: one batch is sent while
+        the other runs, which keeps the server busy, and whichever of two neighbouring batches runs second links
+        them (each turn links to its stored predecessor and successor). Up to `workers` batches wait for their
+        projection.
         """
         assert self._write_stores is not None
         per_turn = units / max(1, plan.scan.turn_count)
         bar.advance(per_turn * plan.duplicates, plan.duplicates)
         written = 0
         memories: dict[str, EpisodicMemory] = {}
-        with ThreadPoolExecutor(1, thread_name_prefix="agent-memory-import-projection") as projector:
-            pending: tuple[Future[WriteResult], int] | None = None
+        workers = 2 if self._write_stores.graph.serializes_writes else 1
+        with ThreadPoolExecutor(workers, thread_name_prefix="agent-memory-import-projection") as projector:
+            pending: deque[tuple[Future[WriteResult], int]] = deque()
             try:
                 for batch in self._batches(plan):
                     for user, turns in _by_owner(batch, plan.owners).items():
@@ -337,15 +342,15 @@ class Importer:
                         except AgentMemoryError as exc:
                             raise _PartialWrite(written, plan.new_turns, exc) from exc
                         written += len(turns)
-                        if pending is not None:
-                            self._projected(plan, summary, *pending)
-                        pending = projector.submit(committed.project), len(turns)
+                        if len(pending) == workers:
+                            self._projected(plan, summary, *pending.popleft())
+                        pending.append((projector.submit(committed.project), len(turns)))
                         bar.advance(per_turn * len(turns), len(turns))
             except ImportFormatError as exc:  # the file changed on disk since the first pass
                 raise _PartialWrite(written, plan.new_turns, exc) from exc
             finally:
-                if pending is not None:
-                    self._projected(plan, summary, *pending)
+                while pending:
+                    self._projected(plan, summary, *pending.popleft())
 
     def _projected(self, plan: _Plan, summary: ImportSummary, projection: "Future[WriteResult]", size: int) -> None:
         """Count a committed batch once its projection is done; a graph failure is a warning (the turns are

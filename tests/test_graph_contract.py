@@ -59,6 +59,18 @@ def test_parameters_are_data_never_cypher(backend_stores):
     assert backend_stores.graph.read("MATCH (e:Entity {id: 'e1'}) RETURN e.name AS name") == [{"name": evil}]
 
 
+def test_parameters_encoded_ahead_write_what_plain_parameters_write(backend_stores):
+    """`encode` (what a bulk writer runs while the previous batch is on the server) changes nothing written."""
+    graph = backend_stores.graph
+    cypher = "UNWIND $rows AS r CREATE (:Entity {id: $u + r.id, user_id: $u, name: r.name, w: r.w})"
+    read = "MATCH (e:Entity) WHERE e.user_id = $u RETURN e.name AS name, e.w AS w ORDER BY e.id"
+    rows = [{"id": f"e{i}", "name": f'it\'s "{i}" ✓', "w": [0.5, i / 3, -1e-7]} for i in range(3)]
+    graph.write(cypher, {"rows": rows, "u": "plain"})
+    graph.write(cypher, graph.encode({"rows": rows, "u": "encoded"}))
+    stored = graph.read(read, {"u": "encoded"})
+    assert stored == graph.read(read, {"u": "plain"}) and [r["name"] for r in stored] == [r["name"] for r in rows]
+
+
 def test_vector_scores_are_similarities_in_zero_one_best_first(backend_stores):
     _turn(backend_stores, "same", "u", "a", _unit(0))
     _turn(backend_stores, "near", "u", "b", _unit(0, 1))

@@ -653,3 +653,16 @@ def test_backfill_on_a_webserver_launches_a_dagster_backfill_of_the_jobs_assets(
         assert sorted(subset.get_partition_keys()) == ["2024-03-01", "2024-03-02", "2024-03-03"]
     finally:
         instance.dispose()
+
+
+def test_a_conversation_imported_in_many_small_batches_is_one_linked_chain_on_every_graph(backend_stores, tmp_path):
+    """Batches are projected while the next ones are committed (on FalkorDB two at a time): every neighbour
+    pair across a batch boundary is still linked, once."""
+    records = jsonl_records("long", 40)
+    summary = run_import(backend_stores, write_jsonl(tmp_path / "long.jsonl", records), batch_size=3)
+    assert summary.ok and summary.inserted == 40
+    chain = backend_stores.graph.read(
+        "MATCH (a:Turn)-[:FOLLOWED_BY]->(b:Turn) WHERE a.conversation_id = 'long' "
+        "RETURN a.index AS i, b.index AS j ORDER BY i",
+    )
+    assert [(r["i"], r["j"]) for r in chain] == [(i, i + 1) for i in range(39)]

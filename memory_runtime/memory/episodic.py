@@ -8,7 +8,7 @@ logged warning (working memory is a cache rebuilt from the log).
 """
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -196,12 +196,13 @@ class EpisodicMemory:
         while it commits the next batch."""
         turns = list(turns)
         if not turns:
-            return CommittedBatch(self, WriteResult([], 0, 0), [], [])
+            return CommittedBatch(self, WriteResult([], 0, 0), [], [], [])
         rows = self._prepare(turns)
         inserted, duplicates = self._insert(rows)
         result = WriteResult([t.id for t in turns], len(inserted), len(duplicates))
         new_rows = [r for r in rows if r.id in inserted]
-        return CommittedBatch(self, result, new_rows, [r for r in rows if r.id in duplicates])
+        statements = projection_statements(self.stores, [_graph_row(self.user_id, r) for r in new_rows])
+        return CommittedBatch(self, result, new_rows, [r for r in rows if r.id in duplicates], statements)
 
     def get_recent_turns(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
         """The latest `limit` stored turns, oldest first: of `conversation_id` (default: the current
@@ -262,24 +263,27 @@ class CommittedBatch:
     result: WriteResult
     new_rows: list[_Row]
     duplicate_rows: list[_Row]
+    statements: list["Statement"]  # the new rows' projection, encoded when the batch was committed
 
     def project(self) -> WriteResult:
         """Project the batch into the graph and push it to working memory; ProjectionError if the graph failed
         (the turns stay durable in Postgres)."""
         memory, stores = self.memory, self.memory.stores
-        graph_rows = [_graph_row(memory.user_id, r) for r in self.new_rows]
+        projected = [r.id for r in self.new_rows]
         graph_error: AgentMemoryError | None = None
         try:
+            run_statements(stores, self.statements)
             if self.duplicate_rows:  # a retry after a failed projection heals the graph
                 ids_ = sorted(r.id for r in self.duplicate_rows)
                 missing = {x["id"] for x in stores.graph.read(q.missing_turns(stores.graph.dialect), {"ids": ids_})}
-                graph_rows += [_graph_row(memory.user_id, r) for r in self.duplicate_rows if r.id in missing]
-            project(stores, graph_rows)
+                healed = [_graph_row(memory.user_id, r) for r in self.duplicate_rows if r.id in missing]
+                projected += [r["id"] for r in healed]
+                project(stores, healed)
         except AgentMemoryError as exc:
             graph_error = exc
         memory._push(self.new_rows, self.result)
         if graph_error is not None:
-            raise ProjectionError("graph", [r["id"] for r in graph_rows], str(graph_error)) from graph_error
+            raise ProjectionError("graph", projected, str(graph_error)) from graph_error
         return self.result
 
 
@@ -317,16 +321,27 @@ def _graph_row(user_id: str, r: "_Row") -> dict[str, Any]:
     }
 
 
-def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int:
-    """Project turn rows (see `_graph_row`) into the graph: conversations, turns, links; one statement per
-    `batch` rows. Idempotent."""
+Statement = tuple[str, Mapping[str, Any]]  # Cypher and its parameters, encoded for the graph backend
+
+
+def projection_statements(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> list[Statement]:
+    """The statements projecting turn rows (see `_graph_row`): conversations, turns, links; one per `batch`
+    rows, their parameters encoded ahead (`GraphStore.encode`)."""
     graph = stores.graph
-    done = 0
-    for start in range(0, len(rows), batch):
-        chunk = rows[start : start + batch]
-        graph.write(q.project(graph.dialect), projection_params(chunk))
-        done += len(chunk)
-    return done
+    cypher = q.project(graph.dialect)
+    return [(cypher, graph.encode(projection_params(rows[s : s + batch]))) for s in range(0, len(rows), batch)]
+
+
+def run_statements(stores: Stores, statements: list[Statement]) -> None:
+    """Run projection statements in order."""
+    for cypher, params in statements:
+        stores.graph.write(cypher, params)
+
+
+def project(stores: Stores, rows: list[dict[str, Any]], batch: int = 500) -> int:
+    """Project turn rows (see `_graph_row`) into the graph; one statement per `batch` rows. Idempotent."""
+    run_statements(stores, projection_statements(stores, rows, batch))
+    return len(rows)
 
 
 def projection_params(chunk: list[dict[str, Any]]) -> dict[str, Any]:

@@ -57,6 +57,11 @@ class GraphStore(ABC):
     def write(self, cypher: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         """Run one write statement atomically (one logical write = one statement)."""
 
+    def encode(self, params: Mapping[str, Any]) -> Mapping[str, Any]:
+        """`params` in the form this backend sends them, for a later `read`/`write`: a bulk writer encodes the
+        next batch's parameters while the server runs the current one. The default is `params` themselves."""
+        return params
+
     @abstractmethod
     def vector_dimensions(self) -> dict[str, int]:
         """Dimension of each existing vector index, keyed by label."""

@@ -120,18 +120,20 @@ class Neo4jDialect(Dialect):
             )
             for v in schema.vectors
         ]
-        out += [
-            DDL(
-                "fulltext",
-                f.label,
-                f.props,
-                f"CREATE FULLTEXT INDEX {ident(f.name)} IF NOT EXISTS FOR (n:{ident(f.label)}) "
-                f"ON EACH [{', '.join('n.' + ident(p) for p in f.props)}] "
-                f"OPTIONS {{indexConfig: {{`fulltext.analyzer`: '{self.FULLTEXT_ANALYZER}'}}}}",
-            )
-            for f in schema.fulltext
-        ]
+        out += [self.fulltext_ddl(f) for f in schema.fulltext]
         return out
+
+    def fulltext_ddl(self, f: FulltextIndex, *, eventually_consistent: bool = False) -> DDL:
+        """The full-text index `f`; `eventually_consistent` updates it after the commit, in the background."""
+        later = ", `fulltext.eventually_consistent`: true" if eventually_consistent else ""
+        return DDL(
+            "fulltext",
+            f.label,
+            f.props,
+            f"CREATE FULLTEXT INDEX {ident(f.name)} IF NOT EXISTS FOR (n:{ident(f.label)}) "
+            f"ON EACH [{', '.join('n.' + ident(p) for p in f.props)}] "
+            f"OPTIONS {{indexConfig: {{`fulltext.analyzer`: '{self.FULLTEXT_ANALYZER}'{later}}}}}",
+        )
 
     def vector_expr(self, expr: str) -> str:
         return expr
