@@ -227,10 +227,9 @@ def disk_usage(path: Path) -> int:
 
 def write_results(
     path: Path, title: str, command: str, description: str, began: float, load_before: tuple[float, ...], body: str
-) -> str:
+) -> None:
     """Write a results file: its title, the command that regenerates it, what it measured, when, how long the run
-    took (from `began`, a perf_counter reading) and the load average at its start and end, then `body`; returns
-    the text written."""
+    took (from `began`, a perf_counter reading) and the load average at its start and end, then `body`."""
     from datetime import UTC, datetime
     from os import getloadavg
 
@@ -243,4 +242,3 @@ def write_results(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     print(f"wrote {path}", file=sys.stderr)
-    return text

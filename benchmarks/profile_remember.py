@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import bench_import  # noqa: E402
 import bench_remember as br  # noqa: E402
-from harness import embedded_stores  # noqa: E402
+from harness import embedded_stores, eval_questions  # noqa: E402
 from pyinstrument import Profiler  # noqa: E402
 
 from memory_ops.importer import Importer  # noqa: E402
@@ -90,8 +90,7 @@ def main() -> int:
     parser.add_argument("--html", type=Path, help="also write the interactive HTML profiles into this directory")
     parser.add_argument("--remember-only", action="store_true", help="profile remember() only (no store_turns, import)")
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = random.Random(7).sample(questions, min(args.queries, len(questions)))
+    queries = eval_questions(random.Random(7), args.queries)
     with ExitStack() as stack:
         if args.data_dir:
             args.data_dir.mkdir(parents=True, exist_ok=True)

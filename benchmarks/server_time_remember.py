@@ -14,7 +14,6 @@ code versions.
 """
 
 import argparse
-import json
 import os
 import random
 import statistics
@@ -28,7 +27,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "retrieval_eval"))
 
 import bench_remember as br  # noqa: E402
-from harness import RAW_TURN_VECTOR_QUERY  # noqa: E402
+from harness import RAW_TURN_VECTOR_QUERY, eval_questions  # noqa: E402
 from profile_remember import kept_stores  # noqa: E402
 
 from memory_runtime.api import AgentMemory  # noqa: E402
@@ -45,8 +44,7 @@ def main() -> int:
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
-    questions = [json.loads(line)["question"] for line in (HERE / "retrieval_eval/data/questions.jsonl").open()]
-    queries = random.Random(7).sample(questions, min(args.queries, len(questions)))
+    queries = eval_questions(random.Random(7), args.queries)
     recorded: list[tuple[str, Any]] = []
     with kept_stores(args.data_dir, "falkordb") as stores, AgentMemory(br.USER, stores=stores) as memory:
         graph = stores.graph
