@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, Unpack
 from memory_runtime import metrics, tracing
 from memory_runtime.config import Settings, load_settings
 from memory_runtime.domain import validation
-from memory_runtime.domain.errors import AgentMemoryError, StoreUnavailableError, ValidationError
+from memory_runtime.domain.errors import AgentMemoryError, ProjectionError, StoreUnavailableError, ValidationError
 from memory_runtime.domain.models import (
     Entity,
     Fact,
@@ -28,7 +28,7 @@ from memory_runtime.domain.models import (
     Turn,
     UserContext,
 )
-from memory_runtime.memory.episodic import EpisodicMemory, ReprojectReport, WriteResult, reproject
+from memory_runtime.memory.episodic import EpisodicMemory, ReprojectReport, WriteResult, graph_writes, reproject
 from memory_runtime.memory.working import WorkingMemory
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.postgres import turns as pg_turns
@@ -50,6 +50,10 @@ def _redis_errors() -> Iterator[None]:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise StoreUnavailableError("Redis", "MEMORY_REDIS_URI", str(exc) or type(exc).__name__) from exc
+
+
+# Operations that queue graph writes rather than wait for them (MEMORY_GRAPH_WRITES=batched).
+_QUEUES_GRAPH_WRITES = frozenset({"store_turn", "store_turns"})
 
 
 class FactFields(TypedDict, total=False):
@@ -130,10 +134,19 @@ class AgentMemory:
         with metrics.timed(operation), tracing.operation(operation, self.user_id):
             try:
                 with _redis_errors():
+                    if operation not in _QUEUES_GRAPH_WRITES:
+                        self._await_graph_writes()
                     yield
             except StoreUnavailableError as exc:
                 metrics.store_error(exc.store, "unavailable")
                 raise
+
+    def _await_graph_writes(self) -> None:
+        """Read-your-writes with MEMORY_GRAPH_WRITES=batched: wait for this user's queued graph projections."""
+        queue = graph_writes(self.stores)
+        if queue is not None and queue.pending(self.user_id):
+            with tracing.span("graph_writes.wait"):
+                queue.wait(self.user_id)
 
     @cached_property
     def working(self) -> WorkingMemory:
@@ -195,6 +208,16 @@ class AgentMemory:
         turns = list(turns)
         with self._op("store_turns", "write"):
             return self.episodic.store_turns(turns)
+
+    def flush_graph(self) -> None:
+        """Wait until this user's turns are in the graph; with MEMORY_GRAPH_WRITES=batched, raise ProjectionError
+        naming the turns whose queued projection failed since the last report (they are durable in PostgreSQL:
+        `reproject()` writes them). Immediate with MEMORY_GRAPH_WRITES=sync, where store_turn reports failures."""
+        with self._op("flush_graph", "write"):
+            queue = graph_writes(self.stores)
+            failed = queue.take_failures(self.user_id) if queue is not None else None
+            if failed is not None:
+                raise ProjectionError("graph", failed.turn_ids, failed.detail)
 
     def reproject(self, since: datetime | None = None, until: datetime | None = None) -> ReprojectReport:
         """Re-project this user's turns that the graph is missing (after a graph outage)."""

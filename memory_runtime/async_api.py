@@ -236,6 +236,7 @@ class AsyncAgentMemory:
     store_turn = coroutine_of(AgentMemory.store_turn)
     store_turns = coroutine_of(AgentMemory.store_turns)
     reproject = coroutine_of(AgentMemory.reproject)
+    flush_graph = coroutine_of(AgentMemory.flush_graph)
     recent_turns = coroutine_of(AgentMemory.recent_turns)
     remember = coroutine_of(AgentMemory.remember)
     learn_fact = coroutine_of(AgentMemory.learn_fact)

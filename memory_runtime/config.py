@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     graph_pool_max: int = Field(
         16, ge=1, description="Maximum pooled graph connections (FalkorDB or Neo4j) per process, sync and async alike."
     )
+    graph_writes: Literal["sync", "batched"] = Field(
+        "sync",
+        description="`sync`: store_turn writes the graph before it returns. `batched`: it returns once the turn is "
+        "durable in PostgreSQL and in working memory, and a background job writes the graph, many turns per "
+        "statement; the same user's next graph read waits for it (read-your-writes in the process).",
+    )
     neo4j_database: str | None = Field(None, description="Neo4j database; unset = the server default.")
     neo4j_user: str | None = Field(None, description="Neo4j user (required for a Neo4j URI).")
     neo4j_password: SecretStr | None = Field(None, description="Neo4j password (required for Neo4j).")

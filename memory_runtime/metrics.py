@@ -36,6 +36,7 @@ OPERATIONS: frozenset[str] = frozenset(
         "store_turn",
         "store_turns",
         "reproject",
+        "flush_graph",
         # retrieval
         "remember",
         "embed",

@@ -4,7 +4,9 @@ Order of a write (docs/architecture.md, "Write path"): validate → embed (cache
 (idempotent on (conversation_id, turn_index) with a content hash) → graph projection → working memory.
 Postgres is the source of truth: once it has committed, a graph failure raises ProjectionError (the
 turns are durable and `reproject()` / the episodic_graph asset restores them) and a Redis failure is a
-logged warning (working memory is a cache rebuilt from the log).
+logged warning (working memory is a cache rebuilt from the log). With MEMORY_GRAPH_WRITES=batched the
+graph projection is queued instead (`graph_writes`, memory.write_behind) and a failure is reported by the
+user's next store_turn (a warning) and by `AgentMemory.flush_graph()` (ProjectionError).
 """
 
 import logging
@@ -27,6 +29,7 @@ from memory_runtime.domain.errors import (
 )
 from memory_runtime.domain.models import Turn, TurnHit, estimate_tokens, now, to_ms
 from memory_runtime.embeddings.base import check_dimensions
+from memory_runtime.memory.write_behind import WriteBehind
 from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph.queries import episodic as q
 from memory_runtime.stores.postgres import turns as pg_turns
@@ -187,13 +190,16 @@ class EpisodicMemory:
 
     # ---- public ----------------------------------------------------------------------------------
     def store_turns(self, turns: Iterable[Turn]) -> WriteResult:
-        """Store a batch atomically in Postgres, then project it; see the module docstring."""
+        """Store a batch atomically in Postgres, then project it (or queue the projection, with
+        MEMORY_GRAPH_WRITES=batched); see the module docstring."""
+        if self.stores.settings.graph_writes == "batched":
+            return self.commit(turns, encode=False).defer()
         return self.commit(turns).project()
 
-    def commit(self, turns: Iterable[Turn]) -> "CommittedBatch":
+    def commit(self, turns: Iterable[Turn], *, encode: bool = True) -> "CommittedBatch":
         """The first half of `store_turns`: validate, embed and commit the batch to Postgres (durable when this
         returns). Its `project()` is the second half (graph and working memory), which a bulk writer may run
-        while it commits the next batch."""
+        while it commits the next batch; `encode` prepares the projection's statements here."""
         turns = list(turns)
         if not turns:
             return CommittedBatch(self, WriteResult([], 0, 0), [], [], [])
@@ -201,7 +207,9 @@ class EpisodicMemory:
         inserted, duplicates = self._insert(rows)
         result = WriteResult([t.id for t in turns], len(inserted), len(duplicates))
         new_rows = [r for r in rows if r.id in inserted]
-        statements = projection_statements(self.stores, [_graph_row(self.user_id, r) for r in new_rows])
+        statements = (
+            projection_statements(self.stores, [_graph_row(self.user_id, r) for r in new_rows]) if encode else []
+        )
         return CommittedBatch(self, result, new_rows, [r for r in rows if r.id in duplicates], statements)
 
     def get_recent_turns(self, limit: int = 20, conversation_id: str | None = None) -> list[Turn]:
@@ -274,17 +282,69 @@ class CommittedBatch:
         try:
             run_statements(stores, self.statements)
             if self.duplicate_rows:  # a retry after a failed projection heals the graph
-                ids_ = sorted(r.id for r in self.duplicate_rows)
-                missing = {x["id"] for x in stores.graph.read(q.missing_turns(stores.graph.dialect), {"ids": ids_})}
-                healed = [_graph_row(memory.user_id, r) for r in self.duplicate_rows if r.id in missing]
-                projected += [r["id"] for r in healed]
-                project(stores, healed)
+                projected += heal(stores, [_graph_row(memory.user_id, r) for r in self.duplicate_rows])
         except AgentMemoryError as exc:
             graph_error = exc
         memory._push(self.new_rows, self.result)
         if graph_error is not None:
             raise ProjectionError("graph", projected, str(graph_error)) from graph_error
         return self.result
+
+    def defer(self) -> WriteResult:
+        """Queue the batch's projection for the write-behind (`graph_writes`) and push it to working memory. The
+        result warns of the user's earlier turns whose queued projection failed since the last report."""
+        memory = self.memory
+        queue = graph_writes(memory.stores)
+        assert queue is not None  # only called with MEMORY_GRAPH_WRITES=batched
+        failed = queue.take_failures(memory.user_id)
+        if self.new_rows or self.duplicate_rows:
+            queue.submit(
+                memory.user_id,
+                [r.id for r in self.new_rows],
+                _Projection(
+                    [_graph_row(memory.user_id, r) for r in self.new_rows],
+                    [_graph_row(memory.user_id, r) for r in self.duplicate_rows],
+                ),
+            )
+        memory._push(self.new_rows, self.result)
+        if failed is not None:
+            self.result.warnings.append(str(ProjectionError("graph", failed.turn_ids, failed.detail)))
+        return self.result
+
+
+@dataclass(frozen=True)
+class _Projection:
+    """One deferred store_turns' graph rows: the new turns, and the retried ones to heal if the graph lacks them."""
+
+    new: list[dict[str, Any]]
+    retried: list[dict[str, Any]]
+
+
+def graph_writes(stores: Stores) -> "WriteBehind[_Projection] | None":
+    """The process's queue of deferred turn projections (MEMORY_GRAPH_WRITES=batched), else None."""
+    if stores.settings.graph_writes != "batched":
+        return None
+    queue = stores.memo.get("graph_writes")
+    if queue is None:
+        queue = stores.memo.setdefault("graph_writes", WriteBehind(stores, lambda ps: _project_round(stores, ps)))
+    return queue  # type: ignore[no-any-return]
+
+
+def _project_round(stores: Stores, projections: list[_Projection]) -> None:
+    """Write a round of deferred projections: every new turn in one statement per 500, then the heals."""
+    project(stores, [r for p in projections for r in p.new])
+    retried = [r for p in projections for r in p.retried]
+    if retried:
+        heal(stores, retried)
+
+
+def heal(stores: Stores, rows: list[dict[str, Any]]) -> list[str]:
+    """Project the turn rows the graph is missing (a retry after a failed projection); their ids."""
+    ids_ = sorted({r["id"] for r in rows})
+    missing = {x["id"] for x in stores.graph.read(q.missing_turns(stores.graph.dialect), {"ids": ids_})}
+    healed = list({r["id"]: r for r in rows if r["id"] in missing}.values())  # a turn retried twice: once
+    project(stores, healed)
+    return [r["id"] for r in healed]
 
 
 def _token_count(given: int | None, content: str) -> int:

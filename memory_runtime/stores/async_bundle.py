@@ -5,8 +5,10 @@ The same `Stores` the memory code takes, built from the asyncio variants of each
 in place of the thread pool, so the shared code runs unchanged inside the bridge (`stores.bridge`).
 """
 
+from collections.abc import Callable
+from concurrent.futures import Future
 from functools import cached_property
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from memory_runtime import tracing
 from memory_runtime.config import Settings
@@ -15,6 +17,8 @@ from memory_runtime.stores.bundle import Stores
 from memory_runtime.stores.graph import open_graph
 from memory_runtime.stores.postgres.async_pool import AsyncPostgresStore
 from memory_runtime.stores.redis.async_client import AsyncRedisStore
+
+_T = TypeVar("_T")
 
 
 class AsyncStores(Stores):
@@ -39,6 +43,10 @@ class AsyncStores(Stores):
     def executor(self) -> TaskExecutor:
         """Asyncio tasks for the concurrent retrieval strategies and deferred bookkeeping."""
         return TaskExecutor()
+
+    def background(self, fn: Callable[..., _T], /, *args: Any) -> "Future[_T]":
+        """A job of no call, as an asyncio task (see `Stores.background`)."""
+        return self.executor.submit_background(fn, *args)
 
     def close(self) -> None:
         raise RuntimeError("AsyncStores close with `await stores.aclose()`")

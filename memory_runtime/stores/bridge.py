@@ -172,6 +172,13 @@ class _TaskFuture(Future[_T]):
         return self.task.done()
 
 
+class _ShieldedTaskFuture(_TaskFuture[_T]):
+    """A background job's Future: a caller waiting on it that is cancelled leaves the job running."""
+
+    def result(self, timeout: float | None = None) -> _T:
+        return await_io(asyncio.shield(self.task))
+
+
 class _Scope:
     """The jobs one public call started."""
 
@@ -202,6 +209,17 @@ class TaskExecutor(Executor):
         (scope.tasks if scope is not None else self._background).add(task)
         task.add_done_callback(self._background.discard)
         return _TaskFuture(task)
+
+    def submit_background(self, fn: Callable[..., _T], /, *args: Any) -> Future[_T]:
+        """`submit` for a job that belongs to no call (write-behind): never cancelled with the call that started
+        it or with one that waits for it; `drain()` waits for it."""
+        if self._closed:
+            raise RuntimeError("cannot schedule new jobs after the stores closed")
+        task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(run(fn, *args), name=JOB_NAME)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        task.add_done_callback(_log_failure)
+        return _ShieldedTaskFuture(task)
 
     def adopt(self, tasks: set[asyncio.Task[Any]]) -> None:
         """Keep the unfinished `tasks` of a finished call until they are done (their errors are logged)."""

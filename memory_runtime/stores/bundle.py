@@ -1,9 +1,10 @@
 """`Stores`: the open store clients and the embedder, shared by every memory component of a process."""
 
-from concurrent.futures import Executor, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 from memory_runtime import tracing
 from memory_runtime.config import Settings
@@ -12,6 +13,8 @@ from memory_runtime.stores.graph import GraphStore, open_graph
 from memory_runtime.stores.postgres import PostgresStore
 from memory_runtime.stores.redis import RedisStore
 from memory_runtime.stores.redis.embedding_cache import CachedEmbedder
+
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -56,8 +59,13 @@ class Stores:
         pool = tracing.ContextThreadPool if tracing.enabled() else ThreadPoolExecutor  # jobs see their caller's span
         return pool(max_workers=8, thread_name_prefix="agent-memory")
 
+    def background(self, fn: Callable[..., _T], /, *args: Any) -> "Future[_T]":
+        """Run `fn(*args)` on the executor as a job of no call: it outlives the call that started it, a caller
+        waiting on it and then cancelled does not cancel it, and closing the stores waits for it."""
+        return self.executor.submit(fn, *args)
+
     def close(self) -> None:
-        """Close every client."""
+        """Close every client (after the executor's pending jobs)."""
         if "executor" in self.__dict__:
             self.executor.shutdown(wait=True, cancel_futures=False)
         self.pg.close()
