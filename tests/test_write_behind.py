@@ -218,3 +218,26 @@ def test_the_asyncio_api_reads_its_writes_and_closes_after_the_queue(backend_set
     with open_stores(backend_settings) as fresh:
         assert graph_turns(fresh, "u1") == 20
         assert chain(fresh, "c2") == [(i, i + 1) for i in range(11)]
+
+
+def test_a_writer_faster_than_the_graph_waits_once_the_queue_is_full(batched_stores, monkeypatch):
+    from memory_runtime.memory import write_behind
+
+    monkeypatch.setattr(write_behind, "MAX_QUEUE", 3)
+    gate = GraphGate(batched_stores)
+    with AgentMemory("u1", "c1", stores=batched_stores) as m:
+        batch = turns("c1", 6)
+        m.store_turn(batch[0])
+        assert gate.entered.wait(30)  # round 1 holds turn 0; the queue takes three more without waiting
+        for t in batch[1:4]:
+            m.store_turn(t)
+        fifth = threading.Thread(target=m.store_turn, args=(batch[4],))
+        fifth.start()
+        fifth.join(0.5)
+        assert fifth.is_alive()  # the fourth queued turn waits for a round: the queue stays bounded
+        gate.open_.set()
+        fifth.join(30)
+        assert not fifth.is_alive()
+        m.store_turn(batch[5])
+        m.flush_graph()
+    assert chain(batched_stores, "c1") == [(i, i + 1) for i in range(5)]

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 P = TypeVar("P")  # what one submission carries to the write function
 
 MAX_ROUND = 2000  # submissions written by one round at most, so a round's statements stay a bounded size
+# Submissions queued at most: a writer faster than the graph then waits for a round (backpressure), so the queue's
+# memory stays bounded (a turn's rows are ~10 KB with a 384-dimension embedding) and so does the wait of a read.
+MAX_QUEUE = 2000
 MAX_FAILED_IDS = 10_000  # per user, kept until taken
 
 
@@ -70,19 +73,23 @@ class WriteBehind(Generic[P]):
         self._round: Future[None] | None = None  # the job writing (or about to write) the queue
 
     def submit(self, user_id: str, turn_ids: list[str], payload: P) -> None:
-        """Queue `payload` (the write of these turns of the user) for the next round."""
+        """Queue `payload` (the write of these turns of the user) for the next round; if MAX_QUEUE submissions
+        are already waiting, first wait until a round has taken some (backpressure)."""
+        inline: Future[None] | None = None
         with self._lock:
             self._seq += 1
-            self._queue.append(_Item(self._seq, user_id, turn_ids, payload))
-            self._last[user_id] = self._seq
-            if self._round is not None:
-                return
-            self._round = self._start()
-            if self._round is not None:
-                return
-            inline: Future[None] = Future()  # the stores are closing: this caller writes the round
-            self._round = inline
-        self._drive(inline)
+            seq = self._seq
+            self._queue.append(_Item(seq, user_id, turn_ids, payload))
+            self._last[user_id] = seq
+            if self._round is None:
+                self._round = self._start()
+                if self._round is None:  # the stores are closing: this caller writes the round
+                    self._round = inline = Future()
+            backlog = len(self._queue) > MAX_QUEUE
+        if inline is not None:
+            self._drive(inline)
+        elif backlog:
+            self._wait_for(seq - MAX_QUEUE)
 
     def pending(self, user_id: str) -> bool:
         """Whether the user has submissions not written yet."""
