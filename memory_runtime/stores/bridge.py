@@ -202,9 +202,7 @@ class TaskExecutor(Executor):
         self._closed = False
 
     def submit(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> Future[_T]:
-        if self._closed:
-            raise RuntimeError("cannot schedule new jobs after the stores closed")
-        task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(run(fn, *args, **kwargs), name=JOB_NAME)
+        task = self._task(fn, *args, **kwargs)
         scope = _SCOPE.get()
         (scope.tasks if scope is not None else self._background).add(task)
         task.add_done_callback(self._background.discard)
@@ -213,13 +211,14 @@ class TaskExecutor(Executor):
     def submit_background(self, fn: Callable[..., _T], /, *args: Any) -> Future[_T]:
         """`submit` for a job that belongs to no call (write-behind): never cancelled with the call that started
         it or with one that waits for it; `drain()` waits for it."""
+        task = self._task(fn, *args)
+        self.adopt({task})
+        return _ShieldedTaskFuture(task)
+
+    def _task(self, fn: Callable[..., _T], /, *args: Any, **kwargs: Any) -> "asyncio.Task[_T]":
         if self._closed:
             raise RuntimeError("cannot schedule new jobs after the stores closed")
-        task: asyncio.Task[_T] = asyncio.get_running_loop().create_task(run(fn, *args), name=JOB_NAME)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        task.add_done_callback(_log_failure)
-        return _ShieldedTaskFuture(task)
+        return asyncio.get_running_loop().create_task(run(fn, *args, **kwargs), name=JOB_NAME)
 
     def adopt(self, tasks: set[asyncio.Task[Any]]) -> None:
         """Keep the unfinished `tasks` of a finished call until they are done (their errors are logged)."""
